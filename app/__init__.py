@@ -1,0 +1,137 @@
+"""qzbg: mandatory reporting of harm to minors (侵害未成年人案件强制报告)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Request, request
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Settings
+from app.reports.spool import EphemeralSpool
+
+JSON_BODY_LIMIT = 1024 * 1024
+# Endpoints that take file uploads, and how many files each may carry at most.
+UPLOAD_ENDPOINTS = {"api_v1.upload_attachment": 1, "web.report_form": 9}
+
+
+class QzbgRequest(Request):
+    """Upload parts wait in an encrypted spool, never in clear in a temporary file."""
+
+    def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
+        return EphemeralSpool()
+
+
+def create_app(
+    settings: Settings | None = None, flask_config: dict[str, Any] | None = None, *, require_keyring: bool = True
+) -> Flask:
+    """Build the app: settings, extensions, blueprints, error handlers, CLI. No I/O beyond reading the keyring."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.request_class = QzbgRequest
+    app.config.update(
+        QZBG=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"hide_parameters": True, "pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=JSON_BODY_LIMIT,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_ENABLED=True,
+        JSON_SORT_KEYS=False,
+    )
+    from app.api import API_CONFIG
+
+    app.config.update(API_CONFIG)
+    app.config.update(flask_config or {})
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+            x_host=settings.trusted_proxies,
+        )
+
+    from app.logs import configure_logging
+
+    configure_logging(app, settings.log_level)
+    register_extensions(app, require_keyring=require_keyring)
+    register_blueprints(app)
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask, *, require_keyring: bool) -> None:
+    from app.crypto import keyring as keyring_file
+    from app.crypto.vault import Vault
+    from app import models  # noqa: F401 - registers every table
+    from app.extensions import csrf, db, limiter, migrate
+
+    settings: Settings = app.config["QZBG"]
+    if require_keyring or settings.keyring_path.exists():
+        ring = keyring_file.load(settings.keyring_path)
+        app.extensions["qzbg.vault"] = Vault(ring, settings.field_cipher, settings.blind_index)
+    db.init_app(app)
+    if settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            _configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    @app.before_request
+    def set_body_limit() -> None:
+        files = UPLOAD_ENDPOINTS.get(request.endpoint or "")
+        if files:
+            request.max_content_length = files * settings.max_attachment_bytes + JSON_BODY_LIMIT
+
+
+def _migrations_dir() -> Any:
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _configure_sqlite(engine: Any) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_blueprints(app: Flask) -> None:
+    from app import health
+    from app.api import api
+    from app.extensions import csrf
+    from app.reports import api as reports_api
+    from app.reports import web as reports_web
+
+    app.register_blueprint(health.bp)
+    api.init_app(app)
+    api.register_blueprint(reports_api.blp)
+    csrf.exempt(reports_api.blp)  # bearer tokens, not cookies: CSRF does not apply
+    app.register_blueprint(reports_web.bp)
+
+
+def register_cli(app: Flask) -> None:
+    from app.crypto.cli import keys_cli
+    from app.units.cli import units_cli
+
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(units_cli)

@@ -1,0 +1,140 @@
+"""Settings: read once from ``QZBG_*`` variables, checked at start-up.
+
+Nothing else in the application reads the environment. ``Settings.from_env``
+builds a frozen object; ``create_app`` copies it into ``app.config`` under the
+``QZBG`` key and derives the few Flask settings that depend on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+FIELD_CIPHERS = ("aes-256-gcm", "sm4-gcm")
+BLIND_INDEXES = ("hmac-sha256", "hmac-sm3")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; start-up stops with this one line."""
+
+
+def _flag(value: str, name: str) -> bool:
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be 0 or 1, not {value!r}")
+
+
+def _int(value: str, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {number}")
+    return number
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every deployment setting, typed. Field names follow the variables."""
+
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    keyring_path: Path
+    field_cipher: str = "aes-256-gcm"
+    blind_index: str = "hmac-sha256"
+    attachments_dir: Path = Path("instance/attachments")
+    max_attachment_mb: int = 20
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wecom_corpid: str | None = None
+    wecom_secret: str | None = None
+    wecom_agentid: str | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    smtp_url: str | None = None
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:5000"
+    training: bool = False
+    # Not in the contract's table; operational knobs with safe defaults.
+    trusted_proxies: int = 0
+    intake_rate_limit: str = "20 per hour;5 per minute"
+    lookup_rate_limit: str = "30 per hour;10 per minute"
+    token_ttl_hours: int = 24 * 7
+    log_level: str = "INFO"
+
+    @property
+    def max_attachment_bytes(self) -> int:
+        return self.max_attachment_mb * 1024 * 1024
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, instance_path: Path | None = None
+    ) -> Settings:
+        """Read and check the ``QZBG_*`` variables; raise ConfigError on the first bad one."""
+        env = dict(os.environ if environ is None else environ)
+        instance = Path(instance_path or env.get("QZBG_INSTANCE_PATH") or "instance").resolve()
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(f"QZBG_{name}")
+            return value if value not in (None, "") else default
+
+        secret = get("SECRET_KEY")
+        if secret is None:
+            secret_file = instance / "secret_key"
+            if secret_file.is_file():
+                secret = secret_file.read_text().strip()
+        if not secret or len(secret) < 32:
+            raise ConfigError(
+                "QZBG_SECRET_KEY is missing or shorter than 32 characters "
+                "(make run writes one to instance/secret_key)"
+            )
+
+        cipher = get("FIELD_CIPHER", "aes-256-gcm") or ""
+        if cipher not in FIELD_CIPHERS:
+            raise ConfigError(f"QZBG_FIELD_CIPHER must be one of {', '.join(FIELD_CIPHERS)}")
+        blind = get("BLIND_INDEX", "hmac-sha256") or ""
+        if blind not in BLIND_INDEXES:
+            raise ConfigError(f"QZBG_BLIND_INDEX must be one of {', '.join(BLIND_INDEXES)}")
+
+        database_url = get("DATABASE_URL", f"sqlite:///{instance / 'qzbg.sqlite3'}") or ""
+        if not database_url.startswith(("sqlite:", "postgresql")):
+            raise ConfigError("QZBG_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+        return cls(
+            instance_path=instance,
+            database_url=database_url,
+            secret_key=secret,
+            keyring_path=Path(get("KEYRING", str(instance / "keyring.json")) or ""),
+            field_cipher=cipher,
+            blind_index=blind,
+            attachments_dir=Path(get("ATTACHMENTS_DIR", str(instance / "attachments")) or ""),
+            max_attachment_mb=_int(get("MAX_ATTACHMENT_MB", "20") or "", "QZBG_MAX_ATTACHMENT_MB", 1, 500),
+            wechat_appid=get("WECHAT_APPID"),
+            wechat_secret=get("WECHAT_SECRET"),
+            wechat_api_base=(get("WECHAT_API_BASE", "https://api.weixin.qq.com") or "").rstrip("/"),
+            wecom_corpid=get("WECOM_CORPID"),
+            wecom_secret=get("WECOM_SECRET"),
+            wecom_agentid=get("WECOM_AGENTID"),
+            wecom_api_base=(get("WECOM_API_BASE", "https://qyapi.weixin.qq.com") or "").rstrip("/"),
+            smtp_url=get("SMTP_URL"),
+            redis_url=get("REDIS_URL"),
+            public_url=(get("PUBLIC_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
+            training=_flag(get("TRAINING", "0") or "", "QZBG_TRAINING"),
+            trusted_proxies=_int(get("TRUSTED_PROXIES", "0") or "", "QZBG_TRUSTED_PROXIES", 0, 5),
+            intake_rate_limit=get("INTAKE_RATE_LIMIT", cls.intake_rate_limit) or "",
+            lookup_rate_limit=get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit) or "",
+            token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
+            log_level=(get("LOG_LEVEL", "INFO") or "").upper(),
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,142 @@
+"""Key management: initialise, rotate (re-wrap data keys in resumable batches), retire, report."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from app.config import ConfigError
+from app.crypto import keyring as keyring_file
+from app.crypto.keyring import Keyring
+from app.crypto.models import DataKey
+from app.crypto.vault import Vault, get_vault
+from app.extensions import db
+
+
+def init_keyring(path: Path) -> Keyring | None:
+    """Write a new keyring at ``path``; None (and nothing written) when one exists."""
+    if path.exists():
+        return None
+    ring = keyring_file.generate()
+    keyring_file.save(ring, path)
+    return ring
+
+
+def start_rotation(vault: Vault, path: Path) -> str:
+    """Add a new current KEK to the keyring file and the running vault; returns its id."""
+    ring = keyring_file.with_new_kek(vault.keyring)
+    keyring_file.save(ring, path)
+    vault.keyring = ring
+    return ring.current
+
+
+def pending_count(vault: Vault) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(DataKey).where(
+            DataKey.kek_id != vault.keyring.current, DataKey.wrapped.is_not(None)
+        )
+    ) or 0
+
+
+def rewrap_batches(
+    vault: Vault, *, batch_size: int = 500, max_batches: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Re-wrap data keys not under the current KEK, committing each batch.
+
+    Safe to interrupt and run again: each committed batch is done, the rest is
+    picked up next time. Returns how many keys were re-wrapped.
+    """
+    done = batches = 0
+    while max_batches is None or batches < max_batches:
+        stmt = (
+            select(DataKey)
+            .where(DataKey.kek_id != vault.keyring.current, DataKey.wrapped.is_not(None))
+            .order_by(DataKey.id)
+            .limit(batch_size)
+        )
+        if db.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        keys = list(db.session.scalars(stmt))
+        if not keys:
+            break
+        for key in keys:
+            vault.rewrap(key)
+        db.session.commit()
+        done += len(keys)
+        batches += 1
+        if progress:
+            progress(done)
+    return done
+
+
+@dataclasses.dataclass(frozen=True)
+class KekStatus:
+    id: str
+    current: bool
+    retired: bool
+    created_at: str
+    data_keys: int
+
+
+def status(vault: Vault) -> list[KekStatus]:
+    counts = Counter(
+        dict(
+            db.session.execute(
+                select(DataKey.kek_id, func.count()).where(DataKey.wrapped.is_not(None)).group_by(DataKey.kek_id)
+            ).tuples().all()
+        )
+    )
+    rows = [
+        KekStatus(k.id, k.id == vault.keyring.current, k.key is None, k.created_at, counts.pop(k.id, 0))
+        for k in vault.keyring.keks
+    ]
+    rows.extend(KekStatus(kek_id, False, True, "?", n) for kek_id, n in counts.items())
+    return rows
+
+
+def retire(vault: Vault, path: Path, kek_id: str) -> None:
+    """Destroy an old KEK's key material once no data key needs it."""
+    kek = vault.keyring.kek(kek_id)
+    if kek is None:
+        raise ConfigError(f"密钥环中没有密钥 {kek_id}")
+    if kek_id == vault.keyring.current:
+        raise ConfigError("不能注销当前密钥：请先运行 keys rotate")
+    needed = db.session.scalar(
+        select(func.count()).select_from(DataKey).where(DataKey.kek_id == kek_id, DataKey.wrapped.is_not(None))
+    )
+    if needed:
+        raise ConfigError(f"仍有 {needed} 个数据密钥由 {kek_id} 包裹：请先运行 keys rotate --resume 完成重新包裹")
+    ring = keyring_file.with_retired(vault.keyring, kek_id)
+    keyring_file.save(ring, path)
+    vault.keyring = ring
+
+
+def verify(vault: Vault) -> None:
+    """Unwrap one data key per KEK in use: a wrong keyring stops here with one line."""
+    kek_ids = db.session.scalars(select(DataKey.kek_id).where(DataKey.wrapped.is_not(None)).distinct())
+    for kek_id in kek_ids:
+        sample = db.session.scalars(
+            select(DataKey).where(DataKey.kek_id == kek_id, DataKey.wrapped.is_not(None)).limit(1)
+        ).one()
+        try:
+            vault.unwrap(sample)
+        except Exception:
+            raise ConfigError(
+                f"密钥环与数据库不匹配：数据库中的数据密钥需要密钥 {kek_id}，但当前密钥环无法解开它"
+            ) from None
+
+
+def check_keyring_matches_database(app: Flask) -> None:
+    """Start-up check: a keyring that cannot unwrap the stored data keys stops the app."""
+    with app.app_context():
+        try:
+            verify(get_vault())
+        except (OperationalError, ProgrammingError):
+            db.session.rollback()  # no tables yet (before `db upgrade`), or the database is down: /readyz says so

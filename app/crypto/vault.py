@@ -1,0 +1,154 @@
+"""The vault: envelope encryption of fields and files, and blind indexes.
+
+One ``Vault`` per app (``app.extensions["qzbg.vault"]``), built from the keyring
+and the cipher settings. Ciphertexts are bound to ``table|column|row`` through
+the AEAD associated data, so a ciphertext copied anywhere else fails to open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+from app.crypto import cipher as aead
+from app.crypto.cipher import DecryptionError
+from app.crypto.keyring import KEY_BYTES, Keyring
+from app.crypto.models import DataKey, utcnow
+
+BLIND_IDS = {"hmac-sha256": 1, "hmac-sm3": 2}
+
+
+class KeyUnavailableError(DecryptionError):
+    """The data key was destroyed, or its KEK is missing or retired."""
+
+
+class FieldDecryptionError(DecryptionError):
+    """A field ciphertext did not open where it was found."""
+
+    def __init__(self, table: str, column: str, row_id: object) -> None:
+        super().__init__(
+            f"ciphertext in {table}.{column} for row {row_id} failed authentication: "
+            "tampered, moved from another row or column, or made under another key"
+        )
+
+
+def field_aad(table: str, column: str, row_id: object) -> bytes:
+    return f"qzbg/field|{table}|{column}|{row_id}".encode()
+
+
+class Vault:
+    """Key operations. Raw keys never leave this object except to the AEAD calls."""
+
+    def __init__(self, keyring: Keyring, field_cipher: str, blind_index: str) -> None:
+        self.keyring = keyring
+        self.field_cipher = field_cipher
+        self.blind_index_algorithm = blind_index
+
+    # -- data keys ---------------------------------------------------------
+    def _wrap_aad(self, data_key_id: uuid.UUID, kek_id: str) -> bytes:
+        return f"qzbg/data-key|{data_key_id}|{kek_id}".encode()
+
+    def wrap(self, data_key_id: uuid.UUID, raw: bytes) -> tuple[str, bytes]:
+        kek = self.keyring.current_kek
+        assert kek.key is not None
+        blob = aead.seal(self.field_cipher, kek.key, data_key_id, raw, self._wrap_aad(data_key_id, kek.id))
+        return kek.id, blob
+
+    def new_data_key(self) -> DataKey:
+        """A new random data key, wrapped under the current KEK (not yet added to a session)."""
+        raw = os.urandom(KEY_BYTES)
+        key = DataKey(id=uuid.uuid4(), created_at=utcnow())
+        key.kek_id, key.wrapped = self.wrap(key.id, raw)
+        key._raw = raw  # type: ignore[attr-defined]
+        return key
+
+    def unwrap(self, key: DataKey) -> bytes:
+        cached: bytes | None = key.__dict__.get("_raw")
+        if cached is not None:
+            return cached
+        if key.wrapped is None or key.destroyed_at is not None:
+            raise KeyUnavailableError(f"data key {key.id} was destroyed")
+        kek = self.keyring.kek(key.kek_id)
+        if kek is None or kek.key is None:
+            raise KeyUnavailableError(f"data key {key.id} needs KEK {key.kek_id}, which the keyring lacks")
+        try:
+            raw = aead.open_(kek.key, key.wrapped, self._wrap_aad(key.id, key.kek_id))
+        except DecryptionError:
+            raise KeyUnavailableError(
+                f"data key {key.id} does not unwrap under KEK {key.kek_id}: wrong keyring?"
+            ) from None
+        key._raw = raw  # type: ignore[attr-defined]
+        return raw
+
+    def rewrap(self, key: DataKey) -> bool:
+        """Re-wrap under the current KEK; False when it already is (or was destroyed)."""
+        if key.kek_id == self.keyring.current or key.wrapped is None:
+            return False
+        raw = self.unwrap(key)
+        key.kek_id, key.wrapped = self.wrap(key.id, raw)
+        key.rewrapped_at = utcnow()
+        return True
+
+    # -- fields ------------------------------------------------------------
+    def encrypt(self, key: DataKey, table: str, column: str, row_id: object, value: Any) -> bytes:
+        """Seal a JSON-serialisable value for one cell."""
+        plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return aead.seal(self.field_cipher, self.unwrap(key), key.id, plaintext, field_aad(table, column, row_id))
+
+    def decrypt(self, key: DataKey, table: str, column: str, row_id: object, blob: bytes) -> Any:
+        try:
+            _cipher, key_id, _nonce = aead.parse_header(blob)
+            if key_id != key.id:
+                raise DecryptionError("made under another data key")
+            plaintext = aead.open_(self.unwrap(key), blob, field_aad(table, column, row_id))
+        except KeyUnavailableError:
+            raise
+        except DecryptionError:
+            raise FieldDecryptionError(table, column, row_id) from None
+        return json.loads(plaintext)
+
+    # -- files -------------------------------------------------------------
+    def encrypt_stream(
+        self, key: DataKey, table: str, row_id: object, chunks: Iterator[bytes], out: BinaryIO
+    ) -> int:
+        return aead.seal_stream(
+            self.field_cipher, self.unwrap(key), key.id, chunks, out, field_aad(table, "blob", row_id)
+        )
+
+    def decrypt_stream(self, key: DataKey, table: str, row_id: object, src: BinaryIO, size: int) -> Iterator[bytes]:
+        return aead.open_stream(self.unwrap(key), src, size, field_aad(table, "blob", row_id))
+
+    # -- blind indexes -----------------------------------------------------
+    def blind_index(self, purpose: str, value: str) -> bytes:
+        """Keyed hash for exact-match search: algorithm id byte || HMAC(purpose key, value)."""
+        algorithm = self.blind_index_algorithm
+        if algorithm == "hmac-sm3":
+            purpose_key = HKDF(
+                algorithm=hashes.SM3(), length=32, salt=None, info=b"qzbg/blind|" + purpose.encode()
+            ).derive(self.keyring.blind_index_key)
+            from cryptography.hazmat.primitives import hmac as chmac
+
+            mac = chmac.HMAC(purpose_key, hashes.SM3())
+            mac.update(value.encode("utf-8"))
+            digest = mac.finalize()
+        else:
+            purpose_key = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=b"qzbg/blind|" + purpose.encode()
+            ).derive(self.keyring.blind_index_key)
+            digest = hmac.new(purpose_key, value.encode("utf-8"), hashlib.sha256).digest()
+        return bytes([BLIND_IDS[algorithm]]) + digest
+
+
+def get_vault() -> Vault:
+    """The vault of the current app."""
+    vault: Vault = current_app.extensions["qzbg.vault"]
+    return vault

@@ -1,0 +1,197 @@
+"""The error hierarchy and the one place errors become responses.
+
+Services raise ``AppError`` subclasses. Under ``/api/`` every error, Flask's own
+404/405/413 included, becomes the JSON envelope of CONTRACT.md; elsewhere a
+zh-CN HTML page. In tests unexpected exceptions propagate (PROPAGATE_EXCEPTIONS)
+instead of being hidden behind a 500 page.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("qzbg.errors")
+
+
+class AppError(Exception):
+    """An error a user can act on: a code, a status and a zh-CN message."""
+
+    code = "bad_request"
+    status = 400
+    message = "请求有误"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.fields = fields
+        self.headers = headers or {}
+
+
+class BadRequestError(AppError):
+    code, status, message = "bad_request", 400, "请求格式有误，请检查后重试"
+
+
+class UnsupportedMediaTypeError(AppError):
+    code, status, message = "unsupported_media_type", 415, "请求内容类型不受支持，请以 application/json 提交"
+
+
+class ValidationError(AppError):
+    code, status, message = "validation_error", 422, "提交内容有误，请检查标记的项目"
+
+
+class UnauthorizedError(AppError):
+    code, status, message = "unauthorized", 401, "请先登录后再操作"
+
+
+class ForbiddenError(AppError):
+    code, status, message = "forbidden", 403, "您没有权限进行此操作"
+
+
+class NotFoundError(AppError):
+    code, status, message = "not_found", 404, "找不到请求的内容，请检查链接是否正确"
+
+
+class ConflictError(AppError):
+    code, status, message = "conflict", 409, "内容已被修改，请刷新后重试"
+
+
+class PayloadTooLargeError(AppError):
+    code, status, message = "payload_too_large", 413, "提交的内容过大，请压缩或分开提交"
+
+
+class RateLimitedError(AppError):
+    code, status, message = "rate_limited", 429, "操作过于频繁，请稍后再试"
+
+
+class UpstreamUnavailableError(AppError):
+    code, status, message = "upstream_unavailable", 503, "服务暂时不可用，请稍后再试"
+
+
+class InternalError(AppError):
+    code, status, message = "internal_error", 500, "系统内部错误，请稍后再试；如持续出现请联系管理员"
+
+
+# Flask/Werkzeug's own errors, mapped by status.
+_HTTP_TO_APP: dict[int, type[AppError]] = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
+    422: ValidationError,
+    429: RateLimitedError,
+    503: UpstreamUnavailableError,
+}
+
+
+class MethodNotAllowedError(AppError):
+    code, status, message = "method_not_allowed", 405, "不支持该请求方法"
+
+
+_HTTP_TO_APP[405] = MethodNotAllowedError
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested error dict -> {"victim.age": ["..."]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_messages(value, path))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            for key, value in flatten_messages(item, prefix).items():
+                flat.setdefault(key, []).extend(value)
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+def _from_http(exc: HTTPException) -> AppError:
+    status = exc.code or 500
+    cls = _HTTP_TO_APP.get(status)
+    if cls is None:
+        return InternalError() if status >= 500 else BadRequestError()
+    if isinstance(exc, RateLimitExceeded):
+        return RateLimitedError()
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if status == 422 and messages is not None:
+        # webargs puts the schema errors under the location ("json", "form", ...).
+        if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in ("json", "form", "query", "files"):
+            messages = next(iter(messages.values()))
+        return ValidationError(fields=flatten_messages(messages))
+    if status == 400 and messages is not None:
+        return BadRequestError("请求内容不是有效的 JSON，请检查后重试")
+    return cls()
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
+
+
+def render_error(error: AppError) -> ResponseReturnValue:
+    request_id = g.get("request_id", "")
+    if wants_json():
+        body: dict[str, Any] = {"code": error.code, "message": error.message, "request_id": request_id}
+        if error.fields:
+            body["fields"] = error.fields
+        return {"error": body}, error.status, error.headers
+    html = render_template("error.html", error=error, request_id=request_id)
+    return html, error.status, error.headers
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map every error to the envelope or the error page, in one place."""
+
+    @app.errorhandler(AppError)
+    def handle_app_error(error: AppError) -> ResponseReturnValue:
+        if error.status >= 500:
+            log.error("app_error", extra={"error_code": error.code})
+        return render_error(error)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
+        return render_error(BadRequestError("页面已过期或来源无效，请刷新页面后重新提交"))
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException) -> ResponseReturnValue:
+        app_error = _from_http(error)
+        if error.code == 429:
+            retry = error.get_response().headers.get("Retry-After") if hasattr(error, "get_response") else None
+            app_error.headers.setdefault("Retry-After", retry or "60")
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            app_error.headers["Allow"] = ", ".join(error.valid_methods or [])
+        return render_error(app_error)
+
+    @app.errorhandler(500)
+    def handle_internal_error(error: Exception) -> ResponseReturnValue:
+        original = getattr(error, "original_exception", None) or error
+        # The type and where it was raised, never the message: messages can quote data.
+        frames = traceback.extract_tb(original.__traceback__)[-8:]
+        log.error(
+            "unhandled_exception",
+            extra={
+                "exception": type(original).__name__,
+                "frames": [f"{f.filename}:{f.lineno} {f.name}" for f in frames],
+            },
+        )
+        return render_error(InternalError())

@@ -1,0 +1,70 @@
+"""Reporter accounts and bearer tokens.
+
+Tokens are 256-bit random strings; only their SHA-256 is stored, so a database
+dump yields no usable token. WeChat login (a later issue) only has to call
+``find_or_create_by_openid`` and ``issue_token``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from sqlalchemy import select
+
+from app.crypto.vault import get_vault
+from app.errors import UnauthorizedError
+from app.extensions import db
+from app.reporters.models import Reporter, ReporterSession
+
+TOKEN_PREFIX = "qzr_"
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def find_or_create_by_openid(openid: str, *, now: dt.datetime) -> Reporter:
+    """The reporter with this openid, created (openid sealed, blind-indexed) if new."""
+    vault = get_vault()
+    bidx = vault.blind_index("openid", openid)
+    reporter = db.session.scalars(select(Reporter).where(Reporter.openid_bidx == bidx)).one_or_none()
+    if reporter is None:
+        reporter = Reporter(id=uuid.uuid4(), data_key=vault.new_data_key(), created_at=now, openid_bidx=bidx)
+        reporter.seal("openid_data", openid)
+        db.session.add(reporter)
+    reporter.last_login_at = now
+    db.session.flush()
+    return reporter
+
+
+def issue_token(reporter: Reporter, *, now: dt.datetime, ttl: dt.timedelta) -> tuple[str, int]:
+    """A new bearer token for ``reporter`` and its lifetime in seconds."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(
+        ReporterSession(reporter_id=reporter.id, token_hash=_token_hash(token), created_at=now, expires_at=now + ttl)
+    )
+    db.session.flush()
+    return token, int(ttl.total_seconds())
+
+
+def authenticate(token: str, *, now: dt.datetime) -> Reporter:
+    """The reporter a live token belongs to; UnauthorizedError otherwise."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        raise UnauthorizedError("登录已失效，请重新登录")
+    session = db.session.scalars(
+        select(ReporterSession).where(ReporterSession.token_hash == _token_hash(token))
+    ).one_or_none()
+    if session is None or session.revoked_at is not None or session.expires_at <= now:
+        raise UnauthorizedError("登录已失效，请重新登录")
+    return session.reporter
+
+
+def revoke(token: str, *, now: dt.datetime) -> None:
+    session = db.session.scalars(
+        select(ReporterSession).where(ReporterSession.token_hash == _token_hash(token))
+    ).one_or_none()
+    if session is not None:
+        session.revoked_at = now

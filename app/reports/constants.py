@@ -1,0 +1,59 @@
+"""Report vocabulary from DOMAIN.md: category codes, statuses and their labels."""
+
+from __future__ import annotations
+
+# "Situations that must be reported": order and codes are part of the API contract.
+CATEGORIES: dict[str, str] = {
+    "genital_injury": "未成年人的生殖器官或隐私部位遭受或疑似遭受非正常损伤",
+    "sexual_assault_under_14": "不满十四周岁的女性未成年人遭受或疑似遭受性侵害、怀孕、流产",
+    "sexual_assault_pregnancy_14_plus": "十四周岁以上女性未成年人遭受或疑似遭受性侵害所致怀孕、流产",
+    "abuse_injury": (
+        "未成年人身体存在多处损伤、严重营养不良、意识不清，存在或疑似存在受到家庭暴力、欺凌、虐待、殴打或者被人麻醉等情形"
+    ),
+    "abnormal_injury_or_death": "未成年人因自杀、自残、工伤、中毒、被人麻醉、殴打等非正常原因导致伤残、死亡",
+    "abandonment": "未成年人被遗弃或长期处于无人照料状态",
+    "missing_or_trafficked": "发现未成年人来源不明、失踪或者被拐卖、收买",
+    "organised_begging": "发现未成年人被组织乞讨",
+    "other_serious_harm": "其他严重侵害未成年人身心健康的情形或未成年人正在面临不法侵害危险",
+}
+
+STATUS_LABELS: dict[str, str] = {
+    "new": "待签收",
+    "reviewing": "初核中",
+    "transferred": "已移送公安，待反馈",
+    "police_responded": "公安已反馈",
+    "supervising": "立案监督中",
+    "closed": "已办结",
+}
+
+# What a reporter sees for each internal status.
+REPORTER_STATUS: dict[str, str] = {
+    "new": "submitted",
+    "reviewing": "received",
+    "transferred": "transferred",
+    "police_responded": "transferred",
+    "supervising": "transferred",
+    "closed": "closed",
+}
+REPORTER_STATUS_LABELS: dict[str, str] = {
+    "submitted": "已提交",
+    "received": "已受理",
+    "transferred": "已移送公安机关",
+    "closed": "已办结",
+}
+
+CHANNELS = ("miniprogram", "web", "phone")
+GENDERS = ("female", "male", "unknown")
+GENDER_LABELS = {"female": "女", "male": "男", "unknown": "不详"}
+AGE_BANDS = ("0-5", "6-11", "12-13", "14-15", "16-17", "unknown")
+
+
+def age_band(age: int | None) -> str:
+    """The statistics band kept in clear for an exact age kept sealed."""
+    if age is None:
+        return "unknown"
+    for band in AGE_BANDS[:-1]:
+        low, high = (int(x) for x in band.split("-"))
+        if low <= age <= high:
+            return band
+    return "unknown"

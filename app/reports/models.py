@@ -1,0 +1,124 @@
+"""Reports, their timeline events, attachments and the tracking-number counter.
+
+What stays in clear follows DOMAIN.md's confidentiality rules (categories,
+urgent flag, victim gender and age band, unit, district, channel, timestamps,
+statuses). Everything that says who or what happened is sealed per section in
+``*_data`` columns under the report's own data key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.crypto.models import DataKey
+from app.crypto.sealed import Sealed
+from app.dbtypes import UTCDateTime, utcnow
+from app.extensions import db
+from app.units.models import Unit
+
+SEALED_SECTIONS = ("reporter", "victim", "incident", "suspect", "police")
+
+
+class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tracking_no: Mapped[str] = mapped_column(String(20), unique=True)
+    # Idempotency: "<reporter id>:<client_id>" from the API, "web:<sha256 of form key>" from the form.
+    client_key: Mapped[str] = mapped_column(String(100), unique=True)
+    reporter_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reporters.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(20), index=True, default="new")
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    unit_type: Mapped[str | None] = mapped_column(String(40))
+    district_code: Mapped[str | None] = mapped_column(String(12))
+    victim_gender: Mapped[str] = mapped_column(String(10))
+    victim_age_band: Mapped[str] = mapped_column(String(10))
+
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    reporter_data: Mapped[bytes] = mapped_column(LargeBinary)
+    victim_data: Mapped[bytes] = mapped_column(LargeBinary)
+    incident_data: Mapped[bytes] = mapped_column(LargeBinary)
+    suspect_data: Mapped[bytes] = mapped_column(LargeBinary)
+    police_data: Mapped[bytes] = mapped_column(LargeBinary)
+    victim_id_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33), index=True)
+    reporter_phone_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33), index=True)
+    # argon2 hash of the one-time 查询码 given on the web receipt.
+    status_code_hash: Mapped[str | None] = mapped_column(String(128))
+
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledge_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    data_key: Mapped[DataKey] = relationship(lazy="joined")
+    unit: Mapped[Unit | None] = relationship()
+    events: Mapped[list[ReportEvent]] = relationship(
+        back_populates="report", order_by="ReportEvent.at, ReportEvent.seq", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="report", order_by="Attachment.created_at", cascade="all, delete-orphan"
+    )
+
+    # Two prosecutors acting at once: the second UPDATE finds a stale version.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    def section(self, name: str) -> Any:
+        return self.unseal(f"{name}_data")
+
+
+class ReportEvent(Sealed, db.Model):  # type: ignore[name-defined,misc]
+    """One step on a report's timeline; ``note_data`` is an internal note, sealed."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(60))
+    note_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    report: Mapped[Report] = relationship(back_populates="events")
+
+    def sealing_key(self) -> DataKey:
+        return self.report.data_key
+
+
+class Attachment(Sealed, db.Model):  # type: ignore[name-defined,misc]
+    """An uploaded file, sealed on disk under an opaque name with the report's data key."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    stored_size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(40))
+    filename_data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="attachments")
+
+    def sealing_key(self) -> DataKey:
+        return self.report.data_key
+
+
+class TrackingCounter(db.Model):  # type: ignore[name-defined,misc]
+    """The last tracking sequence handed out per year; incremented under a row lock."""
+
+    __tablename__ = "tracking_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
