@@ -1,0 +1,165 @@
+"""Fixtures: the app on SQLite and (with QZBG_TEST_DATABASE_URL) on PostgreSQL.
+
+Each backend gets one schema, made by the real migrations, for the whole run;
+every test starts from empty tables. Tests that take ``app`` (or anything built
+on it) run once per backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.config import Settings
+from app.crypto import keyring as keyring_file
+from app.extensions import db, limiter
+from app.reporters import service as reporters
+from app.units.models import Unit
+
+PG_URL = os.environ.get("QZBG_TEST_DATABASE_URL")
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=pytest.mark.skipif(not PG_URL, reason="QZBG_TEST_DATABASE_URL is not set: PostgreSQL runs skipped"),
+    ),
+]
+TEST_SECRET = "test-secret-key-" + "x" * 32
+RELAXED_LIMIT = "10000 per minute"
+
+
+def _pg_admin_url() -> str:
+    url = make_url(PG_URL or "").set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end."""
+    name = f"qzbg_test_{secrets.token_hex(4)}"
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_URL or "").set(drivername="postgresql+psycopg", database=name)
+    yield url.render_as_string(hide_password=False)
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test app under ``root``, with a new keyring."""
+    root.mkdir(parents=True, exist_ok=True)
+    keyring_path = root / "keyring.json"
+    if not keyring_path.exists():
+        keyring_file.save(keyring_file.generate(), keyring_path)
+    base = Settings(
+        instance_path=root,
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        keyring_path=keyring_path,
+        attachments_dir=root / "attachments",
+        intake_rate_limit=RELAXED_LIMIT,
+        lookup_rate_limit=RELAXED_LIMIT,
+    )
+    return base.replace(**overrides)
+
+
+def build_app(settings: Settings, **flask_config: Any) -> Flask:
+    return create_app(settings, {"TESTING": True, **flask_config})
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
+    """(name, database URL, instance dir) of one backend, migrated once."""
+    root = tmp_path_factory.mktemp(request.param)
+    if request.param == "sqlite":
+        url = f"sqlite:///{root / 'qzbg.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    app = build_app(make_settings(root, url))
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return request.param, url, root
+
+
+@pytest.fixture
+def app(backend: tuple[str, str, Path]) -> Iterator[Flask]:
+    """The app on one backend; tables emptied and limits reset after each test."""
+    _name, url, root = backend
+    application = build_app(make_settings(root, url))
+    with application.app_context():
+        yield application
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+    limiter.reset()
+    shutil.rmtree(root / "attachments", ignore_errors=True)
+
+
+@pytest.fixture
+def backend_name(backend: tuple[str, str, Path]) -> str:
+    return backend[0]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@dataclass
+class ReporterLogin:
+    id: Any
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def login_reporter(openid: str) -> ReporterLogin:
+    """A reporter account and a live token, as WeChat login will make them."""
+    now = dt.datetime.now(dt.UTC)
+    reporter = reporters.find_or_create_by_openid(openid, now=now)
+    token, _ = reporters.issue_token(reporter, now=now, ttl=dt.timedelta(hours=1))
+    db.session.commit()
+    return ReporterLogin(reporter.id, token)
+
+
+@pytest.fixture
+def reporter(app: Flask) -> ReporterLogin:
+    return login_reporter("o-test-reporter")
+
+
+@pytest.fixture
+def other_reporter(app: Flask) -> ReporterLogin:
+    return login_reporter("o-test-other")
+
+
+@pytest.fixture
+def unit(app: Flask) -> Unit:
+    hospital = Unit(code="hosp-001", name="市妇幼保健院", type="maternal_child_health", district_code="330102")
+    db.session.add(hospital)
+    db.session.commit()
+    return hospital
