@@ -143,8 +143,9 @@ def login_reporter(openid: str) -> ReporterLogin:
     now = dt.datetime.now(dt.UTC)
     reporter = reporters.find_or_create_by_openid(openid, now=now)
     token, _ = reporters.issue_token(reporter, now=now, ttl=dt.timedelta(hours=1))
+    login = ReporterLogin(reporter.id, token)
     db.session.commit()
-    return ReporterLogin(reporter.id, token)
+    return login
 
 
 @pytest.fixture

@@ -72,3 +72,10 @@ class EphemeralSpool(io.RawIOBase):
             self._file.close()
             self._key = b""
         super().close()
+
+    def __copy__(self) -> EphemeralSpool:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EphemeralSpool:
+        # A spool is an open resource: copies (webargs deep-copies parsed data) share it.
+        return self
