@@ -90,7 +90,7 @@ def status(vault: Vault) -> list[KekStatus]:
         dict(
             db.session.execute(
                 select(DataKey.kek_id, func.count()).where(DataKey.wrapped.is_not(None)).group_by(DataKey.kek_id)
-            ).tuples().all()
+            ).all()
         )
     )
     rows = [

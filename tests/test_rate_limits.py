@@ -1,0 +1,88 @@
+"""Public intake is rate limited per IP, across both channels, and shared between workers via Redis."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+
+import pytest
+
+from app.extensions import db, limiter
+from tests.conftest import build_app, login_reporter, make_settings
+from tests.factories import report_body
+
+REDIS_URL = os.environ.get("QZBG_TEST_REDIS_URL")
+
+
+@pytest.fixture
+def limited_app(backend):
+    _name, url, root = backend
+    application = build_app(make_settings(root, url, intake_rate_limit="2 per minute", lookup_rate_limit="2 per minute"))
+    with application.app_context():
+        yield application
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+    limiter.reset()
+
+
+def test_third_submission_in_a_minute_from_one_ip_is_refused_with_retry_after(limited_app):
+    client = limited_app.test_client()
+    login = login_reporter("o-limited")
+    statuses = [client.post("/api/v1/reports", json=report_body(), headers=login.headers).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    refused = client.post("/api/v1/reports", json=report_body(), headers=login.headers)
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
+    # Another address is not affected.
+    other = client.post(
+        "/api/v1/reports", json=report_body(), headers=login.headers, environ_base={"REMOTE_ADDR": "10.9.8.7"}
+    )
+    assert other.status_code == 201
+
+
+def test_web_form_and_api_share_one_intake_limit(limited_app):
+    client = limited_app.test_client()
+    login = login_reporter("o-shared")
+    for _ in range(2):
+        assert client.post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 201
+    page = client.get("/report")
+    assert page.status_code == 200  # reading the form is not limited
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    refused = client.post("/report", data={"csrf_token": csrf, "form_key": secrets.token_urlsafe(18)})
+    assert refused.status_code == 429
+    assert "操作过于频繁" in refused.get_data(as_text=True)
+
+
+def test_status_lookups_are_limited(limited_app):
+    client = limited_app.test_client()
+    page = client.get("/report/status").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": csrf, "tracking_no": "QZBG-2026-000001", "status_code": "WRONGCODE1"}
+    statuses = [client.post("/report/status", data=form).status_code for _ in range(3)]
+    assert statuses == [404, 404, 429]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="QZBG_TEST_REDIS_URL is not set: shared Redis limits not tested")
+def test_two_app_instances_share_limits_through_redis(backend):
+    _name, url, root = backend
+    settings = make_settings(root, url, intake_rate_limit="2 per minute", redis_url=REDIS_URL)
+    first, second = build_app(settings), build_app(settings)
+    with first.app_context():
+        limiter.reset()
+        login = login_reporter(f"o-redis-{secrets.token_hex(3)}")
+        assert first.test_client().post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 201
+        db.session.remove()
+        db.engine.dispose()
+    with second.app_context():
+        assert second.test_client().post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 201
+        assert second.test_client().post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 429
+        limiter.reset()
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
