@@ -121,17 +121,25 @@ def register_blueprints(app: Flask) -> None:
     from app.extensions import csrf
     from app.reports import api as reports_api
     from app.reports import web as reports_web
+    from app.units import routes as units_routes
+    from app.wechat import api as wechat_api
+    from app.wechat import init_app as init_wechat
 
     app.register_blueprint(health.bp)
     api.init_app(app)
-    api.register_blueprint(reports_api.blp)
-    csrf.exempt(reports_api.blp)  # bearer tokens, not cookies: CSRF does not apply
+    for blueprint in (reports_api.blp, wechat_api.blp):
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(reports_web.bp)
+    app.register_blueprint(units_routes.bp)
+    init_wechat(app)
 
 
 def register_cli(app: Flask) -> None:
     from app.crypto.cli import keys_cli
+    from app.notify.cli import notify_cli
     from app.units.cli import units_cli
+    from app.wechat.cli import wechat_cli
 
-    app.cli.add_command(keys_cli)
-    app.cli.add_command(units_cli)
+    for group in (keys_cli, units_cli, notify_cli, wechat_cli):
+        app.cli.add_command(group)

@@ -39,6 +39,12 @@ def _int(value: str, name: str, low: int, high: int) -> int:
     return number
 
 
+def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Every deployment setting, typed. Field names follow the variables."""
@@ -54,6 +60,11 @@ class Settings:
     wechat_appid: str | None = None
     wechat_secret: str | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_timeout: float = 5.0
+    wechat_report_page: str = "pages/report/index"
+    wechat_detail_page: str = "pages/report/detail"
+    wechat_env_version: str = "release"
+    wechat_status_template_id: str | None = None
     wecom_corpid: str | None = None
     wecom_secret: str | None = None
     wecom_agentid: str | None = None
@@ -66,6 +77,7 @@ class Settings:
     trusted_proxies: int = 0
     intake_rate_limit: str = "20 per hour;5 per minute"
     lookup_rate_limit: str = "30 per hour;10 per minute"
+    login_rate_limit: str = "60 per hour;20 per minute"
     token_ttl_hours: int = 24 * 7
     log_level: str = "INFO"
 
@@ -121,6 +133,12 @@ class Settings:
             wechat_appid=get("WECHAT_APPID"),
             wechat_secret=get("WECHAT_SECRET"),
             wechat_api_base=(get("WECHAT_API_BASE", "https://api.weixin.qq.com") or "").rstrip("/"),
+            wechat_timeout=_int(get("WECHAT_TIMEOUT", "5") or "", "QZBG_WECHAT_TIMEOUT", 1, 60),
+            wechat_report_page=get("WECHAT_REPORT_PAGE", cls.wechat_report_page) or "",
+            wechat_detail_page=get("WECHAT_DETAIL_PAGE", cls.wechat_detail_page) or "",
+            wechat_env_version=_choice(get("WECHAT_ENV_VERSION", "release") or "", "QZBG_WECHAT_ENV_VERSION",
+                                       ("release", "trial", "develop")),
+            wechat_status_template_id=get("WECHAT_STATUS_TEMPLATE_ID"),
             wecom_corpid=get("WECOM_CORPID"),
             wecom_secret=get("WECOM_SECRET"),
             wecom_agentid=get("WECOM_AGENTID"),
@@ -132,6 +150,7 @@ class Settings:
             trusted_proxies=_int(get("TRUSTED_PROXIES", "0") or "", "QZBG_TRUSTED_PROXIES", 0, 5),
             intake_rate_limit=get("INTAKE_RATE_LIMIT", cls.intake_rate_limit) or "",
             lookup_rate_limit=get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit) or "",
+            login_rate_limit=get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "",
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
             log_level=(get("LOG_LEVEL", "INFO") or "").upper(),
         )

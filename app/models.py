@@ -1,8 +1,14 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
 from app.crypto.models import DataKey
+from app.notify.models import OutboxMessage
 from app.reporters.models import Reporter, ReporterSession
+from app.reporters.subscriptions import SubscriptionGrant
 from app.reports.models import Attachment, Report, ReportEvent, TrackingCounter
-from app.units.models import Unit
+from app.units.models import Unit, UnitQrCode
+from app.wechat.tokens import WeChatAccessToken
 
-__all__ = ["Attachment", "DataKey", "Report", "ReportEvent", "Reporter", "ReporterSession", "TrackingCounter", "Unit"]
+__all__ = [
+    "Attachment", "DataKey", "OutboxMessage", "Report", "ReportEvent", "Reporter", "ReporterSession",
+    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken",
+]

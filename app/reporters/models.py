@@ -12,6 +12,7 @@ from app.crypto.models import DataKey
 from app.dbtypes import UTCDateTime, utcnow
 from app.crypto.sealed import Sealed
 from app.extensions import db
+from app.units.models import Unit
 
 
 class Reporter(Sealed, db.Model):  # type: ignore[name-defined,misc]
@@ -33,6 +34,7 @@ class Reporter(Sealed, db.Model):  # type: ignore[name-defined,misc]
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     data_key: Mapped[DataKey] = relationship(lazy="joined")
+    unit: Mapped[Unit | None] = relationship()
 
 
 class ReporterSession(db.Model):  # type: ignore[name-defined,misc]

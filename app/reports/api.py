@@ -35,7 +35,7 @@ from app.units import service as units
 from app.units.schemas import UnitListOut, UnitOut, UnitSearchArgs
 
 blp = ApiBlueprint("api_v1", __name__, url_prefix="/api/v1", description="强制报告小程序接口")
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _now() -> dt.datetime:

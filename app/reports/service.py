@@ -6,19 +6,22 @@ import dataclasses
 import datetime as dt
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.crypto.vault import get_vault
-from app.errors import NotFoundError, ValidationError
+from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.reports.constants import REPORTER_STATUS, REPORTER_STATUS_LABELS, age_band
 from app.reports.idcard import birth_date, age_on
 from app.reports.models import SEALED_SECTIONS, Report, ReportEvent
+from app.reports.states import transition
 from app.reports.tracking import CST, next_tracking_no
 from app.reporters.models import Reporter
 from app.units.models import Unit
@@ -50,6 +53,11 @@ def _victim_age(victim: dict[str, Any], discovered_at: dt.datetime) -> int | Non
         return int(victim["age"])
     born = birth_date(victim["id_number"]) if victim.get("id_number") else None
     return age_on(born, discovered_at.astimezone(CST).date()) if born else None
+
+
+# Called with (report, now) inside every change of the status a reporter sees; the WeChat
+# subscribe channel registers itself here (app.wechat.init_app).
+REPORTER_STATUS_LISTENERS: list[Callable[[Report, dt.datetime], object]] = []
 
 
 def find_by_client_key(client_key: str) -> Report | None:
@@ -124,7 +132,33 @@ def submit(
         if existing is None:
             raise
         return Submission(existing, created=False)
+    if reporter is not None and unit is not None:
+        reporter.unit_id = unit.id  # the unit the reporter files for, shown at their next login
     return Submission(report, created=True, status_code=status_code)
+
+
+def change_status(report: Report, action: str, *, actor: str, now: dt.datetime) -> ReportEvent:
+    """Move a report through the state machine, with its timeline event, in the caller's transaction.
+
+    A reporter-visible change notifies the listeners (subscribe messages). Two
+    actors on one report: the second flush finds a stale version -> ConflictError.
+    """
+    before = reporter_status(report)
+    target = transition(report.status, action)
+    event = ReportEvent(
+        at=now, seq=len(report.events), action=action, from_status=report.status, to_status=target, actor=actor
+    )
+    report.status = target
+    report.updated_at = now
+    report.events.append(event)
+    if REPORTER_STATUS[target] != before:
+        for listener in REPORTER_STATUS_LISTENERS:
+            listener(report, now)
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise ConflictError("该线索已被他人修改，请刷新后重试") from None
+    return event
 
 
 def reporter_report(reporter: Reporter, report_id: uuid.UUID) -> Report:

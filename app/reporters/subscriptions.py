@@ -1,0 +1,59 @@
+"""One-time subscribe-message grants a reporter gave in the mini-program (wx.requestSubscribeMessage)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.dbtypes import UTCDateTime, utcnow
+from app.extensions import db
+
+# WeChat keeps accumulating one-time grants; we stop counting past this.
+MAX_GRANTS = 50
+
+
+class SubscriptionGrant(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "subscription_grants"
+
+    reporter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reporters.id", ondelete="CASCADE"), primary_key=True)
+    template_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    remaining: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+def _grant(reporter_id: uuid.UUID, template_id: str) -> SubscriptionGrant | None:
+    return db.session.scalars(
+        select(SubscriptionGrant).where(
+            SubscriptionGrant.reporter_id == reporter_id, SubscriptionGrant.template_id == template_id
+        ).with_for_update()
+    ).one_or_none()
+
+
+def record_grants(reporter_id: uuid.UUID, template_ids: list[str], *, now: dt.datetime) -> dict[str, int]:
+    """Add one grant per accepted template; the counts now held."""
+    counts: dict[str, int] = {}
+    for template_id in template_ids:
+        grant = _grant(reporter_id, template_id)
+        if grant is None:
+            grant = SubscriptionGrant(reporter_id=reporter_id, template_id=template_id, remaining=0)
+            db.session.add(grant)
+        grant.remaining = min(MAX_GRANTS, grant.remaining + 1)
+        grant.updated_at = now
+        counts[template_id] = grant.remaining
+    db.session.flush()
+    return counts
+
+
+def remaining(reporter_id: uuid.UUID, template_id: str) -> int:
+    grant = db.session.get(SubscriptionGrant, (reporter_id, template_id))
+    return grant.remaining if grant else 0
+
+
+def use_grant(reporter_id: uuid.UUID, template_id: str, *, exhausted: bool = False) -> None:
+    """One grant was used by a sent message (or WeChat said none is left: ``exhausted``)."""
+    grant = _grant(reporter_id, template_id)
+    if grant is not None:
+        grant.remaining = 0 if exhausted else max(0, grant.remaining - 1)

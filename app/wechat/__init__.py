@@ -1,0 +1,33 @@
+"""WeChat mini-program: login, phone numbers, QR codes, subscribe messages, and the fake server."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.typing import ResponseReturnValue
+
+from app.errors import AppError, RateLimitedError, UnauthorizedError, UpstreamUnavailableError, render_error
+from app.wechat.client import WeChatError, WeChatInvalidCode, WeChatRateLimited
+
+
+def to_app_error(exc: WeChatError) -> AppError:
+    """What a user is told when WeChat says no; never a 500."""
+    if isinstance(exc, WeChatInvalidCode):
+        return UnauthorizedError("微信登录凭证无效或已使用，请重新进入小程序后再试")
+    if isinstance(exc, WeChatRateLimited):
+        return RateLimitedError("微信接口调用过于频繁，请稍后再试", headers={"Retry-After": "60"})
+    return UpstreamUnavailableError("微信服务暂时不可用，请稍后再试", headers={"Retry-After": "30"})
+
+
+def init_app(app: Flask) -> None:
+    """Map WeChat errors to the envelope, and plug subscribe messages into the outbox and status changes."""
+    from app.notify.service import register_channel
+    from app.reports.service import REPORTER_STATUS_LISTENERS
+    from app.wechat import subscribe
+
+    @app.errorhandler(WeChatError)
+    def handle_wechat_error(exc: WeChatError) -> ResponseReturnValue:
+        return render_error(to_app_error(exc))
+
+    register_channel(subscribe.CHANNEL, subscribe.deliver)
+    if subscribe.queue_status_message not in REPORTER_STATUS_LISTENERS:
+        REPORTER_STATUS_LISTENERS.append(subscribe.queue_status_message)

@@ -1,0 +1,83 @@
+"""Mini-program login, phone verification, the reporter's own profile, and subscription grants."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+
+from app.api import ApiBlueprint
+from app.errors import ValidationError
+from app.extensions import db, limiter
+from app.reporters import subscriptions
+from app.reporters.auth import current_reporter, reporter_required
+from app.reporters.models import Reporter
+from app.wechat import service
+from app.wechat.schemas import CodeIn, LoginOut, MeOut, PhoneOut, SubscriptionsIn, SubscriptionsOut
+
+blp = ApiBlueprint("api_wechat", __name__, url_prefix="/api/v1", description="小程序登录与订阅消息")
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def login_limit() -> str:
+    return str(current_app.config["QZBG"].login_rate_limit)
+
+
+def _reporter_out(reporter: Reporter) -> dict[str, Any]:
+    return {"id": reporter.id, "phone_verified": reporter.phone_verified_at is not None, "unit": reporter.unit}
+
+
+@blp.route("/auth/wechat", methods=["POST"])
+@limiter.limit(login_limit)
+@blp.arguments(CodeIn)
+@blp.response(200, LoginOut)
+def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
+    """Exchange a wx.login code for a bearer token."""
+    settings = current_app.config["QZBG"]
+    result = service.login(data["code"], now=_now(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
+    db.session.commit()
+    return {"token": result.token, "expires_in": result.expires_in, "reporter": _reporter_out(result.reporter)}
+
+
+@blp.route("/auth/phone", methods=["POST"])
+@blp.doc(security=BEARER)
+@reporter_required
+@blp.arguments(CodeIn)
+@blp.response(200, PhoneOut)
+def verify_phone(data: dict[str, Any]) -> dict[str, Any]:
+    """Verify the reporter's phone number with a getPhoneNumber code."""
+    masked = service.verify_phone(current_reporter(), data["code"], now=_now())
+    db.session.commit()
+    return {"phone_verified": True, "phone_masked": masked}
+
+
+@blp.route("/me")
+@blp.doc(security=BEARER)
+@reporter_required
+@blp.response(200, MeOut)
+def get_me() -> dict[str, Any]:
+    """The reporter's own account, with the verified phone number to prefill a report."""
+    reporter = current_reporter()
+    phone = reporter.unseal("phone_data")
+    return {**_reporter_out(reporter), "phone": phone, "phone_masked": service.mask_phone(phone) if phone else None}
+
+
+@blp.route("/subscriptions", methods=["POST"])
+@blp.doc(security=BEARER)
+@reporter_required
+@blp.arguments(SubscriptionsIn)
+@blp.response(200, SubscriptionsOut)
+def record_subscriptions(data: dict[str, Any]) -> dict[str, Any]:
+    """Record the templates the user accepted in wx.requestSubscribeMessage (one grant each)."""
+    known = {current_app.config["QZBG"].wechat_status_template_id} - {None}
+    unknown = [t for t in data["template_ids"] if t not in known]
+    if unknown:
+        raise ValidationError(fields={"template_ids": ["包含未知的订阅消息模板"]})
+    granted = subscriptions.record_grants(current_reporter().id, list(dict.fromkeys(data["template_ids"])), now=_now())
+    db.session.commit()
+    return {"granted": granted}

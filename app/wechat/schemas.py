@@ -1,0 +1,49 @@
+"""Bodies and answers of the mini-program's auth and subscription endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validates
+
+from app.schemas import ListIn, StrictSchema, Text
+from app.units.schemas import UnitOut
+
+
+class CodeIn(StrictSchema):
+    code = Text(required=True, max_length=128, metadata={"description": "wx.login 或 getPhoneNumber 返回的 code"})
+
+
+class ReporterAccountOut(StrictSchema):
+    id = fields.UUID(required=True)
+    phone_verified = fields.Boolean(required=True)
+    unit = fields.Nested(UnitOut, allow_none=True, required=True)
+
+
+class LoginOut(StrictSchema):
+    token = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    reporter = fields.Nested(ReporterAccountOut, required=True)
+
+
+class PhoneOut(StrictSchema):
+    phone_verified = fields.Boolean(required=True)
+    phone_masked = fields.String(required=True)
+
+
+class MeOut(ReporterAccountOut):
+    phone = fields.String(allow_none=True, required=True, metadata={"description": "已验证的手机号，用于预填报告"})
+    phone_masked = fields.String(allow_none=True, required=True)
+
+
+class SubscriptionsIn(StrictSchema):
+    template_ids = ListIn(Text(max_length=64), required=True)
+
+    @validates("template_ids")
+    def check_ids(self, value: list[str], **kwargs: Any) -> None:
+        if not 1 <= len(value) <= 20:
+            raise ValidationError("请提供1至20个模板ID")
+
+
+class SubscriptionsOut(StrictSchema):
+    granted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)

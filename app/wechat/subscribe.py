@@ -1,0 +1,85 @@
+"""Subscribe messages: a reporter-visible status change reaches the reporter's WeChat.
+
+Queued in the outbox (channel ``wechat_subscribe``) with the status change, only
+when the reporter holds a grant for the status template; sent by the notify
+worker. The template data carries the tracking number, a short status, a time
+and a fixed hint: nothing personal goes to Tencent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+
+from app.extensions import db
+from app.notify.models import OutboxMessage
+from app.notify.service import GiveUp, Retry, enqueue
+from app.reporters import subscriptions
+from app.reporters.models import Reporter
+from app.reports.models import Report
+from app.reports.service import reporter_status
+from app.wechat.client import WeChatBadRequest, WeChatError, WeChatRefused, get_gateway
+
+CHANNEL = "wechat_subscribe"
+CST = dt.timezone(dt.timedelta(hours=8))
+# phrase values are at most 5 Chinese characters.
+SHORT_STATUS = {"submitted": "已提交", "received": "已受理", "transferred": "已移送公安", "closed": "已办结"}
+HINT = "请进入小程序查看办理进度"
+# WeChat's value limits per keyword type (characters).
+LIMITS = {"thing": 20, "phrase": 5, "character_string": 32, "time": 40}
+MINIPROGRAM_STATE = {"release": "formal", "trial": "trial", "develop": "developer"}
+
+
+def template_data(tracking_no: str, status: str, at: dt.datetime) -> dict[str, str]:
+    """The status template's values, each within WeChat's limit for its keyword type."""
+    data = {
+        "character_string1": tracking_no,
+        "phrase2": SHORT_STATUS[status],
+        "time3": at.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
+        "thing4": HINT,
+    }
+    for key, value in data.items():
+        kind = key.rstrip("0123456789")
+        assert len(value) <= LIMITS[kind], f"{key} exceeds WeChat's {LIMITS[kind]}-character limit"
+    return data
+
+
+def queue_status_message(report: Report, now: dt.datetime) -> OutboxMessage | None:
+    """Queue a message for the report's reporter if they granted one; called inside the status change."""
+    template_id = current_app.config["QZBG"].wechat_status_template_id
+    if not template_id or report.reporter_id is None:
+        return None
+    if subscriptions.remaining(report.reporter_id, template_id) <= 0:
+        return None
+    return enqueue(
+        CHANNEL, "status_changed", now=now, report_id=report.id, reporter_id=report.reporter_id,
+        payload={"template_id": template_id, "status": reporter_status(report), "at": now.isoformat()},
+    )
+
+
+def deliver(message: OutboxMessage, now: dt.datetime) -> None:
+    """Send one queued status message; a refused or malformed one ends without retry."""
+    settings = current_app.config["QZBG"]
+    report = db.session.get(Report, message.report_id)
+    reporter = db.session.get(Reporter, message.reporter_id)
+    if report is None or reporter is None or reporter.openid_data is None:
+        raise GiveUp("recipient_gone")
+    payload: dict[str, Any] = message.payload
+    template_id = str(payload["template_id"])
+    data = template_data(report.tracking_no, str(payload["status"]), dt.datetime.fromisoformat(payload["at"]))
+    try:
+        get_gateway().send_subscribe_message(
+            reporter.unseal("openid_data"), template_id, data,
+            page=f"{settings.wechat_detail_page}?id={report.id}",
+            state=MINIPROGRAM_STATE[settings.wechat_env_version],
+        )
+    except WeChatRefused:
+        subscriptions.use_grant(reporter.id, template_id, exhausted=True)
+        raise GiveUp("43101") from None
+    except WeChatBadRequest as exc:
+        raise GiveUp(f"wechat:{exc.errcode}") from None
+    except WeChatError as exc:
+        raise Retry(f"wechat:{exc.errcode}") from None
+    subscriptions.use_grant(reporter.id, template_id)
