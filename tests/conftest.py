@@ -97,20 +97,54 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return request.param, url, root
 
 
+def _empty_tables() -> None:
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    db.engine.dispose()
+
+
 @pytest.fixture
-def app(backend: tuple[str, str, Path]) -> Iterator[Flask]:
-    """The app on one backend; tables emptied and limits reset after each test."""
+def make_app(backend: tuple[str, str, Path]) -> Iterator[Any]:
+    """Build an app on this test's backend with settings overrides; all cleaned up after the test.
+
+    The first app built is the one whose app context the test runs in.
+    """
     _name, url, root = backend
-    application = build_app(make_settings(root, url))
-    with application.app_context():
-        yield application
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+    contexts = []
+
+    def factory(**overrides: Any) -> Flask:
+        application = build_app(make_settings(root, url, **overrides))
+        context = application.app_context()
+        context.push()
+        if contexts:
+            # Only the first app's context stays current for the test body.
+            context.pop()
+            contexts.append((application, None))
+        else:
+            contexts.append((application, context))
+        return application
+
+    yield factory
+    for application, context in reversed(contexts):
+        if context is not None:
+            _empty_tables()
+            context.pop()
+        else:
+            with application.app_context():
+                db.session.remove()
+                db.engine.dispose()
     limiter.reset()
     shutil.rmtree(root / "attachments", ignore_errors=True)
+    for leftover in root.glob("wechat-token-*"):
+        leftover.unlink()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    """The app on one backend; tables emptied and limits reset after each test."""
+    return make_app()
 
 
 @pytest.fixture

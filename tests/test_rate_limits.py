@@ -16,17 +16,8 @@ REDIS_URL = os.environ.get("QZBG_TEST_REDIS_URL")
 
 
 @pytest.fixture
-def limited_app(backend):
-    _name, url, root = backend
-    application = build_app(make_settings(root, url, intake_rate_limit="2 per minute", lookup_rate_limit="2 per minute"))
-    with application.app_context():
-        yield application
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
-    limiter.reset()
+def limited_app(make_app):
+    return make_app(intake_rate_limit="2 per minute", lookup_rate_limit="2 per minute")
 
 
 def test_third_submission_in_a_minute_from_one_ip_is_refused_with_retry_after(limited_app):

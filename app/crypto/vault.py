@@ -72,11 +72,12 @@ class Vault:
         return key
 
     def unwrap(self, key: DataKey) -> bytes:
+        if key.wrapped is None or key.destroyed_at is not None:
+            key.__dict__.pop("_raw", None)
+            raise KeyUnavailableError(f"data key {key.id} was destroyed")
         cached: bytes | None = key.__dict__.get("_raw")
         if cached is not None:
             return cached
-        if key.wrapped is None or key.destroyed_at is not None:
-            raise KeyUnavailableError(f"data key {key.id} was destroyed")
         kek = self.keyring.kek(key.kek_id)
         if kek is None or kek.key is None:
             raise KeyUnavailableError(f"data key {key.id} needs KEK {key.kek_id}, which the keyring lacks")

@@ -15,7 +15,7 @@ from app.crypto.cipher import DecryptionError
 from app.extensions import db
 from app.reports import attachments
 from app.reports.models import Attachment, Report
-from tests.conftest import build_app, login_reporter, make_settings
+from tests.conftest import login_reporter
 from tests.factories import report_body
 
 
@@ -146,17 +146,9 @@ def test_attachments_close_once_the_report_is_transferred(client, reporter, repo
 
 
 @pytest.fixture
-def small_limit_app(backend):
+def small_limit_app(make_app):
     """The app with a 1 MB attachment limit."""
-    _name, url, root = backend
-    application = build_app(make_settings(root, url, max_attachment_mb=1, attachments_dir=root / "small-attachments"))
-    with application.app_context():
-        yield application
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+    return make_app(max_attachment_mb=1)
 
 
 def _big_png_like(size: int) -> bytes:

@@ -1,0 +1,54 @@
+"""The fake WeChat on 127.0.0.1 and an app pointed at it; our app served over real HTTP too."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from app.wechat.fake import FakeWeChat, FakeWeChatServer
+
+TEMPLATE = "TPL_STATUS_CHANGE"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeChat]:
+    """A fresh fake WeChat with its own appid (so no token cache is shared between tests)."""
+    state = FakeWeChat(appid=f"wx{secrets.token_hex(8)}", secret=secrets.token_hex(16))
+    with FakeWeChatServer(state) as server:
+        state.url = server.url  # type: ignore[attr-defined]
+        yield state
+
+
+def wechat_settings(fake: FakeWeChat, **overrides: Any) -> dict[str, Any]:
+    return {
+        "wechat_appid": fake.appid,
+        "wechat_secret": fake.secret,
+        "wechat_api_base": fake.url,  # type: ignore[attr-defined]
+        "wechat_timeout": 1.0,
+        "wechat_status_template_id": TEMPLATE,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app(make_app: Any, fake: FakeWeChat) -> Flask:
+    """The app with WeChat credentials for the fake and a 1-second timeout."""
+    return make_app(**wechat_settings(fake))
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    """``app`` served over HTTP on 127.0.0.1 from a background thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

@@ -1,0 +1,158 @@
+"""The gateway against the fake: shared token, bounded retries, timeouts, errors translated."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from app.extensions import db
+from app.wechat.client import (
+    WeChatBadRequest,
+    WeChatGateway,
+    WeChatInvalidCode,
+    WeChatRateLimited,
+    WeChatRefused,
+    WeChatUnavailable,
+    _token_cache,
+    get_gateway,
+)
+from tests.wechat.conftest import wechat_settings
+
+REDIS_URL = os.environ.get("QZBG_TEST_REDIS_URL")
+WORKERS = 8
+
+
+def token_calls(fake):
+    return [c for c in fake.calls if c.path in ("/cgi-bin/token", "/cgi-bin/stable_token")]
+
+
+def other_worker(app) -> WeChatGateway:
+    """A second gateway with its own in-process state, as another gunicorn worker would have."""
+    settings = app.config["QZBG"]
+    return WeChatGateway(settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base,
+                         settings.wechat_timeout, _token_cache(app, settings))
+
+
+def phone_calls_in_parallel(app, fake, count=WORKERS):
+    gateways = [other_worker(app) for _ in range(count)]
+    for i in range(count):
+        fake.used_codes.discard(f"phone-1390000{i:04d}")
+    barrier = threading.Barrier(count)
+
+    def call(i):
+        with app.app_context():
+            barrier.wait()
+            return gateways[i].phone_number(f"phone-1390000{i:04d}")
+
+    db.session.rollback()
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def test_many_workers_starting_together_fetch_the_token_once(app, fake):
+    numbers = phone_calls_in_parallel(app, fake)
+    assert numbers == [f"1390000{i:04d}" for i in range(WORKERS)]
+    assert len(token_calls(fake)) == 1
+    assert token_calls(fake)[0].path == "/cgi-bin/stable_token"
+
+
+def test_an_expired_token_is_refreshed_once_for_all_workers(app, fake):
+    phone_calls_in_parallel(app, fake)
+    fake.expire_tokens()
+    numbers = phone_calls_in_parallel(app, fake)
+    assert len(numbers) == WORKERS
+    assert len(token_calls(fake)) == 2
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="QZBG_TEST_REDIS_URL is not set: Redis token cache not tested")
+def test_workers_share_the_token_through_redis(make_app, fake):
+    app = make_app(**wechat_settings(fake, redis_url=REDIS_URL))
+    phone_calls_in_parallel(app, fake)
+    fake.expire_tokens()
+    phone_calls_in_parallel(app, fake)
+    assert len(token_calls(fake)) == 2
+
+
+def test_a_token_rejected_again_after_refresh_ends_the_call_without_a_storm(app, fake):
+    gateway = get_gateway()
+    gateway.phone_number("phone-13900000001")
+    # From now on every token is rejected, as if another deployment kept invalidating it.
+    original = fake._check_token
+    fake._check_token = lambda token: fake._err(40001, "invalid credential")  # type: ignore[method-assign]
+    try:
+        before = len(fake.calls)
+        with pytest.raises(WeChatUnavailable):
+            gateway.phone_number("phone-13900000002")
+        # one call, one refresh (plus a forced one when the same token came back), one retry
+        assert len(fake.calls) - before <= 4
+    finally:
+        fake._check_token = original  # type: ignore[method-assign]
+
+
+def test_a_hanging_wechat_times_out_within_the_configured_timeout(app, fake):
+    get_gateway().phone_number("phone-13900000003")
+    fake.mode, fake.hang_seconds = "hang", 2.5
+    started = time.monotonic()
+    with pytest.raises(WeChatUnavailable):
+        get_gateway().code_to_session("dev-slow")
+    assert time.monotonic() - started < 2.4  # timeout 1 s, no retry after a timeout
+
+
+def test_server_errors_get_one_retry_then_unavailable(app, fake):
+    fake.mode = "error_5xx"
+    with pytest.raises(WeChatUnavailable):
+        get_gateway().code_to_session("dev-x")
+    assert [c.path for c in fake.calls] == ["/sns/jscode2session"] * 2
+
+
+def test_system_busy_gets_one_retry(app, fake):
+    fake.mode = "busy"
+    with pytest.raises(WeChatUnavailable):
+        get_gateway().code_to_session("dev-y")
+    assert len(fake.calls) == 2
+
+
+def test_wechat_errors_become_our_own(app, fake):
+    gateway = get_gateway()
+    with pytest.raises(WeChatInvalidCode):
+        gateway.code_to_session("not-a-dev-code")
+    gateway.code_to_session("dev-once")
+    with pytest.raises(WeChatInvalidCode) as reused:
+        gateway.code_to_session("dev-once")
+    assert reused.value.errcode == 40163
+    fake.mode = "freq_limit"
+    with pytest.raises(WeChatRateLimited):
+        gateway.code_to_session("dev-z")
+    fake.mode = "normal"
+    openid, _ = gateway.code_to_session("dev-sub")
+    with pytest.raises(WeChatRefused):
+        gateway.send_subscribe_message(openid, "TPL", {"thing1": "有更新"}, page="pages/index")
+    fake.grant(openid, "TPL")
+    with pytest.raises(WeChatBadRequest) as bad:
+        gateway.send_subscribe_message(openid, "TPL", {"thing1": "字" * 21}, page="pages/index")
+    assert bad.value.errcode == 47003
+
+
+def test_wrong_secret_is_unavailable_not_a_crash(make_app, fake):
+    make_app(**wechat_settings(fake, wechat_secret="wrong-secret"))
+    with pytest.raises(WeChatUnavailable) as exc:
+        get_gateway().phone_number("phone-13900000009")
+    assert exc.value.errcode == 40125
+
+
+def test_login_sends_no_access_token_and_every_call_goes_to_the_configured_base(app, fake):
+    get_gateway().code_to_session("dev-base")
+    [call] = fake.calls
+    assert call.path == "/sns/jscode2session"
+    assert "access_token" not in call.query
+    assert token_calls(fake) == []
+
+
+def test_phone_number_from_another_mini_program_is_refused(app, fake):
+    fake.watermark_appid = "wx-someone-else"
+    with pytest.raises(WeChatInvalidCode):
+        get_gateway().phone_number("phone-13900000004")
