@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import re
 import secrets
 import threading
@@ -80,9 +81,6 @@ class FakeWeChat:
         with self._lock:
             self.tokens = {t: 0.0 for t in self.tokens}
             self.stable_token = None
-
-    def all_sent_bytes(self) -> bytes:
-        return b"\n".join(c.body + json.dumps(c.query, ensure_ascii=False).encode() for c in self.calls)
 
     # -- protocol -----------------------------------------------------------
     def _err(self, code: int, msg: str) -> dict[str, Any]:
@@ -292,6 +290,7 @@ class FakeWeChatServer:
 
     def __init__(self, fake: FakeWeChat | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.fake = fake or FakeWeChat()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request lines: they carry codes
         self.server: BaseWSGIServer = make_server(host, port, self.fake.wsgi, threaded=True)
         self.url = f"http://{host}:{self.server.server_port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

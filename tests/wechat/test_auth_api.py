@@ -1,0 +1,135 @@
+"""POST /api/v1/auth/wechat and /auth/phone, GET /me: WeChat's answers become the right envelope."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.reporters.models import Reporter, ReporterSession
+from tests.wechat.conftest import wechat_settings
+
+
+def login(client, code="dev-alice"):
+    return client.post("/api/v1/auth/wechat", json={"code": code})
+
+
+def test_login_with_a_dev_code_returns_a_token_for_a_new_reporter(client, fake):
+    response = login(client)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert set(body) == {"token", "expires_in", "reporter"}
+    assert body["expires_in"] == 7 * 24 * 3600
+    assert body["reporter"]["phone_verified"] is False
+    assert body["reporter"]["unit"] is None
+    assert "session_key" not in response.get_data(as_text=True)
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
+    assert me.status_code == 200
+    assert me.json["id"] == body["reporter"]["id"]
+
+
+def test_openid_and_session_key_are_sealed_and_the_token_is_stored_hashed(client, fake):
+    body = login(client).json
+    reporter = db.session.scalars(select(Reporter)).one()
+    assert b"o-dev-alice" not in reporter.openid_data
+    assert reporter.unseal("openid_data") == "o-dev-alice"
+    assert reporter.unseal("session_key_data") == fake.session_keys["o-dev-alice"]
+    session = db.session.scalars(select(ReporterSession)).one()
+    assert body["token"].encode() not in session.token_hash
+
+
+def test_the_same_wechat_user_logging_in_again_is_the_same_reporter(client, fake):
+    first = login(client).json
+    fake.used_codes.clear()  # a new wx.login code for the same user
+    second = login(client).json
+    assert second["reporter"]["id"] == first["reporter"]["id"]
+    assert second["token"] != first["token"]
+    assert len(db.session.scalars(select(Reporter)).all()) == 1
+
+
+def test_invalid_and_reused_codes_are_401(client, fake):
+    invalid = login(client, "wrong-code")
+    assert invalid.status_code == 401
+    assert invalid.json["error"]["code"] == "unauthorized"
+    assert login(client, "dev-bob").status_code == 200
+    reused = login(client, "dev-bob")
+    assert reused.status_code == 401
+    assert "重新进入小程序" in reused.json["error"]["message"]
+
+
+def test_wechat_frequency_limit_is_429_with_retry_after(client, fake):
+    fake.mode = "freq_limit"
+    response = login(client)
+    assert response.status_code == 429
+    assert response.json["error"]["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_wechat_down_during_login_is_503_with_retry_after(client, fake):
+    for mode in ("error_5xx", "busy", "hang"):
+        fake.mode = mode
+        response = login(client, f"dev-{mode.replace('_', '')}")
+        assert response.status_code == 503, mode
+        assert response.json["error"]["code"] == "upstream_unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+    assert db.session.scalars(select(Reporter)).all() == []
+
+
+def test_login_answers_503_until_credentials_are_set(make_app, fake):
+    app = make_app()  # no QZBG_WECHAT_APPID / SECRET
+    response = app.test_client().post("/api/v1/auth/wechat", json={"code": "dev-alice"})
+    assert response.status_code == 503
+    assert fake.calls == []
+
+
+def test_login_is_rate_limited_per_ip(make_app, fake):
+    app = make_app(**wechat_settings(fake), login_rate_limit="2 per minute")
+    client = app.test_client()
+    statuses = [client.post("/api/v1/auth/wechat", json={"code": f"dev-r{i}"}).status_code for i in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_bad_login_bodies_are_refused_before_wechat_is_called(client, fake):
+    assert client.post("/api/v1/auth/wechat", json={}).status_code == 422
+    assert client.post("/api/v1/auth/wechat", json={"code": 5}).status_code == 422
+    assert client.post("/api/v1/auth/wechat", json={"code": "x", "extra": 1}).status_code == 422
+    assert client.post("/api/v1/auth/wechat", data="code=x").status_code == 415
+    assert client.post("/api/v1/auth/wechat", json={"code": "x" * 200}).status_code == 422
+    assert fake.calls == []
+
+
+def test_phone_number_is_verified_sealed_and_masked(client, fake):
+    token = login(client).json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.post("/api/v1/auth/phone", json={"code": "phone-13912345678"}, headers=headers)
+    assert response.status_code == 200, response.json
+    assert response.json == {"phone_verified": True, "phone_masked": "139****5678"}
+    reporter = db.session.scalars(select(Reporter)).one()
+    assert b"13912345678" not in reporter.phone_data
+    me = client.get("/api/v1/me", headers=headers).json
+    assert me["phone"] == "13912345678"  # to prefill the next report
+    assert me["phone_verified"] is True
+
+
+def test_phone_call_with_an_expired_token_refreshes_once_and_succeeds(client, fake):
+    token = login(client).json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    client.post("/api/v1/auth/phone", json={"code": "phone-13900000001"}, headers=headers)
+    fake.expire_tokens()
+    response = client.post("/api/v1/auth/phone", json={"code": "phone-13900000002"}, headers=headers)
+    assert response.status_code == 200
+    assert fake.token_fetches == 2
+    phone_calls = [c for c in fake.calls if c.path == "/wxa/business/getuserphonenumber"]
+    assert len(phone_calls) == 3  # first call, rejected call, retried call
+
+
+def test_phone_with_a_bad_code_or_another_apps_watermark_is_401(client, fake):
+    headers = {"Authorization": f"Bearer {login(client).json['token']}"}
+    assert client.post("/api/v1/auth/phone", json={"code": "nope"}, headers=headers).status_code == 401
+    fake.watermark_appid = "wx-other"
+    assert client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"}, headers=headers).status_code == 401
+    assert db.session.scalars(select(Reporter)).one().phone_data is None
+
+
+def test_phone_needs_a_bearer_token(client, fake):
+    assert client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"}).status_code == 401
+    assert fake.calls == []
