@@ -20,7 +20,14 @@ class QzbgRequest(Request):
     """Upload parts wait in an encrypted spool, never in clear in a temporary file."""
 
     def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
-        return EphemeralSpool()
+        spool = EphemeralSpool()
+        self.__dict__.setdefault("_qzbg_spools", []).append(spool)
+        return spool
+
+    def close_spools(self) -> None:
+        """Close every spool, also those of a request refused halfway through parsing."""
+        for spool in self.__dict__.pop("_qzbg_spools", []):
+            spool.close()
 
 
 def create_app(
@@ -82,14 +89,21 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
         with app.app_context():
             _configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
-    csrf.init_app(app)
-    limiter.init_app(app)
 
+    # Before CSRF and the limiter, which read the form: upload endpoints take bigger bodies.
     @app.before_request
     def set_body_limit() -> None:
         files = UPLOAD_ENDPOINTS.get(request.endpoint or "")
         if files:
             request.max_content_length = files * settings.max_attachment_bytes + JSON_BODY_LIMIT
+
+    @app.teardown_request
+    def close_upload_spools(exc: BaseException | None) -> None:
+        if isinstance(request, QzbgRequest):
+            request.close_spools()
+
+    csrf.init_app(app)
+    limiter.init_app(app)
 
 
 def _migrations_dir() -> Any:

@@ -1,39 +1,66 @@
 """The web form (H5) for phones without the mini-program, its receipt, and the status lookup.
 
 The form's flat field names (``victim.age``) are shaped into the JSON report
-structure and checked by the same marshmallow schema as the API.
+structure and checked by the same marshmallow schema as the API. What only the
+form can get wrong (a ``datetime-local`` value, a ``1``/``0`` flag, a field
+name that does not fit the structure) is caught while shaping, so every error
+is keyed by the name of the field it belongs beside.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import re
 import secrets
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, BinaryIO, cast
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError as SchemaError
-from werkzeug.datastructures import MultiDict
+from marshmallow import fields
+from werkzeug.datastructures import FileStorage, MultiDict
 
-from app.errors import AppError, BadRequestError, NotFoundError, flatten_messages
+from app.errors import AppError, BadRequestError, NotFoundError, PayloadTooLargeError, flatten_messages
 from app.extensions import db, limiter
 from app.reports import attachments, service
 from app.reports.constants import CATEGORIES, GENDER_LABELS
 from app.reports.schemas import ReportBody
 from app.units import service as units
-from app.units.models import UNIT_TYPES
 
 bp = Blueprint("web", __name__)
 
 FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
-LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
-DATETIME_FIELDS = {"incident.discovered_at", "incident.occurred_at", "police.notified_at"}
-BOOL_FIELDS = {"urgent", "victim.has_disability", "police.notified"}
-INT_FIELDS = {"unit_id", "victim.age"}
-SKIP_FIELDS = {"csrf_token", "form_key", "website", "categories", "files"}
-OPTIONAL_SECTIONS = ("suspect",)
+# What Chrome, Safari and WeChat send for <input type="datetime-local">: seconds only with a step.
+LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
+INTEGER = re.compile(r"^-?[0-9]{1,9}$")
+DATETIME_FIELDS = frozenset({"incident.discovered_at", "incident.occurred_at", "police.notified_at"})
+BOOL_FIELDS = frozenset({"urgent", "victim.has_disability", "police.notified"})
+INT_FIELDS = frozenset({"unit_id", "victim.age"})
+# Form-only inputs; "categories" and "files" are read with getlist.
+SKIP_FIELDS = frozenset({"csrf_token", "form_key", "website", "categories", "files"})
+SECTIONS = ("reporter", "victim", "incident", "suspect", "police")
+REQUIRED_SECTIONS = ("reporter", "victim", "incident")
+
+
+def _field_names() -> tuple[str, ...]:
+    """Every name the form renders an error beside, in the form's order: the schema's paths joined with dots."""
+    names: list[str] = []
+    for name, field in ReportBody().fields.items():
+        if isinstance(field, fields.Nested):
+            names.extend(f"{name}.{sub}" for sub in field.schema.fields)
+        else:
+            names.append(name)
+    return (*names, "files")
+
+
+FIELD_NAMES = _field_names()
+
+
+class FormValueError(ValueError):
+    """A form value that cannot be what its input type sends; the message is shown beside the field."""
 
 
 def _client_key(form_key: str) -> str:
@@ -41,57 +68,140 @@ def _client_key(form_key: str) -> str:
 
 
 def _coerce(name: str, value: str) -> Any:
+    """One form string -> its JSON value; None for an empty field."""
     value = value.strip()
     if value == "":
         return None
     if name in BOOL_FIELDS:
-        return {"1": True, "0": False}.get(value, value)
+        if value not in ("1", "0"):
+            raise FormValueError("请选择“是”或“否”")
+        return value == "1"
     if name in INT_FIELDS:
-        return int(value) if value.isdigit() and len(value) < 10 else value
-    if name in DATETIME_FIELDS and LOCAL_DATETIME.match(value):
-        # datetime-local values are China Standard Time (CONTRACT.md).
-        return (value if len(value) > 16 else value + ":00") + "+08:00"
+        return int(value) if INTEGER.match(value) else value  # the schema says "应为整数"
+    if name in DATETIME_FIELDS:
+        if not LOCAL_DATETIME.match(value):
+            raise FormValueError("请选择日期和时间，如 2026-11-20 10:30")
+        try:
+            # datetime-local values are China Standard Time (CONTRACT.md).
+            local = dt.datetime.fromisoformat(value).replace(tzinfo=service.CST)
+            local.astimezone(dt.UTC)  # 0001-01-01T00:00 has no UTC instant
+        except (ValueError, OverflowError):
+            raise FormValueError("日期或时间不存在，请重新选择") from None
+        return local.isoformat()
     return value
 
 
-def shape_form(form: MultiDict[str, str]) -> dict[str, Any]:
-    """Flat form fields -> the JSON report structure; unknown names stay, for the schema to refuse."""
-    data: dict[str, Any] = {"categories": form.getlist("categories")}
+def shape_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Flat form fields -> (the JSON report structure, errors found while shaping).
+
+    Empty fields are left out, so required ones read "此项必填" and optional ones
+    take the schema's default. Unknown names inside a section stay, for the schema
+    to refuse; names that cannot fit the structure are refused here.
+    """
+    data: dict[str, Any] = {"urgent": False, **{section: {} for section in REQUIRED_SECTIONS}}
+    if form.getlist("categories"):
+        # None ticked is left out: "此项必填" then shows even beside other errors, which
+        # the schema-level "at least one" check would wait for.
+        data["categories"] = form.getlist("categories")
+    errors: dict[str, list[str]] = {}
     for name in form:
         if name in SKIP_FIELDS:
             continue
-        value = _coerce(name, form.get(name, ""))
-        section, _, field = name.partition(".")
-        if field:
-            data.setdefault(section, {})[field] = value
-        else:
+        section, dot, field = name.partition(".")
+        if (section in SECTIONS) != bool(dot) or "." in field or (dot and not field):
+            errors[name] = ["不支持的字段"]
+            continue
+        try:
+            value = _coerce(name, form.get(name, ""))
+        except FormValueError as exc:
+            errors[name] = [str(exc)]
+            continue
+        if dot:
+            section_data = data.setdefault(section, {})
+            if value is not None:
+                section_data[field] = value
+        elif value is not None:
             data[name] = value
-    data.setdefault("urgent", False)
     police = data.get("police")
-    if police is not None and police.get("notified") is None:
-        police["notified"] = False
-    for section in OPTIONAL_SECTIONS:
-        if section in data and all(v is None for v in data[section].values()):
-            data[section] = None
-    return data
+    if police:
+        police.setdefault("notified", False)
+    for section in SECTIONS:
+        if section not in REQUIRED_SECTIONS and not data.get(section):
+            data.pop(section, None)
+    return data, errors
 
 
-def _form_context(values: MultiDict[str, str], errors: dict[str, list[str]], form_key: str) -> dict[str, Any]:
-    return {
+def _schema_errors(exc: SchemaError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for key, messages in flatten_messages(exc.messages).items():
+        # A wrong code is reported as "categories.<index>"; it belongs beside the checkboxes.
+        shown = errors.setdefault("categories" if key.startswith("categories.") else key, [])
+        shown.extend(m for m in dict.fromkeys(messages) if m not in shown)
+    return errors
+
+
+def parse_report_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """(the validated report body, every error keyed by form field name); the body counts only without errors."""
+    data, errors = shape_form(form)
+    try:
+        loaded = ReportBody().load(data)
+    except SchemaError as exc:
+        for name, messages in _schema_errors(exc).items():
+            errors.setdefault(name, messages)
+        return {}, errors
+    return loaded, errors
+
+
+def _uploads() -> list[FileStorage]:
+    """The chosen files; a file input left empty sends a part without a filename."""
+    return [f for f in request.files.getlist("files") if f and f.filename]
+
+
+def _store_report(data: dict[str, Any], form_key: str, uploads: Iterable[FileStorage]) -> service.Submission:
+    """Store the report and its files in one transaction; a repeat of the same form stores nothing."""
+    now = dt.datetime.now(dt.UTC)
+    settings = current_app.config["QZBG"]
+    result = service.submit(data, channel="web", client_key=_client_key(form_key), now=now, with_status_code=True)
+    if result.created:
+        for pending, upload in enumerate(uploads):
+            attachments.store(
+                result.report, cast(BinaryIO, upload.stream), upload.filename, directory=settings.attachments_dir,
+                max_bytes=settings.max_attachment_bytes, now=now, pending=pending,
+            )
+    db.session.commit()
+    return result
+
+
+def _render_form(
+    values: MultiDict[str, str], errors: dict[str, list[str]], form_key: str, status: int = 200, *,
+    files_dropped: bool = False,
+) -> ResponseReturnValue:
+    context = {
         "values": values,
         "errors": errors,
+        # The summary above the form: field errors in the form's order (each links to its field),
+        # then those with no field of their own (an unknown field name).
+        "field_errors": [(name, errors[name]) for name in FIELD_NAMES if name in errors],
+        "other_errors": {k: v for k, v in errors.items() if k not in FIELD_NAMES},
+        "files_dropped": files_dropped,
         "form_key": form_key,
         "categories": CATEGORIES,
         "genders": GENDER_LABELS,
         "units": units.search(None, None, limit=1000),
-        "unit_types": UNIT_TYPES,
         "max_mb": current_app.config["QZBG"].max_attachment_mb,
+        "max_files": attachments.MAX_PER_REPORT,
         "now_local": dt.datetime.now(service.CST).strftime("%Y-%m-%dT%H:%M"),
     }
+    return render_template("reports/form.html", **context), status
 
 
-def _render_form(values: MultiDict[str, str], errors: dict[str, list[str]], form_key: str, status: int = 200) -> ResponseReturnValue:
-    return render_template("reports/form.html", **_form_context(values, errors, form_key)), status
+def _preselected(unit_code: str) -> MultiDict[str, str]:
+    """Initial values: the unit of a poster's QR code (``?unit=<code>``), when it is active."""
+    values = MultiDict[str, str]()
+    if unit_code:
+        with contextlib.suppress(NotFoundError):
+            values["unit_id"] = str(units.by_code(unit_code[:32]).id)
+    return values
 
 
 def lookup_limit() -> str:
@@ -103,65 +213,51 @@ def intake_limit() -> str:
 
 
 @bp.route("/report", methods=["GET", "POST"])
-@limiter.shared_limit(intake_limit, scope="intake", methods=["POST"])
+# Only posts that reach a receipt count: someone correcting field errors is not slowed down.
+@limiter.shared_limit(intake_limit, scope="intake", methods=["POST"], deduct_when=lambda r: r.status_code == 303)
 def report_form() -> ResponseReturnValue:
     """The report form; a valid POST stores one report per rendered form and redirects to the receipt."""
     if request.method == "GET":
-        values = MultiDict[str, str]()
-        unit_code = request.args.get("unit", "")
-        if unit_code:
-            try:
-                values["unit_id"] = str(units.by_code(unit_code[:32]).id)
-            except NotFoundError:
-                pass
-        return _render_form(values, {}, secrets.token_urlsafe(18))
+        return _render_form(_preselected(request.args.get("unit", "")), {}, secrets.token_urlsafe(18))
     form_key = request.form.get("form_key", "")
     if not FORM_KEY.match(form_key):
         raise BadRequestError("表单已失效，请刷新页面后重新填写")
     if request.form.get("website"):
         # Honeypot: people never see this field; bots fill it. Nothing is stored.
         raise BadRequestError("提交失败，请刷新页面后重新填写")
+    uploads = _uploads()
+    data, errors = parse_report_form(request.form)
+    if errors:
+        return _render_form(request.form, errors, form_key, 422, files_dropped=bool(uploads))
     try:
-        data = ReportBody().load(shape_form(request.form))
-    except SchemaError as exc:
-        return _render_form(request.form, flatten_messages(exc.messages), form_key, 422)
-    now = dt.datetime.now(dt.UTC)
-    settings = current_app.config["QZBG"]
-    try:
-        result = service.submit(data, channel="web", client_key=_client_key(form_key), now=now, with_status_code=True)
-        if result.created:
-            uploads = [f for f in request.files.getlist("files") if f and f.filename]
-            for pending, upload in enumerate(uploads):
-                attachments.store(
-                    result.report, upload.stream, upload.filename, directory=settings.attachments_dir,
-                    max_bytes=settings.max_attachment_bytes, now=now, pending=pending,
-                )
-        db.session.commit()
+        result = _store_report(data, form_key, uploads)
     except AppError as exc:
-        db.session.rollback()
+        db.session.rollback()  # the report and any blob already written go with it
+        if isinstance(exc, PayloadTooLargeError):
+            exc.fields = {"files": [exc.message]}
         if not exc.fields:
             raise
         errors = {("files" if key == "file" else key): msgs for key, msgs in exc.fields.items()}
-        if "files" in errors:
-            errors["files"].append("为保护隐私，附件需重新选择")
-        return _render_form(request.form, errors, form_key, exc.status)
+        return _render_form(request.form, errors, form_key, exc.status, files_dropped=bool(uploads))
     if result.created:
-        session["receipt"] = {
-            "key": form_key, "tracking_no": result.report.tracking_no, "status_code": result.status_code,
-        }
+        # Kept per form, so two tabs submitting two reports each show their own 查询码.
+        session["receipts"] = {**(session.get("receipts") or {}), form_key: result.status_code}
     return redirect(url_for("web.receipt", key=form_key), code=303)
 
 
 @bp.get("/report/receipt/<key>")
 def receipt(key: str) -> ResponseReturnValue:
-    """The tracking number and, in the submitting browser, the one-time 查询码."""
+    """The tracking number and, once and only in the submitting browser, the 查询码."""
     if not FORM_KEY.match(key):
         raise NotFoundError()
     report = service.find_by_client_key(_client_key(key))
     if report is None:
         raise NotFoundError()
-    kept = session.get("receipt") or {}
-    status_code = kept.get("status_code") if kept.get("key") == key else None
+    # One-time: a reload, or the next person at a shared computer, no longer sees it.
+    waiting = dict(session.get("receipts") or {})
+    status_code = waiting.pop(key, None)
+    if status_code is not None:
+        session["receipts"] = waiting
     return render_template("reports/receipt.html", report=report, status_code=status_code)
 
 
@@ -179,14 +275,21 @@ def report_status() -> ResponseReturnValue:
             "reports/status_lookup.html", values={"tracking_no": tracking_no},
             error="查询号或查询码不正确，请核对后重试",
         ), 404
-    return render_template("reports/status_view.html", view=service.reporter_view(report), cst=service.CST)
+    return render_template(
+        "reports/status_view.html", view=service.reporter_view(report), cst=service.CST, categories=CATEGORIES
+    )
 
 
 @bp.after_request
 def no_store(response: Any) -> Any:
-    """Report pages can carry personal data: never cached."""
+    """Report pages can carry personal data: never cached, never framed."""
     response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # Not "no-referrer": over HTTPS Flask-WTF refuses a form POST without a same-origin Referer.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
     return response
