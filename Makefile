@@ -35,7 +35,7 @@ browser:
 test: $(VENV)/.dev-deps browser
 	$(BIN)/pytest
 
-bench: $(VENV)/.dev-deps $(INSTANCE)/secret_key
+bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench.run
 
 lint: $(VENV)/.dev-deps

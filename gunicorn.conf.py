@@ -14,3 +14,12 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("QZBG_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Fail at start-up, not on the first request, when settings or the keyring are wrong.
 preload_app = True
+
+
+def post_fork(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signature
+    """Each worker opens its own database connections; none is shared across the fork."""
+    from app.extensions import db
+    from wsgi import app
+
+    with app.app_context():
+        db.engine.dispose(close=False)

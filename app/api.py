@@ -45,10 +45,14 @@ class StrictJsonParser(FlaskParser):
         if not raw.strip():
             raise BadRequestError("请求内容为空，请以 JSON 提交")
         try:
-            return json.loads(raw, parse_constant=_reject_constant)
+            data = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError):
             # JSONDecodeError and UnicodeDecodeError are ValueErrors.
             raise BadRequestError("请求内容不是有效的 JSON，请检查后重试") from None
+        if not isinstance(data, dict):
+            # Every body of the API is an object; an array or a bare value has no field to name in a 422.
+            raise BadRequestError("请求内容应为 JSON 对象，请检查后重试")
+        return data
 
     def load_json(self, req: flask.Request, schema: Any) -> Any:
         return self._raw_load_json(req)

@@ -108,12 +108,14 @@ _HTTP_TO_APP[405] = MethodNotAllowedError
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested error dict -> {"victim.age": ["..."]}."""
+    """marshmallow's nested error dict -> {"victim.age": ["..."]}; a section's own error is keyed by the section."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            flat.update(flatten_messages(value, path))
+            # {"victim": {"_schema": [...]}} (victim is not an object) is keyed "victim".
+            path = prefix if key == "_schema" and prefix else f"{prefix}.{key}" if prefix else str(key)
+            for sub, texts in flatten_messages(value, path).items():
+                flat.setdefault(sub, []).extend(texts)
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         flat[prefix or "_schema"] = list(messages)
     elif isinstance(messages, list):

@@ -60,6 +60,10 @@ def configure_logging(app: Flask, level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = True  # lets pytest's caplog see the records too
+    # Flask's own logger (unhandled exceptions) writes full tracebacks with messages: route it through
+    # the JSON formatter too, which keeps the exception type only.
+    app.logger.handlers[:] = [handler]
+    app.logger.propagate = False
     access = logging.getLogger("qzbg.access")
 
     @app.before_request

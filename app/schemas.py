@@ -93,8 +93,11 @@ class StrictBool(fields.Boolean):
         raise self.make_error("invalid")
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
 class StrictInt(fields.Integer):
-    default_error_messages = {**COMMON_MESSAGES, "invalid": "应为整数", "too_large": "数值过大"}  # noqa: RUF012
+    default_error_messages = {**COMMON_MESSAGES, "invalid": "应为整数", "too_large": "数值超出范围"}  # noqa: RUF012
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
@@ -102,7 +105,11 @@ class StrictInt(fields.Integer):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-any-return]
+        number: int = super()._deserialize(value, attr, data, **kwargs)
+        # Beyond a 32-bit column the database driver raises instead of finding nothing.
+        if not INT32_MIN <= number <= INT32_MAX:
+            raise self.make_error("too_large")
+        return number
 
 
 class AwareDateTime(fields.AwareDateTime):
@@ -121,7 +128,13 @@ class AwareDateTime(fields.AwareDateTime):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
         if not isinstance(value, str) or len(value) > 40:
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-any-return]
+        result: dt.datetime = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            # 0001-01-01T00:00:00+14:00 parses, but has no UTC instant to compare or convert.
+            result.astimezone(dt.UTC)
+        except OverflowError:
+            raise self.make_error("invalid") from None
+        return result
 
 
 class Choice(fields.String):

@@ -139,4 +139,8 @@ def check_keyring_matches_database(app: Flask) -> None:
         try:
             verify(get_vault())
         except (OperationalError, ProgrammingError):
-            db.session.rollback()  # no tables yet (before `db upgrade`), or the database is down: /readyz says so
+            pass  # no tables yet (before `db upgrade`), or the database is down: /readyz says so
+        finally:
+            # gunicorn forks workers after this (preload_app): none may inherit this connection.
+            db.session.remove()
+            db.engine.dispose()

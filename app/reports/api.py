@@ -81,8 +81,8 @@ def create_report(data: dict[str, Any]) -> Any:
     result = service.submit(
         data, channel="miniprogram", client_key=f"{reporter.id}:{data['client_id']}", now=_now(), reporter=reporter
     )
+    body = _created(result.report)  # before the commit, which would expire what it reads
     db.session.commit()
-    body = {**_created(result.report)}
     return body, 201 if result.created else 200
 
 
@@ -159,13 +159,14 @@ def upload_attachment(files: dict[str, Any], report_id: uuid.UUID) -> dict[str, 
         report, upload.stream, upload.filename, directory=settings.attachments_dir,
         max_bytes=settings.max_attachment_bytes, now=_now(),
     )
-    db.session.commit()
-    return {
+    body = {
         "id": attachment.id,
         "filename": attachment.unseal("filename_data"),
         "size": attachment.size,
         "content_type": attachment.content_type,
     }
+    db.session.commit()
+    return body
 
 
 @blp.before_request

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
 from flask_smorest.fields import Upload
+from marshmallow import fields, validate
 
 from app.reports.constants import GENDERS
-from app.schemas import StrictSchema, Text
+from app.schemas import COMMON_MESSAGES, StrictSchema, Text
 
 
 class CategoryOut(StrictSchema):
@@ -34,7 +34,10 @@ class ReportListOut(StrictSchema):
 
 class ReportListArgs(StrictSchema):
     cursor = Text(load_default=None, max_length=200)
-    limit = fields.Integer(load_default=20, validate=lambda n: 1 <= n <= 50, error_messages={"invalid": "应为整数", "validator_failed": "应在1至50之间"})
+    # marshmallow 4 ignores a validator's False: the range must raise.
+    limit = fields.Integer(
+        load_default=20, validate=validate.Range(1, 50, error="应在1至50之间"), error_messages={"invalid": "应为整数"}
+    )
 
 
 class ReporterOut(StrictSchema):
@@ -100,6 +103,10 @@ class ReportDetailOut(ReportSummaryOut):
 
 
 class UploadIn(StrictSchema):
-    file = Upload(required=True, metadata={"description": "附件文件"})
+    file = Upload(
+        required=True,
+        error_messages={**COMMON_MESSAGES, "required": "请选择要上传的文件", "invalid": "请以文件形式上传"},
+        metadata={"description": "附件文件"},
+    )
 
 

@@ -7,6 +7,7 @@ structure, by the web form.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from marshmallow import ValidationError, fields, validates_schema
@@ -32,8 +33,9 @@ class Phone(Text):
         text = super()._deserialize(value, attr, data, **kwargs)
         if text is None:
             return None
-        text = text.replace(" ", "")
-        if not is_phone(text):
+        # Full-width digits from a Chinese IME become ASCII; other scripts' digits (which \d takes) are refused.
+        text = unicodedata.normalize("NFKC", text).replace(" ", "")
+        if not text.isascii() or not is_phone(text):
             raise self.make_error("phone")
         return text
 
@@ -49,8 +51,8 @@ class IdNumber(Text):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
         if isinstance(value, str):
-            value = normalise_id_number(value)
-            if len(value) != 18 or birth_date(value) is None:
+            value = normalise_id_number(unicodedata.normalize("NFKC", value))
+            if len(value) != 18 or not value.isascii() or birth_date(value) is None:
                 raise self.make_error("id_number")
         return super()._deserialize(value, attr, data, **kwargs)
 

@@ -89,7 +89,6 @@ def submit(
 
     vault = get_vault()
     victim = data["victim"]
-    police = data.get("police") or {"notified": False, "station": None, "notified_at": None}
     report = Report(
         id=uuid.uuid4(),
         client_key=client_key,
@@ -108,7 +107,8 @@ def submit(
         acknowledge_due_at=now + (ACK_DEADLINE_URGENT if data.get("urgent") else ACK_DEADLINE),
         data_key=vault.new_data_key(),
     )
-    sections = {**{name: data.get(name) for name in SEALED_SECTIONS}, "police": police}
+    # Stored exactly as submitted: a missing police section means "not stated", not "not notified".
+    sections = {name: data.get(name) for name in SEALED_SECTIONS}
     for name in SEALED_SECTIONS:
         report.seal(f"{name}_data", _jsonable(sections[name]))
     if victim.get("id_number"):

@@ -47,6 +47,8 @@ def search(q: str | None, unit_type: str | None, limit: int = 200) -> list[Unit]
 
 
 def by_code(code: str, *, active_only: bool = True) -> Unit:
+    if not SCENE.match(code):
+        raise NotFoundError("找不到该单位，二维码可能已失效")
     unit = db.session.scalars(select(Unit).where(Unit.code == code)).one_or_none()
     if unit is None or (active_only and not unit.active):
         raise NotFoundError("找不到该单位，二维码可能已失效")

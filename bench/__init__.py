@@ -1,0 +1,1 @@
+"""Benchmarks of qzbg: ``make bench`` runs ``python -m bench.run``."""
