@@ -138,7 +138,8 @@ def _from_http(exc: HTTPException) -> AppError:
     messages = data.get("messages")
     if status == 422 and messages is not None:
         # webargs puts the schema errors under the location ("json", "form", ...).
-        if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in ("json", "form", "query", "files"):
+        locations = ("json", "form", "query", "files")
+        if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in locations:
             messages = next(iter(messages.values()))
         return ValidationError(fields=flatten_messages(messages))
     if status == 400 and messages is not None:
@@ -180,8 +181,9 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 429:
             retry = error.get_response().headers.get("Retry-After") if hasattr(error, "get_response") else None
             app_error.headers.setdefault("Retry-After", retry or "60")
-        if error.code == 405 and getattr(error, "valid_methods", None):
-            app_error.headers["Allow"] = ", ".join(error.valid_methods or [])
+        valid_methods = getattr(error, "valid_methods", None)
+        if error.code == 405 and valid_methods:
+            app_error.headers["Allow"] = ", ".join(valid_methods)
         return render_error(app_error)
 
     @app.errorhandler(500)

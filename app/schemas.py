@@ -32,6 +32,10 @@ class StrictSchema(Schema):
     }
 
 
+# Control, surrogate, private-use and unassigned characters; zero-width spaces, bidi overrides and
+# byte-order marks (they hide or reorder text). ZWJ (U+200D) stays: emoji sequences need it.
+DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})
+INVISIBLE = frozenset("\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _LINE_BREAKS = re.compile(r"\r\n?|\u2028|\u2029")
 
 
@@ -44,7 +48,7 @@ def clean_text(value: str, *, multiline: bool) -> str:
             out.append("\n" if multiline else " ")
         elif ch == "\t":
             out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") or ch in "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff":
+        elif unicodedata.category(ch) in DROPPED_CATEGORIES or ch in INVISIBLE:
             continue
         else:
             out.append(ch)
@@ -67,7 +71,10 @@ class Text(fields.String):
         self.min_length = min_length
         self.multiline = multiline
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+    # A blank optional text is None (missing), hence the wider return type than String's.
+    def _deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> str | None:
         if not isinstance(value, str):
             raise self.make_error("invalid")
         text = clean_text(value, multiline=self.multiline)
@@ -145,7 +152,7 @@ class Choice(fields.String):
     def __init__(self, choices: tuple[str, ...] | list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.choices = tuple(choices)
-        self.metadata.setdefault("enum", list(self.choices))
+        self.metadata = {"enum": list(self.choices), **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):

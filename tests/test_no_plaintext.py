@@ -88,7 +88,8 @@ def find_leaks(haystacks: dict[str, bytes], markers: list[str]) -> list[tuple[st
     for where, data in haystacks.items():
         for m in markers:
             # As text, JSON-escaped, UTF-16, and hex (how pg_dump prints bytea).
-            forms = {m.encode("utf-8"), m.encode("unicode_escape"), m.encode("utf-16-le"), m.encode("utf-8").hex().encode()}
+            raw = m.encode("utf-8")
+            forms = {raw, m.encode("unicode_escape"), m.encode("utf-16-le"), raw.hex().encode()}
             if any(form in data for form in forms):
                 leaks.append((where, m))
     return leaks
@@ -141,7 +142,9 @@ def test_no_personal_marker_reaches_database_files_or_logs(app, client, reporter
         "logs": (logs + out + err).encode("utf-8"),
         "urls": posted.headers["Location"].encode(),
     }
-    everything = [*api_markers.values(), *web_markers.values(), file_marker, name_marker, web_file_marker, web_name_marker]
+    everything = [
+        *api_markers.values(), *web_markers.values(), file_marker, name_marker, web_file_marker, web_name_marker,
+    ]
     assert len(haystacks["database"]) > 5_000
     assert len(haystacks["attachments"]) > 0
     assert find_leaks(haystacks, everything) == []

@@ -69,8 +69,9 @@ def test_two_app_instances_share_limits_through_redis(backend):
         db.session.remove()
         db.engine.dispose()
     with second.app_context():
-        assert second.test_client().post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 201
-        assert second.test_client().post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 429
+        client = second.test_client()
+        assert client.post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 201
+        assert client.post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 429
         limiter.reset()
         db.session.remove()
         with db.engine.begin() as conn:

@@ -50,7 +50,8 @@ class Keyring:
     @property
     def current_kek(self) -> Kek:
         kek = self.kek(self.current)
-        assert kek is not None and kek.key is not None  # checked by load()
+        assert kek is not None
+        assert kek.key is not None
         return kek
 
     def to_json(self) -> str:

@@ -26,6 +26,7 @@ from app.reports.sniff import EXTENSIONS, SNIFF_BYTES, sniff
 from app.schemas import clean_text
 
 MAX_PER_REPORT = 9
+UNSUPPORTED_TYPE = "不支持的文件类型：仅接受 JPEG、PNG、WebP、HEIC 图片，MP4 视频，MP3、M4A、AAC、AMR 音频和 PDF"
 CHUNK = 64 * 1024
 # Reporter-visible statuses submitted/received: the report is not yet with the police.
 OPEN_FOR_UPLOAD = ("new", "reviewing")
@@ -94,10 +95,11 @@ def store(
     content_type = sniff(head)
     if content_type is None:
         raise ValidationError(
-            fields={"file": ["不支持的文件类型：仅接受 JPEG、PNG、WebP、HEIC 图片，MP4 视频，MP3、M4A、AAC、AMR 音频和 PDF"]}
+            fields={"file": [UNSUPPORTED_TYPE]}
         )
     attachment = Attachment(
-        id=uuid.uuid4(), report_id=report.id, storage_name=secrets.token_hex(16), content_type=content_type, created_at=now
+        id=uuid.uuid4(), report_id=report.id, storage_name=secrets.token_hex(16), content_type=content_type,
+        created_at=now,
     )
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / attachment.storage_name

@@ -29,7 +29,10 @@ class Phone(Text):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=20, **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+    # A blank optional text is None (missing), hence the wider return type than String's.
+    def _deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> str | None:
         text = super()._deserialize(value, attr, data, **kwargs)
         if text is None:
             return None
@@ -49,7 +52,10 @@ class IdNumber(Text):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=18, min_length=18, **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+    # A blank optional text is None (missing), hence the wider return type than String's.
+    def _deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> str | None:
         if isinstance(value, str):
             value = normalise_id_number(unicodedata.normalize("NFKC", value))
             if len(value) != 18 or not value.isascii() or birth_date(value) is None:
@@ -151,7 +157,8 @@ class ReportBody(StrictSchema):
             raise ValidationError({"victim": {"id_number": ["身份证号码的出生日期晚于发现时间，请核对"]}})
         years = age_on(born, on)
         if years >= 18:
-            raise ValidationError({"victim": {"id_number": ["按身份证号码，被侵害人在发现时已满18周岁，不属于未成年人"]}})
+            adult = "按身份证号码，被侵害人在发现时已满18周岁，不属于未成年人"
+            raise ValidationError({"victim": {"id_number": [adult]}})
         if victim.get("age") is not None and victim["age"] != years:
             raise ValidationError({"victim": {"age": [f"年龄与身份证号码不符（按号码应为{years}岁）"]}})
 

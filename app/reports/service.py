@@ -18,12 +18,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
+from app.reporters.models import Reporter
 from app.reports.constants import REPORTER_STATUS, REPORTER_STATUS_LABELS, age_band
-from app.reports.idcard import birth_date, age_on
+from app.reports.idcard import age_on, birth_date
 from app.reports.models import SEALED_SECTIONS, Report, ReportEvent
 from app.reports.states import transition
 from app.reports.tracking import CST, next_tracking_no
-from app.reporters.models import Reporter
 from app.units.models import Unit
 
 ACK_DEADLINE_URGENT = dt.timedelta(hours=1)

@@ -7,7 +7,10 @@ SNIFF_BYTES = 64
 # ISO base media (ftyp) brands, by what the file is.
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _M4A_BRANDS = {b"M4A ", b"M4B ", b"F4A "}
-_MP4_BRANDS = {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"MSNV", b"dash", b"3gp4", b"3gp5", b"qt  "}
+_MP4_BRANDS = {
+    b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1",
+    b"M4V ", b"MSNV", b"dash", b"3gp4", b"3gp5", b"qt  ",
+}
 
 EXTENSIONS = {
     "image/jpeg": "jpg",

@@ -212,7 +212,9 @@ class WeChatGateway:
             "touser": openid, "template_id": template_id, "page": page, "miniprogram_state": state, "lang": "zh_CN",
             "data": {key: {"value": value} for key, value in data.items()},
         }
-        self._call("subscribe_send", lambda params: self.client.post("message/subscribe/send", params=params, data=body))
+        self._call(
+            "subscribe_send", lambda params: self.client.post("message/subscribe/send", params=params, data=body)
+        )
 
 
 def _token_cache(app: Flask, settings: Settings) -> TokenCache:

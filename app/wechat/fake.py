@@ -53,7 +53,9 @@ class Call:
 class FakeWeChat:
     """State of the fake: credentials, tokens, codes, grants, switches and a call log."""
 
-    def __init__(self, appid: str = "wx-fake-appid", secret: str = "fake-secret", token_ttl: int = 7200) -> None:
+    def __init__(
+        self, appid: str = "wx-fake-appid", secret: str = "fake-secret", token_ttl: int = 7200  # noqa: S107 - fake
+    ) -> None:
         self.appid = appid
         self.secret = secret
         self.token_ttl = token_ttl
@@ -79,7 +81,7 @@ class FakeWeChat:
     def expire_tokens(self) -> None:
         """Every issued access token now answers 42001."""
         with self._lock:
-            self.tokens = {t: 0.0 for t in self.tokens}
+            self.tokens = dict.fromkeys(self.tokens, 0.0)
             self.stable_token = None
 
     # -- protocol -----------------------------------------------------------
@@ -124,10 +126,10 @@ class FakeWeChat:
         if error:
             return error
         with self._lock:
-            live = self.stable_token and self.tokens.get(self.stable_token, 0) > time.time()
-            if live and not body.get("force_refresh"):
+            current = self.stable_token
+            if current and self.tokens.get(current, 0) > time.time() and not body.get("force_refresh"):
                 self.token_fetches += 1
-                return {"access_token": self.stable_token, "expires_in": int(self.tokens[self.stable_token] - time.time())}
+                return {"access_token": current, "expires_in": int(self.tokens[current] - time.time())}
             if self.stable_token:
                 self.tokens.pop(self.stable_token, None)
             issued = self._issue_token()
@@ -226,7 +228,7 @@ class FakeWeChat:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
-        query = {k: v for k, v in request.args.items()}
+        query = dict(request.args.items())
         body_bytes = request.get_data()
         if request.path.startswith("/__fake__/"):
             return self._control(request.path, body_bytes)

@@ -85,7 +85,10 @@ def test_reporter_reads_own_report_with_what_they_submitted_and_timeline(client,
 def test_reporter_view_has_no_internal_fields(client, reporter):
     created = client.post("/api/v1/reports", json=report_body(), headers=reporter.headers).json
     view = client.get(f"/api/v1/reports/{created['id']}", headers=reporter.headers).json
-    for internal in ("reporter_id", "channel", "victim_age_band", "acknowledge_due_at", "notes", "version", "client_key"):
+    internal_fields = (
+        "reporter_id", "channel", "victim_age_band", "acknowledge_due_at", "notes", "version", "client_key",
+    )
+    for internal in internal_fields:
         assert internal not in view
     assert "new" not in {t["status"] for t in view["timeline"]}
 
@@ -166,7 +169,9 @@ def test_non_urgent_report_is_due_for_acknowledgement_in_24_hours(client, report
 def test_public_report_without_unit_and_optional_sections_is_accepted(client, reporter):
     body = report_body(suspect=None, police=None)
     body["victim"] = {"gender": "unknown"}
-    body["incident"] = {"discovered_at": body["incident"]["discovered_at"], "description": "在路边发现一名儿童长期无人照料。"}
+    body["incident"] = {
+        "discovered_at": body["incident"]["discovered_at"], "description": "在路边发现一名儿童长期无人照料。",
+    }
     created = client.post("/api/v1/reports", json=body, headers=reporter.headers)
     assert created.status_code == 201, created.json
     view = client.get(f"/api/v1/reports/{created.json['id']}", headers=reporter.headers).json
@@ -180,7 +185,8 @@ def test_units_list_shows_active_units_with_public_fields_only(client, unit):
     db.session.add(Unit(code="old-01", name="已撤销诊所", type="clinic", active=False))
     db.session.commit()
     response = client.get("/api/v1/units")
-    assert response.json == {"items": [{"id": unit.id, "code": "hosp-001", "name": "市妇幼保健院", "type": "maternal_child_health"}]}
+    expected = {"id": unit.id, "code": "hosp-001", "name": "市妇幼保健院", "type": "maternal_child_health"}
+    assert response.json == {"items": [expected]}
     assert client.get("/api/v1/units", query_string={"q": "妇幼"}).json["items"][0]["id"] == unit.id
     assert client.get("/api/v1/units", query_string={"q": "%"}).json["items"] == []
     assert client.get("/api/v1/units", query_string={"type": "school"}).json["items"] == []

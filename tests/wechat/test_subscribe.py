@@ -56,7 +56,7 @@ def test_unknown_template_or_bad_body_is_refused(client, fake):
 def test_status_change_with_a_grant_sends_one_message_and_uses_the_grant(client, fake):
     headers, reporter_id = login(client, fake)
     client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE]}, headers=headers)
-    fake.grant(f"o-dev-carol", TEMPLATE)
+    fake.grant("o-dev-carol", TEMPLATE)
     report = submit(client, headers)
     reports.change_status(report, "acknowledge", actor="test:prosecutor", now=now())
     db.session.commit()
@@ -117,7 +117,8 @@ def test_wechat_down_at_delivery_is_retried_later(client, fake):
     fake.mode = "error_5xx"
     assert deliver_due(now=now()) == {"sent": 0, "retry": 1, "dead": 0}
     message = db.session.scalars(select(OutboxMessage)).one()
-    assert message.state == "pending" and message.next_attempt_at > now()
+    assert message.state == "pending"
+    assert message.next_attempt_at > now()
     fake.mode = "normal"
     assert deliver_due(now=now() + dt.timedelta(minutes=5)) == {"sent": 1, "retry": 0, "dead": 0}
 
