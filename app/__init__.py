@@ -83,7 +83,7 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
     settings: Settings = app.config["QZBG"]
     if require_keyring or settings.keyring_path.exists():
         ring = keyring_file.load(settings.keyring_path)
-        app.extensions["qzbg.vault"] = Vault(ring, settings.field_cipher, settings.blind_index)
+        app.extensions["qzbg.vault"] = Vault(ring, settings.field_cipher, settings.blind_index, settings.keyring_path)
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
         with app.app_context():

@@ -10,21 +10,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
+from app.config import ConfigError
 from app.crypto import cipher as aead
+from app.crypto import keyring as keyring_file
 from app.crypto.cipher import DecryptionError
 from app.crypto.keyring import KEY_BYTES, Keyring
 from app.crypto.models import DataKey, utcnow
 
 BLIND_IDS = {"hmac-sha256": 1, "hmac-sm3": 2}
+log = logging.getLogger("qzbg.crypto")
 
 
 class KeyUnavailableError(DecryptionError):
@@ -48,10 +53,38 @@ def field_aad(table: str, column: str, row_id: object) -> bytes:
 class Vault:
     """Key operations. Raw keys never leave this object except to the AEAD calls."""
 
-    def __init__(self, keyring: Keyring, field_cipher: str, blind_index: str) -> None:
+    def __init__(self, keyring: Keyring, field_cipher: str, blind_index: str, path: Path | None = None) -> None:
         self.keyring = keyring
         self.field_cipher = field_cipher
         self.blind_index_algorithm = blind_index
+        self.path = path
+        self._signature = self._file_signature()
+
+    def _file_signature(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def reload_if_changed(self) -> None:
+        """Pick up a keyring that ``keys rotate|retire`` rewrote while this process runs.
+
+        Without it a worker keeps wrapping under the old KEK and cannot unwrap keys
+        re-wrapped under the new one. An unreadable file keeps the keyring in memory.
+        """
+        signature = self._file_signature()
+        if signature is None or signature == self._signature or self.path is None:
+            return
+        try:
+            self.keyring = keyring_file.load(self.path)
+        except ConfigError:
+            log.error("keyring_reload_failed", extra={"path": str(self.path)})
+            return
+        self._signature = signature
+        log.info("keyring_reloaded", extra={"current": self.keyring.current})
 
     # -- data keys ---------------------------------------------------------
     def _wrap_aad(self, data_key_id: uuid.UUID, kek_id: str) -> bytes:
@@ -150,6 +183,7 @@ class Vault:
 
 
 def get_vault() -> Vault:
-    """The vault of the current app."""
+    """The vault of the current app, with the keyring file re-read if it changed."""
     vault: Vault = current_app.extensions["qzbg.vault"]
+    vault.reload_if_changed()
     return vault

@@ -114,10 +114,7 @@ def submit(
     if victim.get("id_number"):
         report.victim_id_bidx = vault.blind_index("victim.id_number", victim["id_number"])
     report.reporter_phone_bidx = vault.blind_index("phone", data["reporter"]["phone"])
-    status_code = None
-    if with_status_code:
-        status_code = "".join(secrets.choice(STATUS_CODE_ALPHABET) for _ in range(STATUS_CODE_LENGTH))
-        report.status_code_hash = _hasher.hash(status_code)
+    status_code = new_status_code(report) if with_status_code else None
     report.tracking_no = next_tracking_no(now)
     report.events.append(
         ReportEvent(at=now, seq=0, action="submit", from_status=None, to_status="new", actor=f"channel:{channel}")
@@ -159,6 +156,20 @@ def change_status(report: Report, action: str, *, actor: str, now: dt.datetime) 
     except StaleDataError:
         raise ConflictError("该线索已被他人修改，请刷新后重试") from None
     return event
+
+
+def new_status_code(report: Report) -> str:
+    """A fresh 查询码 for ``report``; only its argon2 hash is kept."""
+    status_code = "".join(secrets.choice(STATUS_CODE_ALPHABET) for _ in range(STATUS_CODE_LENGTH))
+    report.status_code_hash = _hasher.hash(status_code)
+    return status_code
+
+
+def reissue_status_code(report: Report) -> str:
+    """Replace the 查询码 of a web report (the old one stops working)."""
+    status_code = new_status_code(report)
+    db.session.flush()
+    return status_code
 
 
 def reporter_report(reporter: Reporter, report_id: uuid.UUID) -> Report:

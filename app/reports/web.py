@@ -9,6 +9,7 @@ is keyed by the name of the field it belongs beside.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import hashlib
@@ -17,6 +18,9 @@ import secrets
 from collections.abc import Iterable
 from typing import Any, BinaryIO, cast
 
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError as SchemaError
@@ -239,10 +243,38 @@ def report_form() -> ResponseReturnValue:
             raise
         errors = {("files" if key == "file" else key): msgs for key, msgs in exc.fields.items()}
         return _render_form(request.form, errors, form_key, exc.status, files_dropped=bool(uploads))
-    if result.created:
-        # Kept per form, so two tabs submitting two reports each show their own 查询码.
-        session["receipts"] = {**(session.get("receipts") or {}), form_key: result.status_code}
+    status_code = result.status_code
+    receipts = session.get("receipts") or {}
+    if not result.created and form_key not in receipts and result.report.status == "new":
+        # A double submit whose first answer the browser dropped: the code it carried was never
+        # seen, so issue a new one rather than leave the reporter without any.
+        status_code = service.reissue_status_code(result.report)
+        db.session.commit()
+    if status_code:
+        # Kept per form, so two tabs submitting two reports each show their own 查询码; sealed, because
+        # Flask's session cookie is only signed.
+        session["receipts"] = {**receipts, form_key: _receipt_box().encrypt(status_code.encode()).decode()}
     return redirect(url_for("web.receipt", key=form_key), code=303)
+
+
+RECEIPT_TTL = 3600
+
+
+def _receipt_box() -> Fernet:
+    """Authenticated encryption for the 查询码 in the session cookie, keyed from the app's secret key."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"qzbg/receipt-cookie").derive(
+        current_app.config["SECRET_KEY"].encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _open_receipt(sealed: str | None) -> str | None:
+    if not sealed:
+        return None
+    try:
+        return _receipt_box().decrypt(sealed.encode(), ttl=RECEIPT_TTL).decode()
+    except (InvalidToken, ValueError):
+        return None
 
 
 @bp.get("/report/receipt/<key>")
@@ -255,9 +287,10 @@ def receipt(key: str) -> ResponseReturnValue:
         raise NotFoundError()
     # One-time: a reload, or the next person at a shared computer, no longer sees it.
     waiting = dict(session.get("receipts") or {})
-    status_code = waiting.pop(key, None)
-    if status_code is not None:
+    sealed = waiting.pop(key, None)
+    if sealed is not None:
         session["receipts"] = waiting
+    status_code = _open_receipt(sealed)
     return render_template("reports/receipt.html", report=report, status_code=status_code)
 
 

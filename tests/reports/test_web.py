@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
@@ -723,3 +723,48 @@ def test_the_form_offers_every_category_in_the_order_of_the_domain(client: Flask
     assert [n.attrs["value"] for n in doc.find_all("input", name="categories")] == list(CATEGORIES)
     assert doc.find("input", name="files").attrs.get("multiple") is not None
     assert doc.find("form").attrs["enctype"] == "multipart/form-data"
+
+
+# --- the 查询码 in transit --------------------------------------------------------------------------------------
+
+
+def session_cookie_payload(client: FlaskClient) -> str:
+    """What anyone holding the browser's cookie can read: Flask signs its session, it does not encrypt it."""
+    import base64
+    import zlib
+
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    value = cookie.value
+    compressed = value.startswith(".")
+    payload = value.lstrip(".").split(".")[0]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return (zlib.decompress(raw) if compressed else raw).decode()
+
+
+def test_the_status_code_is_not_readable_in_the_session_cookie(client: FlaskClient) -> None:
+    _doc, hidden = open_form(client)
+    response = post_form(client, filled(hidden))
+    payload = session_cookie_payload(client)
+    _tracking_no, status_code = receipt_codes(client, response.headers["Location"])
+    assert status_code not in payload
+    assert hidden["form_key"] in payload  # the form's receipt is there, sealed
+
+
+def test_a_double_submit_whose_first_answer_was_lost_still_gets_a_working_status_code(app: Flask) -> None:
+    first_tab, second_tab = app.test_client(), app.test_client()
+    _doc, hidden = open_form(first_tab)
+    data = filled(hidden)
+    post_form(first_tab, data)  # the browser dropped this answer and its cookie
+    g.pop("csrf_token", None)  # Flask-WTF caches the token in g, which the test's app context keeps
+    _doc2, hidden2 = open_form(second_tab)
+    data["csrf_token"] = hidden2["csrf_token"]
+
+    again = post_form(second_tab, data)
+
+    assert again.status_code == 303
+    [report] = stored_reports()
+    tracking_no, status_code = receipt_codes(second_tab, again.headers["Location"])
+    assert tracking_no == report.tracking_no
+    db.session.expire_all()
+    assert service.find_by_status_code(tracking_no, status_code) is not None
