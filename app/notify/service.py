@@ -62,41 +62,76 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(3600, 30 * 2 ** (attempts - 1)))
 
 
+LEASE = dt.timedelta(minutes=5)
+
+
+def release_before_io() -> None:
+    """Channels call this after their reads and before network I/O: no transaction (on SQLite,
+    no write lock) is held while a provider is slow."""
+    db.session.commit()
+
+
+def _claim(now: dt.datetime) -> uuid.UUID | None:
+    """Take one due message: count the attempt and lease it, in a short transaction of its own."""
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
+               OutboxMessage.channel.in_(list(CHANNELS)))
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    message = db.session.scalars(stmt).one_or_none()
+    if message is None:
+        db.session.rollback()
+        return None
+    message.attempts += 1
+    message.next_attempt_at = now + LEASE  # no other worker takes it while this one sends
+    message_id = message.id
+    db.session.commit()
+    return message_id
+
+
+def _record(message: OutboxMessage, outcome: str, code: str | None, now: dt.datetime) -> str:
+    message.last_error = code[:80] if code else None
+    if outcome == "sent":
+        message.state, message.sent_at = "sent", now
+    elif outcome == "dead" or message.attempts >= MAX_ATTEMPTS:
+        message.state = "dead"
+    else:
+        message.state, message.next_attempt_at = "pending", now + _backoff(message.attempts)
+    return "retry" if message.state == "pending" else message.state
+
+
 def deliver_due(*, now: dt.datetime, limit: int = 100) -> dict[str, int]:
-    """Send what is due; returns counts by outcome."""
+    """Send what is due, one message at a time; returns counts by outcome.
+
+    A channel failing in an unexpected way counts as a temporary failure of that
+    message only: the others still go out.
+    """
     counts = {"sent": 0, "retry": 0, "dead": 0}
     for _ in range(limit):
-        stmt = (
-            select(OutboxMessage)
-            .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
-                   OutboxMessage.channel.in_(list(CHANNELS)))
-            .order_by(OutboxMessage.next_attempt_at)
-            .limit(1)
-        )
-        if db.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        message = db.session.scalars(stmt).one_or_none()
-        if message is None:
+        message_id = _claim(now)
+        if message_id is None:
             break
-        message.attempts += 1
+        message = db.session.get(OutboxMessage, message_id)
+        assert message is not None
+        outcome, code = "sent", None
         try:
             CHANNELS[message.channel](message, now)
         except Retry as exc:
-            message.last_error = exc.code[:80]
-            if message.attempts >= MAX_ATTEMPTS:
-                message.state = "dead"
-                counts["dead"] += 1
-            else:
-                message.next_attempt_at = now + _backoff(message.attempts)
-                counts["retry"] += 1
+            outcome, code = "retry", exc.code
         except GiveUp as exc:
-            message.last_error = exc.code[:80]
-            message.state = "dead"
-            counts["dead"] += 1
-        else:
-            message.state = "sent"
-            message.sent_at = now
-            counts["sent"] += 1
+            outcome, code = "dead", exc.code
+        except Exception as exc:  # noqa: BLE001 - one broken message must not stop the queue
+            db.session.rollback()
+            log.error("outbox_channel_failed", extra={"channel": message.channel, "exception": type(exc).__name__})
+            outcome, code = "retry", type(exc).__name__
+            message = db.session.get(OutboxMessage, message_id)
+            assert message is not None
+        result = _record(message, outcome, code, now)
+        counts[result] += 1
         log.info("outbox_delivery", extra={"channel": message.channel, "state": message.state,
                                            "attempts": message.attempts, "error": message.last_error})
         db.session.commit()

@@ -13,6 +13,7 @@ import secrets
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.crypto.vault import get_vault
 from app.errors import UnauthorizedError
@@ -30,11 +31,17 @@ def find_or_create_by_openid(openid: str, *, now: dt.datetime) -> Reporter:
     """The reporter with this openid, created (openid sealed, blind-indexed) if new."""
     vault = get_vault()
     bidx = vault.blind_index("openid", openid)
-    reporter = db.session.scalars(select(Reporter).where(Reporter.openid_bidx == bidx)).one_or_none()
+    find = select(Reporter).where(Reporter.openid_bidx == bidx)
+    reporter = db.session.scalars(find).one_or_none()
     if reporter is None:
         reporter = Reporter(id=uuid.uuid4(), data_key=vault.new_data_key(), created_at=now, openid_bidx=bidx)
         reporter.seal("openid_data", openid)
-        db.session.add(reporter)
+        try:
+            with db.session.begin_nested():
+                db.session.add(reporter)
+        except IntegrityError:
+            # The same user's parallel first login (wx.login twice at launch) created it just now.
+            reporter = db.session.scalars(find).one()
     reporter.last_login_at = now
     db.session.flush()
     return reporter

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.crypto.vault import get_vault
@@ -79,15 +79,17 @@ def store(
     directory: Path,
     max_bytes: int,
     now: dt.datetime,
-    pending: int = 0,
 ) -> Attachment:
     """Seal one upload to disk and add its row; nothing stays behind when it is refused.
 
-    ``pending`` counts attachments of the same request not yet on the report.
+    The report row is locked first, so parallel uploads cannot pass the limit or
+    land after the report moved on.
     """
+    db.session.refresh(report, attribute_names=["status", "version"], with_for_update=True)
     if report.status not in OPEN_FOR_UPLOAD:
         raise ConflictError("该报告已移送或办结，不能再补充附件")
-    if len(report.attachments) + pending >= MAX_PER_REPORT:
+    stored = db.session.scalar(select(func.count()).select_from(Attachment).where(Attachment.report_id == report.id))
+    if (stored or 0) >= MAX_PER_REPORT:
         raise ValidationError(fields={"file": [f"每份报告最多上传{MAX_PER_REPORT}个附件"]})
     head = stream.read(SNIFF_BYTES)
     if not head:

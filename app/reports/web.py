@@ -167,10 +167,10 @@ def _store_report(data: dict[str, Any], form_key: str, uploads: Iterable[FileSto
     settings = current_app.config["QZBG"]
     result = service.submit(data, channel="web", client_key=_client_key(form_key), now=now, with_status_code=True)
     if result.created:
-        for pending, upload in enumerate(uploads):
+        for upload in uploads:
             attachments.store(
                 result.report, cast(BinaryIO, upload.stream), upload.filename, directory=settings.attachments_dir,
-                max_bytes=settings.max_attachment_bytes, now=now, pending=pending,
+                max_bytes=settings.max_attachment_bytes, now=now,
             )
     db.session.commit()
     return result

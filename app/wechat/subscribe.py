@@ -15,7 +15,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.notify.models import OutboxMessage
-from app.notify.service import GiveUp, Retry, enqueue
+from app.notify.service import GiveUp, Retry, enqueue, release_before_io
 from app.reporters import subscriptions
 from app.reporters.models import Reporter
 from app.reports.models import Report
@@ -69,17 +69,18 @@ def deliver(message: OutboxMessage, now: dt.datetime) -> None:
     payload: dict[str, Any] = message.payload
     template_id = str(payload["template_id"])
     data = template_data(report.tracking_no, str(payload["status"]), dt.datetime.fromisoformat(payload["at"]))
+    openid, reporter_id = reporter.unseal("openid_data"), reporter.id
+    page = f"{settings.wechat_detail_page}?id={report.id}"
+    release_before_io()
     try:
         get_gateway().send_subscribe_message(
-            reporter.unseal("openid_data"), template_id, data,
-            page=f"{settings.wechat_detail_page}?id={report.id}",
-            state=MINIPROGRAM_STATE[settings.wechat_env_version],
+            openid, template_id, data, page=page, state=MINIPROGRAM_STATE[settings.wechat_env_version]
         )
     except WeChatRefused:
-        subscriptions.use_grant(reporter.id, template_id, exhausted=True)
+        subscriptions.use_grant(reporter_id, template_id, exhausted=True)
         raise GiveUp("43101") from None
     except WeChatBadRequest as exc:
         raise GiveUp(f"wechat:{exc.errcode}") from None
     except WeChatError as exc:
         raise Retry(f"wechat:{exc.errcode}") from None
-    subscriptions.use_grant(reporter.id, template_id)
+    subscriptions.use_grant(reporter_id, template_id)

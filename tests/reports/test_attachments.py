@@ -199,3 +199,24 @@ def test_blob_swapped_between_attachments_fails_to_open(app, client, reporter, r
     first.stored_size, second.stored_size = second.stored_size, first.stored_size
     with pytest.raises(DecryptionError):
         attachments.open_blob(first, directory)
+
+
+def test_parallel_uploads_never_pass_the_limit(app, client, reporter, report_id):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    db.session.rollback()
+    data = png_bytes()
+    barrier = threading.Barrier(12)
+
+    def send(_):
+        own = app.test_client()
+        barrier.wait()
+        return upload(own, reporter, report_id, data).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, range(12)))
+    assert statuses.count(201) == attachments.MAX_PER_REPORT
+    assert statuses.count(422) == 12 - attachments.MAX_PER_REPORT
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Attachment)) == attachments.MAX_PER_REPORT

@@ -768,3 +768,16 @@ def test_a_double_submit_whose_first_answer_was_lost_still_gets_a_working_status
     assert tracking_no == report.tracking_no
     db.session.expire_all()
     assert service.find_by_status_code(tracking_no, status_code) is not None
+
+
+def test_the_form_takes_nine_files_and_refuses_a_tenth(client: FlaskClient) -> None:
+    photo = image_bytes()
+    _doc, hidden = open_form(client)
+    nine = post_form(client, filled(hidden, files=[(photo, f"{i}.png", "image/png") for i in range(9)]))
+    assert nine.status_code == 303
+    [report] = stored_reports()
+    assert len(report.attachments) == 9
+    _doc, hidden = open_form(client)
+    ten = post_form(client, filled(hidden, files=[(photo, f"{i}.png", "image/png") for i in range(10)]))
+    assert ten.status_code == 422
+    assert len(stored_reports()) == 1

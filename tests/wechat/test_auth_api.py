@@ -133,3 +133,31 @@ def test_phone_with_a_bad_code_or_another_apps_watermark_is_401(client, fake):
 def test_phone_needs_a_bearer_token(client, fake):
     assert client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"}).status_code == 401
     assert fake.calls == []
+
+
+def test_parallel_first_logins_of_one_user_make_one_reporter(app, fake):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    db.session.rollback()
+    barrier = threading.Barrier(6)
+
+    def first_login(i):
+        barrier.wait()
+        return app.test_client().post("/api/v1/auth/wechat", json={"code": f"dev-twin~{i}"})
+
+    # Each code is new; all six name the same WeChat user.
+    original = fake.jscode2session
+
+    def same_user(query):
+        result = original({**query, "js_code": query["js_code"].split("~")[0]})
+        fake.used_codes.clear()
+        return result
+
+    fake.jscode2session = same_user  # type: ignore[method-assign]
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(first_login, range(6)))
+    assert [r.status_code for r in responses] == [200] * 6
+    assert len({r.json["reporter"]["id"] for r in responses}) == 1
+    db.session.rollback()
+    assert len(db.session.scalars(select(Reporter)).all()) == 1
