@@ -50,6 +50,9 @@ def create_app(
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_ENABLED=True,
+        # Redis down must not stop reports: count in memory meanwhile, never fail the request.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
     from app.api import API_CONFIG
@@ -84,6 +87,9 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
     if require_keyring or settings.keyring_path.exists():
         ring = keyring_file.load(settings.keyring_path)
         app.extensions["qzbg.vault"] = Vault(ring, settings.field_cipher, settings.blind_index, settings.keyring_path)
+        from app.crypto.service import register_keyring_check
+
+        register_keyring_check(app)
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
         with app.app_context():

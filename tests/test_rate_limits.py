@@ -78,3 +78,10 @@ def test_two_app_instances_share_limits_through_redis(backend):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
         db.engine.dispose()
+
+
+def test_reports_are_taken_while_the_rate_limit_store_is_down(make_app):
+    app = make_app(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    login = login_reporter("o-redis-down")
+    response = app.test_client().post("/api/v1/reports", json=report_body(), headers=login.headers)
+    assert response.status_code == 201

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -16,7 +17,10 @@ from app.crypto import keyring as keyring_file
 from app.crypto.keyring import Keyring
 from app.crypto.models import DataKey
 from app.crypto.vault import Vault, get_vault
+from app.errors import UpstreamUnavailableError
 from app.extensions import db
+
+log = logging.getLogger("qzbg.crypto")
 
 
 def init_keyring(path: Path) -> Keyring | None:
@@ -133,14 +137,42 @@ def verify(vault: Vault) -> None:
             ) from None
 
 
+VERIFIED = "qzbg.keyring_verified"
+
+
 def check_keyring_matches_database(app: Flask) -> None:
-    """Start-up check: a keyring that cannot unwrap the stored data keys stops the app."""
+    """Start-up check: a keyring that cannot unwrap the stored data keys stops the app.
+
+    When the database cannot be asked (down, or no tables before ``db upgrade``) the
+    check is left to the first request (``require_verified_keyring``).
+    """
     with app.app_context():
         try:
             verify(get_vault())
+            app.extensions[VERIFIED] = True
         except (OperationalError, ProgrammingError):
-            pass  # no tables yet (before `db upgrade`), or the database is down: /readyz says so
+            pass
         finally:
             # gunicorn forks workers after this (preload_app): none may inherit this connection.
             db.session.remove()
             db.engine.dispose()
+
+
+def register_keyring_check(app: Flask) -> None:
+    """Fail closed: until the keyring is known to open the stored data keys, requests that could
+    read or write personal data get a 503 instead of being served under a wrong keyring."""
+
+    @app.before_request
+    def require_verified_keyring() -> None:
+        if app.extensions.get(VERIFIED) or request.endpoint in ("health.healthz", "static"):
+            return
+        try:
+            verify(get_vault())
+        except ConfigError:
+            log.error("keyring_mismatch")
+            message = "系统密钥配置异常，暂时无法处理，请联系管理员"
+            raise UpstreamUnavailableError(message, headers={"Retry-After": "60"}) from None
+        except (OperationalError, ProgrammingError):
+            db.session.rollback()
+            return  # the database itself is down: the request fails on its own, /readyz says so
+        app.extensions[VERIFIED] = True

@@ -107,8 +107,8 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         when = dt.datetime.fromisoformat(at)
         if when.tzinfo is None:
             raise ValueError("naive cursor")
-        return when, uuid.UUID(report_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return when.astimezone(dt.UTC), uuid.UUID(report_id)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationError(fields={"cursor": ["分页参数无效，请从第一页重新加载"]}) from None
 
 
@@ -167,6 +167,13 @@ def upload_attachment(files: dict[str, Any], report_id: uuid.UUID) -> dict[str, 
     }
     db.session.commit()
     return body
+
+
+@blp.after_request
+def no_store(response: Any) -> Any:
+    """Answers carry the reporter's own data: never cached."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blp.before_request

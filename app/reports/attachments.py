@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -45,8 +45,12 @@ def _forget_new_files(session: Session) -> None:
     session.info.pop(_NEW_FILES, None)
 
 
-@event.listens_for(Session, "after_rollback")
-def _remove_new_files(session: Session) -> None:
+@event.listens_for(Session, "after_transaction_end")
+def _remove_new_files(session: Session, transaction: Any) -> None:
+    """The outermost transaction ended without a commit (rolled back, or the session closed): its
+    blobs go. A savepoint rolling back leaves them, since the outer transaction may still commit."""
+    if transaction.parent is not None or transaction.nested:
+        return
     for path in session.info.pop(_NEW_FILES, []):
         path.unlink(missing_ok=True)
 

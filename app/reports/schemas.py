@@ -56,6 +56,8 @@ class IdNumber(Text):
     def _deserialize(  # type: ignore[override]
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
     ) -> str | None:
+        if isinstance(value, str) and not value.strip() and self.allow_none:
+            return None  # blank counts as not given, as for every other optional text
         if isinstance(value, str):
             value = normalise_id_number(unicodedata.normalize("NFKC", value))
             if len(value) != 18 or not value.isascii() or birth_date(value) is None:

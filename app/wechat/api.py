@@ -32,6 +32,13 @@ def _reporter_out(reporter: Reporter) -> dict[str, Any]:
     return {"id": reporter.id, "phone_verified": reporter.phone_verified_at is not None, "unit": reporter.unit}
 
 
+@blp.after_request
+def no_store(response: Any) -> Any:
+    """Tokens and phone numbers: never cached."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @blp.route("/auth/wechat", methods=["POST"])
 @limiter.limit(login_limit)
 @blp.arguments(CodeIn)

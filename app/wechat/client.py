@@ -124,10 +124,7 @@ class WeChatGateway:
         for attempt in (1, 2):
             params: dict[str, Any] = {}
             if token:
-                params["access_token"] = (
-                    self.client.cache.refresh(stale, self.client._fetch_stable_token) if stale
-                    else self.client.access_token
-                )
+                params["access_token"] = self._token(stale)
             try:
                 return send(params)
             except WeChatClientException as exc:
@@ -154,6 +151,20 @@ class WeChatGateway:
             except (requests.Timeout, requests.RequestException):
                 raise WeChatUnavailable(None, what) from None
         raise WeChatUnavailable(None, what)
+
+    def _token(self, stale: str | None) -> str:
+        """The shared access token; the store being down (Redis, the database, the lock file) is WeChat
+        being unavailable to us, not a crash."""
+        try:
+            if stale:
+                return self.client.cache.refresh(stale, self.client._fetch_stable_token)
+            token: str = self.client.access_token
+            return token
+        except WeChatError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - redis, SQLAlchemy and OS errors alike
+            log.error("wechat_token_cache_failed", extra={"exception": type(exc).__name__})
+            raise WeChatUnavailable(None, "token cache") from None
 
     def code_to_session(self, code: str) -> tuple[str, str]:
         """``sns/jscode2session``: (openid, session_key). It needs no access token, so none is sent."""

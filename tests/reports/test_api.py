@@ -214,3 +214,21 @@ def test_errors_under_api_use_the_envelope_even_when_raised_by_flask(client):
     assert wrong_method.status_code == 405
     assert wrong_method.json["error"]["code"] == "method_not_allowed"
     assert wrong_method.json["error"]["request_id"] == wrong_method.headers["X-Request-ID"]
+
+
+def test_a_blank_id_number_counts_as_not_given(client, reporter):
+    body = report_body(victim={"id_number": "  "})
+    created = client.post("/api/v1/reports", json=body, headers=reporter.headers)
+    assert created.status_code == 201, created.json
+    view = client.get(f"/api/v1/reports/{created.json['id']}", headers=reporter.headers)
+    assert view.json["victim"]["id_number"] is None
+    assert view.headers["Cache-Control"] == "no-store"
+
+
+def test_a_cursor_with_an_out_of_range_time_is_a_validation_error(client, reporter):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(f"0001-01-01T00:00:00+14:00|{uuid.uuid4()}".encode()).decode().rstrip("=")
+    response = client.get("/api/v1/reports", query_string={"cursor": cursor}, headers=reporter.headers)
+    assert response.status_code == 422
+    assert list(response.json["error"]["fields"]) == ["cursor"]

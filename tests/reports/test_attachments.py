@@ -220,3 +220,30 @@ def test_parallel_uploads_never_pass_the_limit(app, client, reporter, report_id)
     assert statuses.count(422) == 12 - attachments.MAX_PER_REPORT
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == attachments.MAX_PER_REPORT
+
+
+def _store_without_commit(app, report_id):
+    import datetime as dt
+
+    report = db.session.get(Report, uuid.UUID(report_id))
+    settings = app.config["QZBG"]
+    return attachments.store(
+        report, io.BytesIO(png_bytes()), "a.png", directory=settings.attachments_dir,
+        max_bytes=settings.max_attachment_bytes, now=dt.datetime.now(dt.UTC),
+    )
+
+
+def test_a_blob_of_a_transaction_that_never_commits_is_removed(app, report_id):
+    _store_without_commit(app, report_id)
+    assert len(attachment_files(app)) == 1
+    db.session.close()  # what the request teardown does after an unexpected error
+    assert attachment_files(app) == []
+
+
+def test_a_savepoint_rolling_back_keeps_the_blobs_of_the_outer_transaction(app, report_id):
+    _store_without_commit(app, report_id)
+    with db.session.begin_nested() as savepoint:
+        savepoint.rollback()
+    db.session.commit()
+    assert len(attachment_files(app)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Attachment)) == 1

@@ -156,3 +156,9 @@ def test_phone_number_from_another_mini_program_is_refused(app, fake):
     fake.watermark_appid = "wx-someone-else"
     with pytest.raises(WeChatInvalidCode):
         get_gateway().phone_number("phone-13900000004")
+
+
+def test_an_unreachable_token_store_is_unavailable_not_a_crash(make_app, fake):
+    make_app(**wechat_settings(fake, redis_url="redis://127.0.0.1:1/0"))  # nothing listens there
+    with pytest.raises(WeChatUnavailable):
+        get_gateway().phone_number("phone-13900000005")
