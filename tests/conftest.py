@@ -30,6 +30,7 @@ from app.crypto import keyring as keyring_file
 from app.extensions import db, limiter
 from app.reporters import service as reporters
 from app.units.models import Unit
+from app.wechat.fake import FakeWeChat, FakeWeChatServer
 
 PG_URL = os.environ.get("QZBG_TEST_DATABASE_URL")
 BACKENDS = [
@@ -192,6 +193,14 @@ def reporter(app: Flask) -> ReporterLogin:
 @pytest.fixture
 def other_reporter(app: Flask) -> ReporterLogin:
     return login_reporter("o-test-other")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeChat]:
+    """A fake WeChat on 127.0.0.1 with its own appid, so no token cache is shared between tests."""
+    state = FakeWeChat(appid=f"wx{secrets.token_hex(8)}", secret=secrets.token_hex(16))
+    with FakeWeChatServer(state):
+        yield state
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ so each operation's strategy is driven by Hypothesis directly.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from app.wechat.fake import FakeWeChat, FakeWeChatServer
+from app.wechat.fake import FakeWeChat
 from tests.conftest import RELAXED_LIMIT, ReporterLogin
 from tests.factories import report_body
 from tests.wechat.conftest import TEMPLATE, wechat_settings
@@ -63,18 +61,9 @@ FUZZ_SETTINGS = settings(
 
 
 @pytest.fixture
-def fake_wechat() -> Iterator[FakeWeChat]:
-    """The fake WeChat, so that login and phone codes reach a WeChat that answers."""
-    state = FakeWeChat(appid=f"wx{secrets.token_hex(8)}", secret=secrets.token_hex(16))
-    with FakeWeChatServer(state) as server:
-        state.url = server.url  # type: ignore[attr-defined]
-        yield state
-
-
-@pytest.fixture
-def app(make_app: Any, fake_wechat: FakeWeChat) -> Flask:
+def app(make_app: Any, fake: FakeWeChat) -> Flask:
     """The app talking to the fake WeChat, with the login limit out of the fuzzer's way."""
-    return make_app(**wechat_settings(fake_wechat), login_rate_limit=RELAXED_LIMIT)
+    return make_app(**wechat_settings(fake), login_rate_limit=RELAXED_LIMIT)
 
 
 def load_schema(app: Flask) -> Any:

@@ -60,6 +60,7 @@ class FakeWeChat:
         self.secret = secret
         self.token_ttl = token_ttl
         self.mode = "normal"
+        self.url: str | None = None  # set when served by FakeWeChatServer
         self.hang_seconds = 3.0
         self.watermark_appid: str | None = None  # None: the real appid
         self.tokens: dict[str, float] = {}  # access token -> expiry (epoch)
@@ -295,6 +296,7 @@ class FakeWeChatServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request lines: they carry codes
         self.server: BaseWSGIServer = make_server(host, port, self.fake.wsgi, threaded=True)
         self.url = f"http://{host}:{self.server.server_port}"
+        self.fake.url = self.url
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> FakeWeChatServer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,25 +10,16 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app.wechat.fake import FakeWeChat, FakeWeChatServer
+from app.wechat.fake import FakeWeChat
 
 TEMPLATE = "TPL_STATUS_CHANGE"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    """A fresh fake WeChat with its own appid (so no token cache is shared between tests)."""
-    state = FakeWeChat(appid=f"wx{secrets.token_hex(8)}", secret=secrets.token_hex(16))
-    with FakeWeChatServer(state) as server:
-        state.url = server.url  # type: ignore[attr-defined]
-        yield state
 
 
 def wechat_settings(fake: FakeWeChat, **overrides: Any) -> dict[str, Any]:
     return {
         "wechat_appid": fake.appid,
         "wechat_secret": fake.secret,
-        "wechat_api_base": fake.url,  # type: ignore[attr-defined]
+        "wechat_api_base": fake.url,
         "wechat_timeout": 1.0,
         "wechat_status_template_id": TEMPLATE,
         **overrides,

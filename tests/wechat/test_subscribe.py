@@ -35,6 +35,19 @@ def now():
     return dt.datetime.now(dt.UTC)
 
 
+def acknowledged_with_grant(client, fake, *, at_wechat: bool = True):
+    """A reporter who granted one status message (and WeChat knows it, unless not ``at_wechat``),
+    and their report just acknowledged: one message queued. Returns (report, reporter id)."""
+    headers, reporter_id = login(client, fake)
+    client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE]}, headers=headers)
+    if at_wechat:
+        fake.grant("o-dev-carol", TEMPLATE)
+    report = submit(client, headers)
+    reports.change_status(report, "acknowledge", actor="test:prosecutor", now=now())
+    db.session.commit()
+    return report, reporter_id
+
+
 def test_grants_are_counted_per_template(client, fake):
     headers, _ = login(client, fake)
     first = client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE]}, headers=headers)
@@ -93,11 +106,7 @@ def test_without_a_grant_nothing_is_queued(client, fake):
 
 
 def test_refused_subscription_ends_the_message_without_retry(client, fake):
-    headers, reporter_id = login(client, fake)
-    client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE]}, headers=headers)
-    report = submit(client, headers)  # WeChat holds no grant for this user: 43101
-    reports.change_status(report, "acknowledge", actor="test", now=now())
-    db.session.commit()
+    _report, reporter_id = acknowledged_with_grant(client, fake, at_wechat=False)  # WeChat answers 43101
     assert deliver_due(now=now()) == {"sent": 0, "retry": 0, "dead": 1}
     message = db.session.scalars(select(OutboxMessage)).one()
     assert (message.state, message.last_error, message.attempts) == ("dead", "43101", 1)
@@ -108,12 +117,7 @@ def test_refused_subscription_ends_the_message_without_retry(client, fake):
 
 
 def test_wechat_down_at_delivery_is_retried_later(client, fake):
-    headers, _ = login(client, fake)
-    client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE]}, headers=headers)
-    fake.grant("o-dev-carol", TEMPLATE)
-    report = submit(client, headers)
-    reports.change_status(report, "acknowledge", actor="test", now=now())
-    db.session.commit()
+    acknowledged_with_grant(client, fake)
     fake.mode = "error_5xx"
     assert deliver_due(now=now()) == {"sent": 0, "retry": 1, "dead": 0}
     message = db.session.scalars(select(OutboxMessage)).one()
@@ -133,12 +137,7 @@ def test_template_values_fit_wechats_limits_for_every_status():
 
 
 def test_notify_run_once_cli_delivers_due_messages(client, fake, runner):
-    headers, _ = login(client, fake)
-    client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE]}, headers=headers)
-    fake.grant("o-dev-carol", TEMPLATE)
-    report = submit(client, headers)
-    reports.change_status(report, "acknowledge", actor="test", now=now())
-    db.session.commit()
+    acknowledged_with_grant(client, fake)
     result = runner.invoke(args=["notify", "run-once"])
     assert result.exit_code == 0, result.output
     assert "sent 1" in result.output
