@@ -22,6 +22,7 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 
 $(INSTANCE)/secret_key:
 	mkdir -p $(INSTANCE)
+	chmod 700 $(INSTANCE)
 	umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
 run: $(VENV)/.run-deps $(INSTANCE)/secret_key

@@ -37,6 +37,7 @@ def create_app(
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.request_class = QzbgRequest
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 JSON, not \u escapes
     app.config.update(
         QZBG=settings,
         SECRET_KEY=settings.secret_key,

@@ -151,12 +151,20 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
 
 
+def safe_path(path: str, limit: int = 80) -> str:
+    """A field path fit to echo: an unknown field's name is the client's text (lone surrogates,
+    control characters, any length)."""
+    text = path.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def render_error(error: AppError) -> ResponseReturnValue:
     request_id = g.get("request_id", "")
     if wants_json():
         body: dict[str, Any] = {"code": error.code, "message": error.message, "request_id": request_id}
         if error.fields:
-            body["fields"] = error.fields
+            body["fields"] = {safe_path(path): messages for path, messages in error.fields.items()}
         return {"error": body}, error.status, error.headers
     html = render_template("error.html", error=error, request_id=request_id)
     return html, error.status, error.headers

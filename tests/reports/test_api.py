@@ -232,3 +232,17 @@ def test_a_cursor_with_an_out_of_range_time_is_a_validation_error(client, report
     response = client.get("/api/v1/reports", query_string={"cursor": cursor}, headers=reporter.headers)
     assert response.status_code == 422
     assert list(response.json["error"]["fields"]) == ["cursor"]
+
+
+def test_an_unknown_field_with_a_hostile_name_is_echoed_safely(client, reporter):
+    import json
+
+    body = report_body()
+    body["\ud800\x00<b>" + "x" * 500] = 1
+    response = client.post("/api/v1/reports", data=json.dumps(body), content_type="application/json",
+                           headers=reporter.headers)
+    assert response.status_code == 422
+    [path] = response.json["error"]["fields"]
+    assert len(path) <= 81
+    assert "\x00" not in path
+    assert "\ud800" not in path
