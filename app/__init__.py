@@ -9,6 +9,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
+from app.ratelimit import SCHEME as RATELIMIT_SCHEME  # registers the storage with flask-limiter
 from app.reports.spool import EphemeralSpool
 
 JSON_BODY_LIMIT = 1024 * 1024
@@ -48,7 +49,7 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=settings.redis_url or f"{RATELIMIT_SCHEME}://{settings.instance_path}/ratelimits.sqlite3",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_ENABLED=True,
         # Redis down must not stop reports: count in memory meanwhile, never fail the request.

@@ -85,3 +85,28 @@ def test_reports_are_taken_while_the_rate_limit_store_is_down(make_app):
     login = login_reporter("o-redis-down")
     response = app.test_client().post("/api/v1/reports", json=report_body(), headers=login.headers)
     assert response.status_code == 201
+
+
+def test_without_redis_counts_are_kept_where_every_worker_sees_them(app, tmp_path):
+    from app.ratelimit import SqliteFileStorage
+
+    assert isinstance(limiter.storage, SqliteFileStorage)
+    # Two storages on one file stand for two gunicorn worker processes.
+    uri = f"qzbg+sqlite://{tmp_path}/limits.sqlite3"
+    worker_a, worker_b = SqliteFileStorage(uri), SqliteFileStorage(uri)
+    assert worker_a.incr("intake/1.2.3.4", 60) == 1
+    assert worker_b.incr("intake/1.2.3.4", 60) == 2
+    assert worker_a.get("intake/1.2.3.4") == 2
+    assert worker_b.get_expiry("intake/1.2.3.4") > 0
+    worker_a.clear("intake/1.2.3.4")
+    assert worker_b.get("intake/1.2.3.4") == 0
+
+
+def test_an_expired_window_starts_counting_again(tmp_path):
+    from app.ratelimit import SqliteFileStorage
+
+    storage = SqliteFileStorage(f"qzbg+sqlite://{tmp_path}/limits.sqlite3")
+    assert storage.incr("k", 0) == 1  # expires at once
+    assert storage.get("k") == 0
+    assert storage.incr("k", 60) == 1
+    assert storage.incr("k", 60, amount=2) == 3
