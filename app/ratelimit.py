@@ -9,6 +9,7 @@ waits on a report's transaction. Several hosts need Redis.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import threading
@@ -32,14 +33,22 @@ class SqliteFileStorage(Storage):
         self.path = urlparse(uri or "").path
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._connection() as conn:
+        # gunicorn forks workers after this (preload_app): no connection may cross the fork.
+        os.register_at_fork(after_in_child=self._forget_connections)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER, expires REAL)")
+        finally:
+            conn.close()
+
+    def _forget_connections(self) -> None:
+        self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=True)
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")  # counters need no durability
             self._local.conn = conn
         return conn
@@ -70,8 +79,11 @@ class SqliteFileStorage(Storage):
         return int(row[0]) if row else 0
 
     def get_expiry(self, key: str) -> float:
-        row = self._connection().execute("SELECT expires FROM counters WHERE key = ?", (key,)).fetchone()
-        return float(row[0]) if row else time.time()
+        now = time.time()
+        row = self._connection().execute(
+            "SELECT expires FROM counters WHERE key = ? AND expires > ?", (key, now)
+        ).fetchone()
+        return float(row[0]) if row else now
 
     def check(self) -> bool:
         self._connection().execute("SELECT 1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 
 import pytest
 
@@ -108,5 +109,6 @@ def test_an_expired_window_starts_counting_again(tmp_path):
     storage = SqliteFileStorage(f"qzbg+sqlite://{tmp_path}/limits.sqlite3")
     assert storage.incr("k", 0) == 1  # expires at once
     assert storage.get("k") == 0
+    assert storage.get_expiry("k") >= time.time() - 1  # never a reset in the past (Retry-After < 0)
     assert storage.incr("k", 60) == 1
     assert storage.incr("k", 60, amount=2) == 3

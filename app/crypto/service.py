@@ -16,7 +16,7 @@ from app.config import ConfigError
 from app.crypto import keyring as keyring_file
 from app.crypto.keyring import Keyring
 from app.crypto.models import DataKey
-from app.crypto.vault import Vault, get_vault
+from app.crypto.vault import KEYRING_VERIFIED, Vault, get_vault
 from app.errors import UpstreamUnavailableError
 from app.extensions import db
 
@@ -137,7 +137,7 @@ def verify(vault: Vault) -> None:
             ) from None
 
 
-VERIFIED = "qzbg.keyring_verified"
+VERIFIED = KEYRING_VERIFIED
 
 
 def check_keyring_matches_database(app: Flask) -> None:
@@ -164,15 +164,20 @@ def register_keyring_check(app: Flask) -> None:
 
     @app.before_request
     def require_verified_keyring() -> None:
-        if app.extensions.get(VERIFIED) or request.endpoint in ("health.healthz", "static"):
+        if request.endpoint in ("health.healthz", "static"):
+            return
+        vault = get_vault()  # re-reads a rewritten keyring file, which must then prove itself again
+        if app.extensions.get(VERIFIED):
             return
         try:
-            verify(get_vault())
+            verify(vault)
         except ConfigError:
+            db.session.rollback()
             log.error("keyring_mismatch")
             message = "系统密钥配置异常，暂时无法处理，请联系管理员"
             raise UpstreamUnavailableError(message, headers={"Retry-After": "60"}) from None
         except (OperationalError, ProgrammingError):
             db.session.rollback()
             return  # the database itself is down: the request fails on its own, /readyz says so
+        db.session.rollback()  # end the read (on SQLite it holds the write lock)
         app.extensions[VERIFIED] = True

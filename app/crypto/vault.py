@@ -29,6 +29,7 @@ from app.crypto.keyring import KEY_BYTES, Keyring
 from app.crypto.models import DataKey, utcnow
 
 BLIND_IDS = {"hmac-sha256": 1, "hmac-sm3": 2}
+KEYRING_VERIFIED = "qzbg.keyring_verified"
 log = logging.getLogger("qzbg.crypto")
 
 
@@ -69,7 +70,7 @@ class Vault:
             return None
         return stat.st_mtime_ns, stat.st_size
 
-    def reload_if_changed(self) -> None:
+    def reload_if_changed(self) -> bool:
         """Pick up a keyring that ``keys rotate|retire`` rewrote while this process runs.
 
         Without it a worker keeps wrapping under the old KEK and cannot unwrap keys
@@ -77,14 +78,15 @@ class Vault:
         """
         signature = self._file_signature()
         if signature is None or signature == self._signature or self.path is None:
-            return
+            return False
         try:
             self.keyring = keyring_file.load(self.path)
         except ConfigError:
             log.error("keyring_reload_failed", extra={"path": str(self.path)})
-            return
+            return False
         self._signature = signature
         log.info("keyring_reloaded", extra={"current": self.keyring.current})
+        return True
 
     # -- data keys ---------------------------------------------------------
     def _wrap_aad(self, data_key_id: uuid.UUID, kek_id: str) -> bytes:
@@ -185,5 +187,7 @@ class Vault:
 def get_vault() -> Vault:
     """The vault of the current app, with the keyring file re-read if it changed."""
     vault: Vault = current_app.extensions["qzbg.vault"]
-    vault.reload_if_changed()
+    if vault.reload_if_changed():
+        # A new keyring must prove itself against the stored data keys before it serves.
+        current_app.extensions.pop(KEYRING_VERIFIED, None)
     return vault

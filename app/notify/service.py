@@ -71,8 +71,12 @@ def release_before_io() -> None:
     db.session.commit()
 
 
-def _claim(now: dt.datetime) -> uuid.UUID | None:
-    """Take one due message: count the attempt and lease it, in a short transaction of its own."""
+def _claim(now: dt.datetime) -> tuple[uuid.UUID, int, dt.datetime] | None:
+    """Take one due message: count the attempt and lease it, in a short transaction of its own.
+
+    Returns (id, attempts, lease end), the proof of ownership ``_record`` checks. A message
+    that used up its attempts without an outcome (its worker died each time) is marked dead.
+    """
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
@@ -82,15 +86,20 @@ def _claim(now: dt.datetime) -> uuid.UUID | None:
     )
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    message = db.session.scalars(stmt).one_or_none()
-    if message is None:
-        db.session.rollback()
-        return None
+    while True:
+        message = db.session.scalars(stmt).one_or_none()
+        if message is None:
+            db.session.rollback()
+            return None
+        if message.attempts < MAX_ATTEMPTS:
+            break
+        message.state, message.last_error = "dead", message.last_error or "no_outcome"
+        db.session.commit()
     message.attempts += 1
-    message.next_attempt_at = now + LEASE  # no other worker takes it while this one sends
-    message_id = message.id
+    message.next_attempt_at = lease = now + LEASE  # no other worker takes it while this one sends
+    claim = (message.id, message.attempts, lease)
     db.session.commit()
-    return message_id
+    return claim
 
 
 def _record(message: OutboxMessage, outcome: str, code: str | None, now: dt.datetime) -> str:
@@ -107,14 +116,18 @@ def _record(message: OutboxMessage, outcome: str, code: str | None, now: dt.date
 def deliver_due(*, now: dt.datetime, limit: int = 100) -> dict[str, int]:
     """Send what is due, one message at a time; returns counts by outcome.
 
-    A channel failing in an unexpected way counts as a temporary failure of that
+    ``now`` is when the run starts; each claim uses the clock as it moves on from
+    there, so a long run never hands out leases that have already run out. A
+    channel failing in an unexpected way counts as a temporary failure of that
     message only: the others still go out.
     """
     counts = {"sent": 0, "retry": 0, "dead": 0}
+    offset = now - dt.datetime.now(dt.UTC)
     for _ in range(limit):
-        message_id = _claim(now)
-        if message_id is None:
+        claim = _claim(dt.datetime.now(dt.UTC) + offset)
+        if claim is None:
             break
+        message_id, attempts, lease = claim
         message = db.session.get(OutboxMessage, message_id)
         assert message is not None
         outcome, code = "sent", None
@@ -125,14 +138,30 @@ def deliver_due(*, now: dt.datetime, limit: int = 100) -> dict[str, int]:
         except GiveUp as exc:
             outcome, code = "dead", exc.code
         except Exception as exc:  # noqa: BLE001 - one broken message must not stop the queue
-            db.session.rollback()
             log.error("outbox_channel_failed", extra={"channel": message.channel, "exception": type(exc).__name__})
             outcome, code = "retry", type(exc).__name__
-            message = db.session.get(OutboxMessage, message_id)
-            assert message is not None
-        result = _record(message, outcome, code, now)
+            db.session.rollback()  # whatever the channel half-did
+        finished = dt.datetime.now(dt.UTC) + offset
+        if not _still_ours(message_id, attempts, lease):
+            log.error("outbox_lease_lost", extra={"channel": message.channel})
+            db.session.rollback()
+            continue
+        message = db.session.get(OutboxMessage, message_id)
+        assert message is not None
+        result = _record(message, outcome, code, finished)
         counts[result] += 1
         log.info("outbox_delivery", extra={"channel": message.channel, "state": message.state,
                                            "attempts": message.attempts, "error": message.last_error})
         db.session.commit()
     return counts
+
+
+def _still_ours(message_id: uuid.UUID, attempts: int, lease: dt.datetime) -> bool:
+    """The row still carries this worker's claim (no other worker took it after the lease ran out)."""
+    stmt = select(OutboxMessage.attempts, OutboxMessage.next_attempt_at, OutboxMessage.state).where(
+        OutboxMessage.id == message_id
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = db.session.execute(stmt).one_or_none()
+    return row is not None and row[0] == attempts and row[1] == lease and row[2] == "pending"

@@ -42,6 +42,8 @@ _NEW_FILES = "qzbg.new_attachment_files"
 
 @event.listens_for(Session, "after_commit")
 def _forget_new_files(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer transaction may still roll back
     session.info.pop(_NEW_FILES, None)
 
 

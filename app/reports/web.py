@@ -37,6 +37,8 @@ from app.units import service as units
 bp = Blueprint("web", __name__)
 
 FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
+RECEIPT_TTL = 3600  # seconds a sealed 查询码 waits in the session for its receipt page
+OPEN_FORMS = 10  # rendered forms a session remembers
 # What Chrome, Safari and WeChat send for <input type="datetime-local">: seconds only with a step.
 LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
 INTEGER = re.compile(r"^-?[0-9]{1,9}$")
@@ -222,7 +224,10 @@ def intake_limit() -> str:
 def report_form() -> ResponseReturnValue:
     """The report form; a valid POST stores one report per rendered form and redirects to the receipt."""
     if request.method == "GET":
-        return _render_form(_preselected(request.args.get("unit", "")), {}, secrets.token_urlsafe(18))
+        form_key = secrets.token_urlsafe(18)
+        # The forms this browser was given: only they may ever be given a 查询码 again.
+        session["forms"] = [*(session.get("forms") or [])[-(OPEN_FORMS - 1) :], form_key]
+        return _render_form(_preselected(request.args.get("unit", "")), {}, form_key)
     form_key = request.form.get("form_key", "")
     if not FORM_KEY.match(form_key):
         raise BadRequestError("表单已失效，请刷新页面后重新填写")
@@ -245,19 +250,22 @@ def report_form() -> ResponseReturnValue:
         return _render_form(request.form, errors, form_key, exc.status, files_dropped=bool(uploads))
     status_code = result.status_code
     receipts = session.get("receipts") or {}
-    if not result.created and form_key not in receipts and result.report.status == "new":
-        # A double submit whose first answer the browser dropped: the code it carried was never
-        # seen, so issue a new one rather than leave the reporter without any.
+    open_forms = session.get("forms") or []
+    recent = result.report.submitted_at > dt.datetime.now(dt.UTC) - dt.timedelta(seconds=RECEIPT_TTL)
+    if not result.created and form_key in open_forms and result.report.status == "new" and recent:
+        # The same browser sent its form twice and dropped the first answer (its cookie still lists
+        # the form as open): the code that answer carried was never seen, so issue a new one.
+        # Anyone else who learns the form key (it is in the receipt URL) gets no code.
         status_code = service.reissue_status_code(result.report)
         db.session.commit()
     if status_code:
         # Kept per form, so two tabs submitting two reports each show their own 查询码; sealed, because
         # Flask's session cookie is only signed.
         session["receipts"] = {**receipts, form_key: _receipt_box().encrypt(status_code.encode()).decode()}
+        session["forms"] = [key for key in open_forms if key != form_key]
     return redirect(url_for("web.receipt", key=form_key), code=303)
 
 
-RECEIPT_TTL = 3600
 
 
 def _receipt_box() -> Fernet:

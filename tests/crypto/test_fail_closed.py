@@ -33,3 +33,19 @@ def test_a_matching_keyring_is_checked_once_and_then_serves(own_app, own_login):
     client = own_app.test_client()
     assert client.get("/api/v1/reports", headers=own_login.headers).status_code == 200
     assert own_app.extensions["qzbg.keyring_verified"] is True
+
+
+def test_a_foreign_keyring_dropped_in_at_runtime_is_refused_after_reload(own_app, own_settings, own_login):
+    import os
+
+    client = own_app.test_client()
+    submit_report(client, own_login)
+    db.session.remove()
+    assert own_app.extensions["qzbg.keyring_verified"] is True
+    keyring_file.save(keyring_file.generate(), own_settings.keyring_path)
+    stat = own_settings.keyring_path.stat()
+    os.utime(own_settings.keyring_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    first = client.get("/api/v1/reports", headers=own_login.headers)  # reloads, then cannot serve
+    second = client.post("/api/v1/reports", json={}, headers=own_login.headers)
+    assert 503 in (first.status_code, second.status_code)
+    assert second.status_code == 503

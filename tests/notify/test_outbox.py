@@ -97,3 +97,25 @@ def test_a_claimed_message_is_leased_so_another_worker_skips_it(app, channels):
     claimed = service._claim(now())
     assert claimed is not None
     assert service._claim(now()) is None  # leased: not due again until the lease ends
+
+
+def test_a_worker_whose_lease_was_taken_over_records_nothing(app, channels):
+    service.register_channel("test", lambda message, at: None)
+    service.enqueue("test", "t", now=now(), payload={})
+    db.session.commit()
+    message_id, attempts, lease = service._claim(now())
+    # The lease ran out and another worker claimed the message meanwhile.
+    later = lease + dt.timedelta(seconds=1)
+    assert service._claim(later) is not None
+    assert service._still_ours(message_id, attempts, lease) is False
+    db.session.rollback()
+
+
+def test_a_message_whose_worker_died_every_time_ends_dead(app, channels):
+    service.register_channel("test", lambda message, at: None)
+    message = service.enqueue("test", "t", now=now(), payload={})
+    message.attempts = service.MAX_ATTEMPTS  # claimed that often, never an outcome
+    db.session.commit()
+    assert service.deliver_due(now=now()) == {"sent": 0, "retry": 0, "dead": 0}
+    db.session.expire_all()
+    assert db.session.scalars(select(OutboxMessage)).one().state == "dead"
