@@ -81,7 +81,7 @@ def create_app(
 
 def register_extensions(app: Flask, *, require_keyring: bool) -> None:
     from app import models  # noqa: F401 - registers every table
-    from app.crypto import keyring as keyring_file
+    from app.crypto import keyfile as keyring_file
     from app.crypto.vault import Vault
     from app.extensions import csrf, db, limiter, migrate
 

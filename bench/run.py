@@ -398,7 +398,7 @@ def base_env() -> dict[str, str]:
 
 
 def make_instance(directory: Path) -> None:
-    from app.crypto import keyring as keyring_file
+    from app.crypto import keyfile as keyring_file
 
     directory.mkdir(parents=True, mode=0o700)
     secret = directory / "secret_key"
@@ -725,7 +725,7 @@ def bench_crypto(iterations: int) -> dict[str, Any]:
     """Per report: a new data key wrapped under the KEK plus the five sealed sections (as Report.seal
     does), and opening them again from a freshly loaded (not yet unwrapped) data key."""
     from app.config import BLIND_INDEXES, FIELD_CIPHERS
-    from app.crypto import keyring as keyring_file
+    from app.crypto import keyfile as keyring_file
     from app.crypto.vault import Vault
     from app.reports.models import SEALED_SECTIONS
     from tests.factories import report_body

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.config import Settings
-from app.crypto import keyring as keyring_file
+from app.crypto import keyfile as keyring_file
 from app.extensions import db, limiter
 from app.reporters import service as reporters
 from app.units.models import Unit

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.config import ConfigError
-from app.crypto import keyring as keyring_file
-from app.crypto.keyring import Keyring
+from app.crypto import keyfile as keyring_file
+from app.crypto.keyfile import Keyring
 from app.crypto.models import DataKey
 from app.crypto.vault import KEYRING_VERIFIED, Vault, get_vault
 from app.errors import UpstreamUnavailableError

@@ -23,9 +23,9 @@ from flask import current_app
 
 from app.config import ConfigError
 from app.crypto import cipher as aead
-from app.crypto import keyring as keyring_file
+from app.crypto import keyfile as keyring_file
 from app.crypto.cipher import DecryptionError
-from app.crypto.keyring import KEY_BYTES, Keyring
+from app.crypto.keyfile import KEY_BYTES, Keyring
 from app.crypto.models import DataKey, utcnow
 
 BLIND_IDS = {"hmac-sha256": 1, "hmac-sm3": 2}

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from app.config import Settings
-from app.crypto.keyring import Keyring, generate
+from app.crypto.keyfile import Keyring, generate
 from app.crypto.vault import Vault
 from app.extensions import db
 from app.reports.models import Report

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hmac as chmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
-from app.crypto.keyring import generate, load, with_new_kek
+from app.crypto.keyfile import generate, load, with_new_kek
 from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reporters.models import Reporter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.crypto import keyring as keyring_file
+from app.crypto import keyfile as keyring_file
 from app.extensions import db
 from tests.conftest import build_app, make_settings
 from tests.crypto.helpers import submit_report

@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import select
 
 from app.crypto.cipher import parse_header
-from app.crypto.keyring import load
+from app.crypto.keyfile import load
 from app.crypto.models import DataKey
 from app.crypto.vault import get_vault
 from app.extensions import db

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
-from app.crypto import keyring as keyring_file
+from app.crypto import keyfile as keyring_file
 from app.crypto import service as keys
 from app.crypto.models import DataKey
 from app.crypto.vault import Vault, get_vault

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from app.crypto import keyring as keyring_file
+from app.crypto import keyfile as keyring_file
 from app.extensions import db
 from tests.conftest import build_app, login_reporter, make_settings
 from tests.crypto.helpers import flask_cli

@@ -11,7 +11,7 @@ import pytest
 
 from app.crypto import cipher as aead
 from app.crypto.cipher import HEADER_BYTES, NONCE_BYTES, DecryptionError, parse_header
-from app.crypto.keyring import generate, with_new_kek
+from app.crypto.keyfile import generate, with_new_kek
 from app.crypto.models import DataKey
 from app.crypto.vault import FieldDecryptionError, KeyUnavailableError, get_vault
 from tests.crypto.helpers import flip_byte, fresh_report, read_cell, submit_report, vault_for, write_cell

@@ -24,7 +24,7 @@ def free_port() -> int:
 @pytest.fixture
 def fake_server_url(tmp_path):
     port = free_port()
-    from app.crypto import keyring
+    from app.crypto import keyfile as keyring
 
     keyring.save(keyring.generate(), tmp_path / "keyring.json")
     env = {

@@ -1,4 +1,4 @@
-"""The keyring file: versioned key-encryption keys (KEKs) and the blind-index key.
+"""The keyring file (this module is the file format): versioned key-encryption keys (KEKs) and the blind-index key.
 
 The file is JSON, written atomically with mode 0600::
 
