@@ -61,6 +61,10 @@ class StrictJsonParser(FlaskParser):
 core.Parser.DEFAULT_VALIDATION_STATUS = 422
 
 
+# The OpenAPI security requirement of endpoints that take ``Authorization: Bearer``.
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = StrictJsonParser()
 

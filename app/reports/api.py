@@ -15,7 +15,8 @@ from typing import Any
 from flask import current_app, request
 from sqlalchemy import and_, or_, select
 
-from app.api import ApiBlueprint
+from app.api import BEARER, ApiBlueprint
+from app.dbtypes import utcnow
 from app.errors import UnsupportedMediaTypeError, ValidationError
 from app.extensions import db, limiter
 from app.reporters.auth import current_reporter, reporter_required
@@ -35,11 +36,6 @@ from app.units import service as units
 from app.units.schemas import UnitListOut, UnitOut, UnitSearchArgs
 
 blp = ApiBlueprint("api_v1", __name__, url_prefix="/api/v1", description="强制报告小程序接口")
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def intake_limit() -> str:
@@ -79,7 +75,7 @@ def create_report(data: dict[str, Any]) -> Any:
     """Submit a mandatory report; idempotent on ``client_id`` per reporter."""
     reporter = current_reporter()
     result = service.submit(
-        data, channel="miniprogram", client_key=f"{reporter.id}:{data['client_id']}", now=_now(), reporter=reporter
+        data, channel="miniprogram", client_key=f"{reporter.id}:{data['client_id']}", now=utcnow(), reporter=reporter
     )
     body = _created(result.report)  # before the commit, which would expire what it reads
     db.session.commit()
@@ -157,7 +153,7 @@ def upload_attachment(files: dict[str, Any], report_id: uuid.UUID) -> dict[str, 
     upload = files["file"]
     attachment = attachments.store(
         report, upload.stream, upload.filename, directory=settings.attachments_dir,
-        max_bytes=settings.max_attachment_bytes, now=_now(),
+        max_bytes=settings.max_attachment_bytes, now=utcnow(),
     )
     body = {
         "id": attachment.id,

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import current_app
 
-from app.api import ApiBlueprint
+from app.api import BEARER, ApiBlueprint
+from app.dbtypes import utcnow
 from app.errors import ValidationError
 from app.extensions import db, limiter
 from app.reporters import subscriptions
@@ -17,11 +18,6 @@ from app.wechat import service
 from app.wechat.schemas import CodeIn, LoginOut, MeOut, PhoneOut, SubscriptionsIn, SubscriptionsOut
 
 blp = ApiBlueprint("api_wechat", __name__, url_prefix="/api/v1", description="小程序登录与订阅消息")
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def login_limit() -> str:
@@ -46,7 +42,7 @@ def no_store(response: Any) -> Any:
 def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
     """Exchange a wx.login code for a bearer token."""
     settings = current_app.config["QZBG"]
-    result = service.login(data["code"], now=_now(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
+    result = service.login(data["code"], now=utcnow(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
     db.session.commit()
     return {"token": result.token, "expires_in": result.expires_in, "reporter": _reporter_out(result.reporter)}
 
@@ -58,7 +54,7 @@ def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, PhoneOut)
 def verify_phone(data: dict[str, Any]) -> dict[str, Any]:
     """Verify the reporter's phone number with a getPhoneNumber code."""
-    masked = service.verify_phone(current_reporter(), data["code"], now=_now())
+    masked = service.verify_phone(current_reporter(), data["code"], now=utcnow())
     db.session.commit()
     return {"phone_verified": True, "phone_masked": masked}
 
@@ -85,6 +81,7 @@ def record_subscriptions(data: dict[str, Any]) -> dict[str, Any]:
     unknown = [t for t in data["template_ids"] if t not in known]
     if unknown:
         raise ValidationError(fields={"template_ids": ["包含未知的订阅消息模板"]})
-    granted = subscriptions.record_grants(current_reporter().id, list(dict.fromkeys(data["template_ids"])), now=_now())
+    template_ids = list(dict.fromkeys(data["template_ids"]))  # each accepted template once
+    granted = subscriptions.record_grants(current_reporter().id, template_ids, now=utcnow())
     db.session.commit()
     return {"granted": granted}
