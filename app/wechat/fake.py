@@ -109,10 +109,14 @@ class FakeWeChat:
             return self._err(42001, "access_token expired")
         return None
 
-    def token(self, query: dict[str, str]) -> dict[str, Any]:
-        if query.get("grant_type") != "client_credential":
+    def _check_client(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """What both token endpoints check first: the grant type, then appid and secret."""
+        if params.get("grant_type") != "client_credential":
             return self._err(40002, "invalid grant_type")
-        error = self._check_credentials(query.get("appid"), query.get("secret"))
+        return self._check_credentials(params.get("appid"), params.get("secret"))
+
+    def token(self, query: dict[str, str]) -> dict[str, Any]:
+        error = self._check_client(query)
         if error:
             return error
         with self._lock:
@@ -121,9 +125,7 @@ class FakeWeChat:
             return self._issue_token()
 
     def stable_token_(self, body: dict[str, Any]) -> dict[str, Any]:
-        if body.get("grant_type") != "client_credential":
-            return self._err(40002, "invalid grant_type")
-        error = self._check_credentials(body.get("appid"), body.get("secret"))
+        error = self._check_client(body)
         if error:
             return error
         with self._lock:
