@@ -9,8 +9,8 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
-from app.ratelimit import SCHEME as RATELIMIT_SCHEME  # registers the storage with flask-limiter
-from app.reports.spool import EphemeralSpool
+from app.core.ratelimit import SCHEME as RATELIMIT_SCHEME  # registers the storage with flask-limiter
+from app.core.spool import EphemeralSpool
 
 JSON_BODY_LIMIT = 1024 * 1024
 # Endpoints that take file uploads, and how many files each may carry at most.
@@ -57,7 +57,7 @@ def create_app(
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
-    from app.api import API_CONFIG
+    from app.core.rest import API_CONFIG
 
     app.config.update(API_CONFIG)
     app.config.update(flask_config or {})
@@ -67,7 +67,7 @@ def create_app(
             x_host=settings.trusted_proxies,
         )
 
-    from app.logs import configure_logging
+    from app.core.logs import configure_logging
 
     configure_logging(app, settings.log_level)
     register_extensions(app, require_keyring=require_keyring)
@@ -139,20 +139,21 @@ def _configure_sqlite(engine: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app import health
-    from app.api import api
+    from app.core.rest import api
     from app.extensions import csrf
+    from app.reporters import api as reporters_api
     from app.reports import api as reports_api
-    from app.reports import web as reports_web
+    from app.reports import routes as reports_routes
+    from app.units import api as units_api
     from app.units import routes as units_routes
-    from app.wechat import api as wechat_api
     from app.wechat import init_app as init_wechat
 
     app.register_blueprint(health.bp)
     api.init_app(app)
-    for blueprint in (reports_api.blp, wechat_api.blp):
+    for blueprint in (reports_api.blp, units_api.blp, reporters_api.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
-    app.register_blueprint(reports_web.bp)
+    app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
     init_wechat(app)
 

@@ -45,3 +45,13 @@ def report_body(**sections: Any) -> dict[str, Any]:
         else:
             body[key] = value
     return copy.deepcopy(body)
+
+
+def staff_actor(role: str = "prosecutor") -> Any:
+    """A staff actor for service calls (the staff side's accounts come later)."""
+    from app.auth.actor import Actor, ActorKind
+
+    return Actor(ActorKind.STAFF, id=uuid.UUID(int=1), role=role)
+
+
+PROSECUTOR = staff_actor("prosecutor")

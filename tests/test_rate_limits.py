@@ -89,7 +89,7 @@ def test_reports_are_taken_while_the_rate_limit_store_is_down(make_app):
 
 
 def test_without_redis_counts_are_kept_where_every_worker_sees_them(app, tmp_path):
-    from app.ratelimit import SqliteFileStorage
+    from app.core.ratelimit import SqliteFileStorage
 
     assert isinstance(limiter.storage, SqliteFileStorage)
     # Two storages on one file stand for two gunicorn worker processes.
@@ -104,7 +104,7 @@ def test_without_redis_counts_are_kept_where_every_worker_sees_them(app, tmp_pat
 
 
 def test_an_expired_window_starts_counting_again(tmp_path):
-    from app.ratelimit import SqliteFileStorage
+    from app.core.ratelimit import SqliteFileStorage
 
     storage = SqliteFileStorage(f"qzbg+sqlite://{tmp_path}/limits.sqlite3")
     assert storage.incr("k", 0) == 1  # expires at once

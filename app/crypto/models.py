@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.dbtypes import UTCDateTime, utcnow
+from app.core.dbtypes import UTCDateTime, utcnow
 from app.extensions import db
 
 __all__ = ["DataKey", "utcnow"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
+import signal
+import threading
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-from app.notify import service
+from app.notify import worker as outbox
 
 notify_cli = AppGroup("notify", help="Outbox delivery.")
 
@@ -16,15 +18,19 @@ notify_cli = AppGroup("notify", help="Outbox delivery.")
 @notify_cli.command("run-once")
 def run_once() -> None:
     """Deliver every due message once, then exit."""
-    counts = service.deliver_due(now=dt.datetime.now(dt.UTC), limit=10_000)
+    counts = outbox.deliver_due(now=dt.datetime.now(dt.UTC), limit=10_000)
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @notify_cli.command("worker")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls when idle.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between polls when idle.")
 def worker(interval: float) -> None:
-    """Deliver due messages forever (run as a service)."""
-    while True:
-        counts = service.deliver_due(now=dt.datetime.now(dt.UTC))
-        if not any(counts.values()):
-            time.sleep(interval)
+    """Deliver due messages until SIGTERM or SIGINT (run as a service); the batch in hand is finished."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    outbox.run(interval=interval, stop=stop)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.dbtypes import UTCDateTime, utcnow
+from app.core.dbtypes import UTCDateTime, utcnow
 from app.extensions import db
 
 

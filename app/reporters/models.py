@@ -8,9 +8,9 @@ import uuid
 from sqlalchemy import ForeignKey, Integer, LargeBinary, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.dbtypes import UTCDateTime, utcnow
 from app.crypto.models import DataKey
 from app.crypto.sealed import Sealed
-from app.dbtypes import UTCDateTime, utcnow
 from app.extensions import db
 from app.units.models import Unit
 

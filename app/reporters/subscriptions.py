@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.dbtypes import UTCDateTime, utcnow
+from app.core.dbtypes import UTCDateTime, utcnow
 from app.extensions import db
 
 # WeChat keeps accumulating one-time grants; we stop counting past this.

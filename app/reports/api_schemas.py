@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
+from app.core.fields import COMMON_MESSAGES, StrictSchema, Text
 from app.reports.constants import GENDERS
-from app.schemas import COMMON_MESSAGES, StrictSchema, Text
 
 
 class CategoryOut(StrictSchema):

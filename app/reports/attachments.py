@@ -18,12 +18,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from app.core.fields import clean_text
+from app.core.sniff import EXTENSIONS, SNIFF_BYTES, sniff
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, PayloadTooLargeError, ValidationError
 from app.extensions import db
 from app.reports.models import Attachment, Report
-from app.reports.sniff import EXTENSIONS, SNIFF_BYTES, sniff
-from app.schemas import clean_text
 
 MAX_PER_REPORT = 9
 UNSUPPORTED_TYPE = "不支持的文件类型：仅接受 JPEG、PNG、WebP、HEIC 图片，MP4 视频，MP3、M4A、AAC、AMR 音频和 PDF"

@@ -1,4 +1,7 @@
-"""Report vocabulary from DOMAIN.md: category codes, statuses and their labels."""
+"""Report vocabulary from DOMAIN.md: category codes, channels, genders, age bands.
+
+Statuses, their labels and the reporter's view of them live in ``states.py``.
+"""
 
 from __future__ import annotations
 
@@ -15,31 +18,6 @@ CATEGORIES: dict[str, str] = {
     "missing_or_trafficked": "发现未成年人来源不明、失踪或者被拐卖、收买",
     "organised_begging": "发现未成年人被组织乞讨",
     "other_serious_harm": "其他严重侵害未成年人身心健康的情形或未成年人正在面临不法侵害危险",
-}
-
-STATUS_LABELS: dict[str, str] = {
-    "new": "待签收",
-    "reviewing": "初核中",
-    "transferred": "已移送公安，待反馈",
-    "police_responded": "公安已反馈",
-    "supervising": "立案监督中",
-    "closed": "已办结",
-}
-
-# What a reporter sees for each internal status.
-REPORTER_STATUS: dict[str, str] = {
-    "new": "submitted",
-    "reviewing": "received",
-    "transferred": "transferred",
-    "police_responded": "transferred",
-    "supervising": "transferred",
-    "closed": "closed",
-}
-REPORTER_STATUS_LABELS: dict[str, str] = {
-    "submitted": "已提交",
-    "received": "已受理",
-    "transferred": "已移送公安机关",
-    "closed": "已办结",
 }
 
 CHANNELS = ("miniprogram", "web", "phone")

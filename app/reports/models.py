@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.dbtypes import UTCDateTime, utcnow
 from app.crypto.models import DataKey
 from app.crypto.sealed import Sealed
-from app.dbtypes import UTCDateTime, utcnow
 from app.extensions import db
 from app.units.models import Unit
 

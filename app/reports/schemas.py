@@ -12,9 +12,9 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validates_schema
 
+from app.core.fields import AwareDateTime, Choice, ListIn, NestedIn, StrictBool, StrictInt, StrictSchema, Text
 from app.reports.constants import CATEGORIES, GENDERS
 from app.reports.idcard import age_on, birth_date, is_phone, normalise_id_number
-from app.schemas import AwareDateTime, Choice, ListIn, NestedIn, StrictBool, StrictInt, StrictSchema, Text
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 CST = dt.timezone(dt.timedelta(hours=8))

@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -15,14 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.auth.actor import Actor
 from app.crypto.vault import get_vault
-from app.errors import ConflictError, NotFoundError, ValidationError
+from app.errors import ConflictError, ValidationError
 from app.extensions import db
+from app.notify import service as notify
 from app.reporters.models import Reporter
-from app.reports.constants import REPORTER_STATUS, REPORTER_STATUS_LABELS, age_band
+from app.reports.constants import age_band
 from app.reports.idcard import age_on, birth_date
 from app.reports.models import SEALED_SECTIONS, Report, ReportEvent
-from app.reports.states import transition
+from app.reports.queries import find_by_client_key
+from app.reports.states import REPORTER_STATUS, Action, Status, transition
 from app.reports.tracking import CST, next_tracking_no
 from app.units.models import Unit
 
@@ -39,7 +41,6 @@ _DUMMY_HASH = _hasher.hash("qzbg-dummy-status-code")
 class Submission:
     report: Report
     created: bool
-    status_code: str | None = None  # only for a new web report
 
 
 def _jsonable(section: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -55,23 +56,14 @@ def _victim_age(victim: dict[str, Any], discovered_at: dt.datetime) -> int | Non
     return age_on(born, discovered_at.astimezone(CST).date()) if born else None
 
 
-# Called with (report, now) inside every change of the status a reporter sees; the WeChat
-# subscribe channel registers itself here (app.wechat.init_app).
-REPORTER_STATUS_LISTENERS: list[Callable[[Report, dt.datetime], object]] = []
-
-
-def find_by_client_key(client_key: str) -> Report | None:
-    return db.session.scalars(select(Report).where(Report.client_key == client_key)).one_or_none()
-
-
 def submit(
     data: dict[str, Any],
     *,
-    channel: str,
+    actor: Actor,
     client_key: str,
     now: dt.datetime,
     reporter: Reporter | None = None,
-    with_status_code: bool = False,
+    status_code: str | None = None,
 ) -> Submission:
     """Store a validated report with its first timeline event, all in the caller's transaction.
 
@@ -93,8 +85,8 @@ def submit(
         id=uuid.uuid4(),
         client_key=client_key,
         reporter_id=reporter.id if reporter else None,
-        channel=channel,
-        status="new",
+        channel=actor.channel,
+        status=transition(None, Action.SUBMIT, actor.role),
         categories=list(data["categories"]),
         urgent=bool(data.get("urgent")),
         unit_id=unit.id if unit else None,
@@ -114,10 +106,11 @@ def submit(
     if victim.get("id_number"):
         report.victim_id_bidx = vault.blind_index("victim.id_number", victim["id_number"])
     report.reporter_phone_bidx = vault.blind_index("phone", data["reporter"]["phone"])
-    status_code = new_status_code(report) if with_status_code else None
+    if status_code is not None:
+        report.status_code_hash = _hasher.hash(status_code)  # only the hash of the 查询码 is kept
     report.tracking_no = next_tracking_no(now)
     report.events.append(
-        ReportEvent(at=now, seq=0, action="submit", from_status=None, to_status="new", actor=f"channel:{channel}")
+        ReportEvent(at=now, seq=0, action=Action.SUBMIT, from_status=None, to_status=Status.NEW, actor=actor.label)
     )
     try:
         with db.session.begin_nested():
@@ -131,26 +124,26 @@ def submit(
         return Submission(existing, created=False)
     if reporter is not None and unit is not None:
         reporter.unit_id = unit.id  # the unit the reporter files for, shown at their next login
-    return Submission(report, created=True, status_code=status_code)
+    return Submission(report, created=True)
 
 
-def change_status(report: Report, action: str, *, actor: str, now: dt.datetime) -> ReportEvent:
+def change_status(report: Report, action: str, *, actor: Actor, now: dt.datetime) -> ReportEvent:
     """Move a report through the state machine, with its timeline event, in the caller's transaction.
 
-    A reporter-visible change notifies the listeners (subscribe messages). Two
-    actors on one report: the second flush finds a stale version -> ConflictError.
+    A change of the status the reporter sees queues a message to them. Two actors
+    on one report: the second flush finds a stale version -> ConflictError.
     """
-    before = reporter_status(report)
-    target = transition(report.status, action)
+    before = REPORTER_STATUS[report.status]
+    target = transition(report.status, action, actor.role)
     event = ReportEvent(
-        at=now, seq=len(report.events), action=action, from_status=report.status, to_status=target, actor=actor
+        at=now, seq=len(report.events), action=action, from_status=report.status, to_status=target,
+        actor=actor.label,
     )
     report.status = target
     report.updated_at = now
     report.events.append(event)
     if REPORTER_STATUS[target] != before:
-        for listener in REPORTER_STATUS_LISTENERS:
-            listener(report, now)
+        notify.enqueue(notify.Kind.REPORTER_STATUS_CHANGED, report=report, now=now)
     try:
         db.session.flush()
     except StaleDataError:
@@ -158,26 +151,9 @@ def change_status(report: Report, action: str, *, actor: str, now: dt.datetime) 
     return event
 
 
-def new_status_code(report: Report) -> str:
-    """A fresh 查询码 for ``report``; only its argon2 hash is kept."""
-    status_code = "".join(secrets.choice(STATUS_CODE_ALPHABET) for _ in range(STATUS_CODE_LENGTH))
-    report.status_code_hash = _hasher.hash(status_code)
-    return status_code
-
-
-def reissue_status_code(report: Report) -> str:
-    """Replace the 查询码 of a web report (the old one stops working)."""
-    status_code = new_status_code(report)
-    db.session.flush()
-    return status_code
-
-
-def reporter_report(reporter: Reporter, report_id: uuid.UUID) -> Report:
-    """The reporter's own report; anyone else's is not found (not forbidden: no existence leak)."""
-    report = db.session.get(Report, report_id)
-    if report is None or report.reporter_id != reporter.id:
-        raise NotFoundError("找不到该报告")
-    return report
+def make_status_code() -> str:
+    """A fresh 查询码 (about 50 bits); the report keeps only its argon2 hash."""
+    return "".join(secrets.choice(STATUS_CODE_ALPHABET) for _ in range(STATUS_CODE_LENGTH))
 
 
 def find_by_status_code(tracking_no: str, status_code: str) -> Report | None:
@@ -189,46 +165,3 @@ def find_by_status_code(tracking_no: str, status_code: str) -> Report | None:
     except (VerificationError, InvalidHashError):
         return None
     return report if report is not None and report.status_code_hash else None
-
-
-def reporter_status(report: Report) -> str:
-    return REPORTER_STATUS[report.status]
-
-
-def reporter_timeline(report: Report) -> list[dict[str, Any]]:
-    """Status steps as the reporter sees them: one entry per change of reporter-visible status."""
-    timeline: list[dict[str, Any]] = []
-    for event in report.events:
-        shown = REPORTER_STATUS[event.to_status]
-        if timeline and timeline[-1]["status"] == shown:
-            continue
-        timeline.append({"at": event.at, "status": shown, "label": REPORTER_STATUS_LABELS[shown]})
-    return timeline
-
-
-def reporter_view_summary(report: Report) -> dict[str, Any]:
-    status = reporter_status(report)
-    return {
-        "id": report.id,
-        "tracking_no": report.tracking_no,
-        "status": status,
-        "status_label": REPORTER_STATUS_LABELS[status],
-        "submitted_at": report.submitted_at,
-        "updated_at": report.updated_at,
-    }
-
-
-def reporter_view(report: Report) -> dict[str, Any]:
-    """What the reporter submitted, its status and timeline; no internal notes or police detail."""
-    return {
-        **reporter_view_summary(report),
-        "categories": report.categories,
-        "urgent": report.urgent,
-        "unit_id": report.unit_id,
-        **{name: report.section(name) for name in SEALED_SECTIONS},
-        "attachments": [
-            {"id": a.id, "filename": a.unseal("filename_data"), "size": a.size, "content_type": a.content_type}
-            for a in report.attachments
-        ],
-        "timeline": reporter_timeline(report),
-    }

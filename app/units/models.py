@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.dbtypes import UTCDateTime, utcnow
+from app.core.dbtypes import UTCDateTime, utcnow
 from app.extensions import db
 
 # DOMAIN.md, "Obligated reporters: unit types"; the codes are part of the API contract.

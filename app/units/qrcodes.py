@@ -10,8 +10,8 @@ import qrcode
 from flask import current_app
 from sqlalchemy import select
 
+from app.core.sniff import sniff
 from app.extensions import db
-from app.reports.sniff import sniff
 from app.units.models import Unit, UnitQrCode
 from app.wechat.client import WeChatUnavailable, get_gateway
 

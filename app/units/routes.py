@@ -11,9 +11,9 @@ import datetime as dt
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from app.extensions import db
+from app.core.db import transactional
 from app.units import qrcodes
-from app.units import service as units
+from app.units import queries as units
 from app.units.models import UNIT_TYPES
 
 bp = Blueprint("units", __name__, url_prefix="/units")
@@ -28,10 +28,10 @@ def _png(data: bytes, content_type: str, filename: str) -> Response:
 
 
 @bp.get("/<string:code>/wxacode.png")
+@transactional
 def unit_wxacode(code: str) -> ResponseReturnValue:
     """The mini-program code whose scene is the unit's code."""
     stored = qrcodes.wxacode(units.by_code(code), now=dt.datetime.now(dt.UTC))
-    db.session.commit()
     return _png(stored.image, stored.content_type, f"wxacode-{code}.png")
 
 

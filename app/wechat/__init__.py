@@ -19,15 +19,8 @@ def to_app_error(exc: WeChatError) -> AppError:
 
 
 def init_app(app: Flask) -> None:
-    """Map WeChat errors to the envelope, and plug subscribe messages into the outbox and status changes."""
-    from app.notify.service import register_channel
-    from app.reports.service import REPORTER_STATUS_LISTENERS
-    from app.wechat import subscribe
+    """Map WeChat errors to the envelope."""
 
     @app.errorhandler(WeChatError)
     def handle_wechat_error(exc: WeChatError) -> ResponseReturnValue:
         return render_error(to_app_error(exc))
-
-    register_channel(subscribe.CHANNEL, subscribe.deliver)
-    if subscribe.queue_status_message not in REPORTER_STATUS_LISTENERS:
-        REPORTER_STATUS_LISTENERS.append(subscribe.queue_status_message)

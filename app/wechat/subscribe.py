@@ -2,24 +2,25 @@
 
 Queued in the outbox (channel ``wechat_subscribe``) with the status change, only
 when the reporter holds a grant for the status template; sent by the notify
-worker. The template data carries the tracking number, a short status, a time
+worker through ``SubscribeChannel``. The template data carries the tracking number, a short status, a time
 and a fixed hint: nothing personal goes to Tencent.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
 from flask import current_app
 
 from app.extensions import db
+from app.notify.channels import GiveUp, Retry
 from app.notify.models import OutboxMessage
-from app.notify.service import GiveUp, Retry, enqueue, release_before_io
 from app.reporters import subscriptions
 from app.reporters.models import Reporter
 from app.reports.models import Report
-from app.reports.service import reporter_status
+from app.reports.states import REPORTER_STATUS
 from app.wechat.client import WeChatBadRequest, WeChatError, WeChatRefused, get_gateway
 
 CHANNEL = "wechat_subscribe"
@@ -46,41 +47,61 @@ def template_data(tracking_no: str, status: str, at: dt.datetime) -> dict[str, s
     return data
 
 
-def queue_status_message(report: Report, now: dt.datetime) -> OutboxMessage | None:
-    """Queue a message for the report's reporter if they granted one; called inside the status change."""
+def status_payload(report: Report, now: dt.datetime) -> dict[str, Any] | None:
+    """The outbox payload of a status message for the report's reporter, if they granted one."""
     template_id = current_app.config["QZBG"].wechat_status_template_id
     if not template_id or report.reporter_id is None:
         return None
     if subscriptions.remaining(report.reporter_id, template_id) <= 0:
         return None
-    return enqueue(
-        CHANNEL, "status_changed", now=now, report_id=report.id, reporter_id=report.reporter_id,
-        payload={"template_id": template_id, "status": reporter_status(report), "at": now.isoformat()},
-    )
+    return {"template_id": template_id, "status": str(REPORTER_STATUS[report.status]), "at": now.isoformat()}
 
 
-def deliver(message: OutboxMessage, now: dt.datetime) -> None:
-    """Send one queued status message; a refused or malformed one ends without retry."""
-    settings = current_app.config["QZBG"]
-    report = db.session.get(Report, message.report_id)
-    reporter = db.session.get(Reporter, message.reporter_id)
-    if report is None or reporter is None or reporter.openid_data is None:
-        raise GiveUp("recipient_gone")
-    payload: dict[str, Any] = message.payload
-    template_id = str(payload["template_id"])
-    data = template_data(report.tracking_no, str(payload["status"]), dt.datetime.fromisoformat(payload["at"]))
-    openid, reporter_id = reporter.unseal("openid_data"), reporter.id
-    page = f"{settings.wechat_detail_page}?id={report.id}"
-    release_before_io()
-    try:
-        get_gateway().send_subscribe_message(
-            openid, template_id, data, page=page, state=MINIPROGRAM_STATE[settings.wechat_env_version]
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    reporter_id: Any
+    openid: str
+    template_id: str
+    data: dict[str, str]
+    page: str
+    state: str
+
+
+class SubscribeChannel:
+    """Mini-program subscribe messages; a refused or malformed one ends without retry."""
+
+    name = CHANNEL
+
+    def prepare(self, message: OutboxMessage) -> Prepared:
+        settings = current_app.config["QZBG"]
+        report = db.session.get(Report, message.report_id)
+        reporter = db.session.get(Reporter, message.reporter_id)
+        if report is None or reporter is None or reporter.openid_data is None:
+            raise GiveUp("recipient_gone")
+        payload: dict[str, Any] = message.payload
+        return Prepared(
+            reporter_id=reporter.id,
+            openid=reporter.unseal("openid_data"),
+            template_id=str(payload["template_id"]),
+            data=template_data(report.tracking_no, str(payload["status"]), dt.datetime.fromisoformat(payload["at"])),
+            page=f"{settings.wechat_detail_page}?id={report.id}",
+            state=MINIPROGRAM_STATE[settings.wechat_env_version],
         )
-    except WeChatRefused:
-        subscriptions.use_grant(reporter_id, template_id, exhausted=True)
-        raise GiveUp("43101") from None
-    except WeChatBadRequest as exc:
-        raise GiveUp(f"wechat:{exc.errcode}") from None
-    except WeChatError as exc:
-        raise Retry(f"wechat:{exc.errcode}") from None
-    subscriptions.use_grant(reporter_id, template_id)
+
+    def send(self, prepared: Prepared) -> None:
+        try:
+            get_gateway().send_subscribe_message(
+                prepared.openid, prepared.template_id, prepared.data, page=prepared.page, state=prepared.state
+            )
+        except WeChatRefused:
+            raise GiveUp("43101") from None
+        except WeChatBadRequest as exc:
+            raise GiveUp(f"wechat:{exc.errcode}") from None
+        except WeChatError as exc:
+            raise Retry(f"wechat:{exc.errcode}") from None
+
+    def record(self, prepared: Prepared, outcome: str, code: str | None) -> None:
+        if outcome == "sent":
+            subscriptions.use_grant(prepared.reporter_id, prepared.template_id)
+        elif code == "43101":
+            subscriptions.use_grant(prepared.reporter_id, prepared.template_id, exhausted=True)

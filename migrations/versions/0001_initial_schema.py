@@ -8,7 +8,7 @@ Create Date: 2026-11-26 04:24:15.337109
 from alembic import op
 import sqlalchemy as sa
 
-import app.dbtypes
+import app.core.dbtypes
 
 
 # revision identifiers, used by Alembic.
@@ -24,9 +24,9 @@ def upgrade():
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('kek_id', sa.String(length=40), nullable=False),
     sa.Column('wrapped', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('rewrapped_at', app.dbtypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('destroyed_at', app.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rewrapped_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('destroyed_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_data_keys'))
     )
     with op.batch_alter_table('data_keys', schema=None) as batch_op:
@@ -44,8 +44,8 @@ def upgrade():
     sa.Column('type', sa.String(length=40), nullable=False),
     sa.Column('district_code', sa.String(length=12), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units')),
     sa.UniqueConstraint('code', name=op.f('uq_units_code'))
     )
@@ -60,10 +60,10 @@ def upgrade():
     sa.Column('session_key_data', sa.LargeBinary(), nullable=True),
     sa.Column('phone_bidx', sa.LargeBinary(length=33), nullable=True),
     sa.Column('phone_data', sa.LargeBinary(), nullable=True),
-    sa.Column('phone_verified_at', app.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('phone_verified_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('unit_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', app.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'], name=op.f('fk_reporters_data_key_id_data_keys')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_reporters_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reporters')),
@@ -76,9 +76,9 @@ def upgrade():
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('reporter_id', sa.Uuid(), nullable=False),
     sa.Column('token_hash', sa.LargeBinary(length=32), nullable=False),
-    sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', app.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['reporter_id'], ['reporters.id'], name=op.f('fk_reporter_sessions_reporter_id_reporters'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reporter_sessions')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_reporter_sessions_token_hash'))
@@ -109,9 +109,9 @@ def upgrade():
     sa.Column('victim_id_bidx', sa.LargeBinary(length=33), nullable=True),
     sa.Column('reporter_phone_bidx', sa.LargeBinary(length=33), nullable=True),
     sa.Column('status_code_hash', sa.String(length=128), nullable=True),
-    sa.Column('submitted_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('acknowledge_due_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acknowledge_due_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'], name=op.f('fk_reports_data_key_id_data_keys')),
     sa.ForeignKeyConstraint(['reporter_id'], ['reporters.id'], name=op.f('fk_reports_reporter_id_reporters')),
@@ -136,7 +136,7 @@ def upgrade():
     sa.Column('stored_size', sa.Integer(), nullable=False),
     sa.Column('content_type', sa.String(length=40), nullable=False),
     sa.Column('filename_data', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_attachments_report_id_reports'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments')),
     sa.UniqueConstraint('storage_name', name=op.f('uq_attachments_storage_name'))
@@ -148,7 +148,7 @@ def upgrade():
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('report_id', sa.Uuid(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('action', sa.String(length=30), nullable=False),
     sa.Column('from_status', sa.String(length=20), nullable=True),
     sa.Column('to_status', sa.String(length=20), nullable=False),

@@ -8,7 +8,7 @@ Create Date: 2026-11-26 04:38:30.642940
 from alembic import op
 import sqlalchemy as sa
 
-import app.dbtypes
+import app.core.dbtypes
 
 
 # revision identifiers, used by Alembic.
@@ -33,7 +33,7 @@ def upgrade():
     sa.Column('page', sa.String(length=200), nullable=False),
     sa.Column('image', sa.LargeBinary(), nullable=False),
     sa.Column('content_type', sa.String(length=20), nullable=False),
-    sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_unit_qrcodes_unit_id_units'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('unit_id', 'kind', name=op.f('pk_unit_qrcodes'))
     )
@@ -41,7 +41,7 @@ def upgrade():
     sa.Column('reporter_id', sa.Uuid(), nullable=False),
     sa.Column('template_id', sa.String(length=64), nullable=False),
     sa.Column('remaining', sa.Integer(), nullable=False),
-    sa.Column('updated_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['reporter_id'], ['reporters.id'], name=op.f('fk_subscription_grants_reporter_id_reporters'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('reporter_id', 'template_id', name=op.f('pk_subscription_grants'))
     )
@@ -54,10 +54,10 @@ def upgrade():
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.String(length=80), nullable=True),
-    sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', app.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_outbox_report_id_reports'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['reporter_id'], ['reporters.id'], name=op.f('fk_outbox_reporter_id_reporters'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))

@@ -1,16 +1,21 @@
-"""The outbox: one broken message does not stop the others; nothing is locked while a provider is slow."""
+"""The outbox worker: one broken message does not stop the others; nothing is locked while a provider is slow;
+leases keep two workers off one message."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.notify import service
+from app.notify import service, worker
+from app.notify.channels import GiveUp, Retry
 from app.notify.models import OutboxMessage
 from app.units.models import Unit
 
@@ -19,65 +24,98 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@dataclasses.dataclass
+class FakeChannel:
+    """A channel whose send does what the test says; records what it prepared and recorded."""
+
+    on_send: Callable[[Any], None] = lambda prepared: None
+    name: str = "test"
+    recorded: list[tuple[Any, str]] = dataclasses.field(default_factory=list)
+
+    def prepare(self, message: OutboxMessage) -> Any:
+        if message.payload.get("give_up"):
+            raise GiveUp("bad_data")
+        return dict(message.payload)
+
+    def send(self, prepared: Any) -> None:
+        self.on_send(prepared)
+
+    def record(self, prepared: Any, outcome: str, code: str | None) -> None:
+        self.recorded.append((prepared.get("n"), outcome))
+
+
+def deliver(channel: FakeChannel, at: dt.datetime | None = None, **kwargs: Any) -> dict[str, int]:
+    return worker.deliver_due(now=at or now(), known={"test": channel}, **kwargs)
+
+
 @pytest.fixture
-def channels():
-    saved = dict(service.CHANNELS)
-    yield service.CHANNELS
-    service.CHANNELS.clear()
-    service.CHANNELS.update(saved)
+def queue(app) -> Callable[..., OutboxMessage]:
+    def add(at: dt.datetime | None = None, **payload: Any) -> OutboxMessage:
+        message = service.queue("test", "t", now=at or now(), payload=payload)
+        db.session.commit()
+        return message
+
+    return add
 
 
-def test_a_channel_crashing_on_one_message_does_not_block_the_next(app, channels):
+def test_a_channel_crashing_on_one_message_does_not_block_the_next(queue):
     delivered = []
 
-    def flaky(message, at):
-        if message.payload["n"] == 1:
+    def flaky(prepared):
+        if prepared["n"] == 1:
             raise RuntimeError("bug in a channel")
-        delivered.append(message.payload["n"])
+        delivered.append(prepared["n"])
 
-    service.register_channel("test", flaky)
-    earlier = now() - dt.timedelta(seconds=5)
-    service.enqueue("test", "t", now=earlier, payload={"n": 1})
-    service.enqueue("test", "t", now=now(), payload={"n": 2})
-    db.session.commit()
-    assert service.deliver_due(now=now()) == {"sent": 1, "retry": 1, "dead": 0}
+    queue(now() - dt.timedelta(seconds=5), n=1)
+    queue(n=2)
+    channel = FakeChannel(flaky)
+    assert deliver(channel) == {"sent": 1, "retry": 1, "dead": 0}
     assert delivered == [2]
     broken = db.session.scalars(select(OutboxMessage).where(OutboxMessage.state == "pending")).one()
     assert (broken.attempts, broken.last_error) == (1, "RuntimeError")
+    assert sorted(channel.recorded) == [(1, "retry"), (2, "sent")]
 
 
-def test_a_message_failing_every_time_ends_dead_after_the_last_attempt(app, channels):
-    def down(message, at):
-        raise service.Retry("down")
+def test_a_message_failing_every_time_ends_dead_after_the_last_attempt(queue):
+    def down(prepared):
+        raise Retry("down")
 
-    service.register_channel("test", down)
-    service.enqueue("test", "t", now=now(), payload={})
-    db.session.commit()
+    queue()
     at = now()
-    for _ in range(service.MAX_ATTEMPTS):
-        service.deliver_due(now=at)
+    for _ in range(worker.MAX_ATTEMPTS):
+        deliver(FakeChannel(down), at)
         at += dt.timedelta(days=1)
     message = db.session.scalars(select(OutboxMessage)).one()
-    assert (message.state, message.attempts) == ("dead", service.MAX_ATTEMPTS)
+    assert (message.state, message.attempts) == ("dead", worker.MAX_ATTEMPTS)
 
 
-def test_no_transaction_is_held_while_a_channel_waits_on_the_network(app, channels):
+def test_a_message_that_can_never_be_prepared_is_dead_at_once(queue):
+    queue(give_up=True)
+    assert deliver(FakeChannel()) == {"sent": 0, "retry": 0, "dead": 1}
+    assert db.session.scalars(select(OutboxMessage)).one().last_error == "bad_data"
+
+
+def test_retries_back_off_exponentially_with_jitter():
+    waits = [worker.backoff(n).total_seconds() for n in range(1, 7)]
+    for attempt, wait in enumerate(waits, start=1):
+        base = min(3600, 30 * 2 ** (attempt - 1))
+        assert 0.8 * base <= wait <= 1.2 * base
+
+
+def test_no_transaction_is_held_while_a_channel_waits_on_the_network(app, queue):
     started, release = threading.Event(), threading.Event()
 
-    def slow(message, at):
-        service.release_before_io()
+    def slow(prepared):
         started.set()
         release.wait(10)
 
-    service.register_channel("test", slow)
-    service.enqueue("test", "t", now=now(), payload={})
-    db.session.commit()
+    queue()
 
-    def worker():
+    def run():
         with app.app_context():
-            service.deliver_due(now=now())
+            deliver(FakeChannel(slow))
 
-    thread = threading.Thread(target=worker)
+    thread = threading.Thread(target=run)
     thread.start()
     assert started.wait(10)
     began = time.monotonic()
@@ -90,32 +128,61 @@ def test_no_transaction_is_held_while_a_channel_waits_on_the_network(app, channe
     assert db.session.scalars(select(OutboxMessage)).one().state == "sent"
 
 
-def test_a_claimed_message_is_leased_so_another_worker_skips_it(app, channels):
-    service.register_channel("test", lambda message, at: None)
-    service.enqueue("test", "t", now=now(), payload={})
-    db.session.commit()
-    claimed = service._claim(now())
-    assert claimed is not None
-    assert service._claim(now()) is None  # leased: not due again until the lease ends
+def test_a_claimed_message_is_leased_so_another_worker_skips_it(queue):
+    queue()
+    known = {"test": FakeChannel()}
+    assert len(worker._claim_batch(now(), known, 10)) == 1
+    assert worker._claim_batch(now(), known, 10) == []  # leased: not due again until the lease ends
 
 
-def test_a_worker_whose_lease_was_taken_over_records_nothing(app, channels):
-    service.register_channel("test", lambda message, at: None)
-    service.enqueue("test", "t", now=now(), payload={})
-    db.session.commit()
-    message_id, attempts, lease = service._claim(now())
+def test_a_worker_whose_lease_was_taken_over_records_nothing(queue):
+    queue(n=1)
+    channel = FakeChannel()
+    known = {"test": channel}
+    first = worker._claim_batch(now(), known, 10)
     # The lease ran out and another worker claimed the message meanwhile.
-    later = lease + dt.timedelta(seconds=1)
-    assert service._claim(later) is not None
-    assert service._still_ours(message_id, attempts, lease) is False
-    db.session.rollback()
+    later = first[0].lease + dt.timedelta(seconds=1)
+    assert len(worker._claim_batch(later, known, 10)) == 1
+    counts = {"sent": 0, "retry": 0, "dead": 0}
+    worker._record(first, known, later, counts)
+    assert counts == {"sent": 0, "retry": 0, "dead": 0}
+    assert channel.recorded == []
+    assert db.session.scalars(select(OutboxMessage)).one().state == "pending"
 
 
-def test_a_message_whose_worker_died_every_time_ends_dead(app, channels):
-    service.register_channel("test", lambda message, at: None)
-    message = service.enqueue("test", "t", now=now(), payload={})
-    message.attempts = service.MAX_ATTEMPTS  # claimed that often, never an outcome
+def test_a_message_whose_worker_died_every_time_ends_dead(queue):
+    message = queue()
+    message.attempts = worker.MAX_ATTEMPTS  # claimed that often, never an outcome
     db.session.commit()
-    assert service.deliver_due(now=now()) == {"sent": 0, "retry": 0, "dead": 0}
+    assert deliver(FakeChannel()) == {"sent": 0, "retry": 0, "dead": 0}
     db.session.expire_all()
     assert db.session.scalars(select(OutboxMessage)).one().state == "dead"
+
+
+def test_many_messages_go_out_in_batches(queue):
+    for n in range(45):
+        queue(n=n)
+    channel = FakeChannel()
+    assert deliver(channel, limit=100, batch=20) == {"sent": 45, "retry": 0, "dead": 0}
+    assert sorted(n for n, _ in channel.recorded) == list(range(45))
+
+
+def test_the_worker_loop_stops_when_told_and_finishes_what_it_holds(app, queue):
+    queue(n=1)
+    stop = threading.Event()
+    sent = []
+
+    def send(prepared):
+        sent.append(prepared["n"])
+        stop.set()  # SIGTERM arrives while this message is being sent
+
+    def run():
+        with app.app_context():
+            worker.run(interval=0.05, stop=stop, known={"test": FakeChannel(send)})
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert sent == [1]
+    assert db.session.scalars(select(OutboxMessage)).one().state == "sent"

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.core.fields import clean_text
 from app.reports.constants import CATEGORIES
 from app.reports.idcard import check_digit
-from app.schemas import clean_text
 from tests.factories import CST, report_body, valid_id_number
 
 REPORTS = "/api/v1/reports"

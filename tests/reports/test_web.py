@@ -20,7 +20,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import TestResponse, encode_multipart
 
 from app.extensions import db
-from app.reports import attachments, service
+from app.reports import attachments, presenters, service
 from app.reports.models import Report
 from app.units.models import Unit
 
@@ -220,7 +220,7 @@ def test_a_valid_form_stores_one_report_and_redirects_to_its_receipt(client: Fla
     assert tracking_no == report.tracking_no
     assert TRACKING_NO.match(tracking_no)
     assert service.find_by_status_code(tracking_no, status_code) == report
-    view = service.reporter_view(report)
+    view = presenters.reporter_view(report)
     assert view["reporter"] == {"name": "王医生", "phone": "13800000000", "position": "急诊科医生"}
     assert view["incident"]["description"] == "接诊时发现患儿身上有多处新旧不一的淤伤。\n家长解释前后矛盾。"
     assert view["suspect"] == {"name": None, "relation": "邻居", "description": None}
@@ -338,7 +338,7 @@ def test_datetime_local_values_are_read_as_china_standard_time(submit: Callable[
 
     assert response.status_code == 303
     [report] = stored_reports()
-    view = service.reporter_view(report)
+    view = presenters.reporter_view(report)
     discovered = dt.datetime.fromisoformat(view["incident"]["discovered_at"])
     assert discovered == dt.datetime(2025, 3, 1, 1, 15, tzinfo=dt.UTC)
     assert discovered.utcoffset() == dt.timedelta(hours=8)

@@ -15,10 +15,10 @@ import requests
 from PIL import Image
 
 from app.extensions import db
-from app.notify.service import deliver_due
+from app.notify.worker import deliver_due
 from app.reports import service as reports
 from app.reports.models import Report
-from tests.factories import report_body
+from tests.factories import PROSECUTOR, report_body
 from tests.wechat.conftest import TEMPLATE
 
 PERSONAL = {
@@ -77,7 +77,7 @@ def test_mini_program_path_end_to_end(live_url, fake, unit):
     # A prosecutor acknowledges the report (the review pages will call the same service).
     db.session.rollback()
     report = db.session.get(Report, uuid.UUID(report_id))
-    reports.change_status(report, "acknowledge", actor="test:prosecutor", now=dt.datetime.now(dt.UTC))
+    reports.change_status(report, "acknowledge", actor=PROSECUTOR, now=dt.datetime.now(dt.UTC))
     db.session.commit()
     assert deliver_due(now=dt.datetime.now(dt.UTC))["sent"] == 1
     db.session.rollback()

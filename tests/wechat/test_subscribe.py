@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.notify.models import OutboxMessage
-from app.notify.service import deliver_due
+from app.notify.worker import deliver_due
 from app.reporters import subscriptions
 from app.reports import service as reports
 from app.reports.models import Report
 from app.wechat.subscribe import LIMITS, template_data
-from tests.factories import report_body
+from tests.factories import PROSECUTOR, report_body
 from tests.wechat.conftest import TEMPLATE
 
 
@@ -43,7 +43,7 @@ def acknowledged_with_grant(client, fake, *, at_wechat: bool = True):
     if at_wechat:
         fake.grant("o-dev-carol", TEMPLATE)
     report = submit(client, headers)
-    reports.change_status(report, "acknowledge", actor="test:prosecutor", now=now())
+    reports.change_status(report, "acknowledge", actor=PROSECUTOR, now=now())
     db.session.commit()
     return report, reporter_id
 
@@ -71,7 +71,7 @@ def test_status_change_with_a_grant_sends_one_message_and_uses_the_grant(client,
     client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE]}, headers=headers)
     fake.grant("o-dev-carol", TEMPLATE)
     report = submit(client, headers)
-    reports.change_status(report, "acknowledge", actor="test:prosecutor", now=now())
+    reports.change_status(report, "acknowledge", actor=PROSECUTOR, now=now())
     db.session.commit()
     queued = db.session.scalars(select(OutboxMessage)).one()
     assert queued.channel == "wechat_subscribe"
@@ -91,7 +91,7 @@ def test_a_change_the_reporter_cannot_see_sends_nothing(client, fake):
     client.post("/api/v1/subscriptions", json={"template_ids": [TEMPLATE, TEMPLATE]}, headers=headers)
     report = submit(client, headers)
     for action in ("acknowledge", "transfer", "record_feedback"):
-        reports.change_status(report, action, actor="test", now=now())
+        reports.change_status(report, action, actor=PROSECUTOR, now=now())
     db.session.commit()
     statuses = [m.payload["status"] for m in db.session.scalars(select(OutboxMessage))]
     assert sorted(statuses) == ["received", "transferred"]  # police feedback stays "transferred" for the reporter
@@ -100,7 +100,7 @@ def test_a_change_the_reporter_cannot_see_sends_nothing(client, fake):
 def test_without_a_grant_nothing_is_queued(client, fake):
     headers, _ = login(client, fake)
     report = submit(client, headers)
-    reports.change_status(report, "acknowledge", actor="test", now=now())
+    reports.change_status(report, "acknowledge", actor=PROSECUTOR, now=now())
     db.session.commit()
     assert db.session.scalars(select(OutboxMessage)).all() == []
 

@@ -11,8 +11,8 @@ from marshmallow import fields
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
+from app.core.fields import StrictSchema
 from app.errors import BadRequestError, UnsupportedMediaTypeError
-from app.schemas import StrictSchema
 
 
 class ErrorBody(StrictSchema):

@@ -1,4 +1,4 @@
-"""Mini-program login, phone verification, the reporter's own profile, and subscription grants."""
+"""JSON API for reporters: mini-program login and logout, phone verification, own profile, subscription grants."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from typing import Any
 
 from flask import current_app
 
-from app.api import BEARER, ApiBlueprint
-from app.dbtypes import utcnow
+from app.core.db import transactional
+from app.core.dbtypes import utcnow
+from app.core.rest import BEARER, ApiBlueprint
 from app.errors import ValidationError
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.reporters import subscriptions
 from app.reporters.auth import current_reporter, reporter_required
 from app.reporters.models import Reporter
+from app.reporters.schemas import CodeIn, LoginOut, MeOut, PhoneOut, SubscriptionsIn, SubscriptionsOut
 from app.wechat import service
-from app.wechat.schemas import CodeIn, LoginOut, MeOut, PhoneOut, SubscriptionsIn, SubscriptionsOut
 
-blp = ApiBlueprint("api_wechat", __name__, url_prefix="/api/v1", description="小程序登录与订阅消息")
+blp = ApiBlueprint("api_reporters", __name__, url_prefix="/api/v1", description="小程序登录与订阅消息")
 
 
 def login_limit() -> str:
@@ -36,6 +37,7 @@ def no_store(response: Any) -> Any:
 
 
 @blp.route("/auth/wechat", methods=["POST"])
+@transactional
 @limiter.limit(login_limit)
 @blp.arguments(CodeIn)
 @blp.response(200, LoginOut)
@@ -43,11 +45,11 @@ def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
     """Exchange a wx.login code for a bearer token."""
     settings = current_app.config["QZBG"]
     result = service.login(data["code"], now=utcnow(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
-    db.session.commit()
     return {"token": result.token, "expires_in": result.expires_in, "reporter": _reporter_out(result.reporter)}
 
 
 @blp.route("/auth/phone", methods=["POST"])
+@transactional
 @blp.doc(security=BEARER)
 @reporter_required
 @blp.arguments(CodeIn)
@@ -55,7 +57,6 @@ def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
 def verify_phone(data: dict[str, Any]) -> dict[str, Any]:
     """Verify the reporter's phone number with a getPhoneNumber code."""
     masked = service.verify_phone(current_reporter(), data["code"], now=utcnow())
-    db.session.commit()
     return {"phone_verified": True, "phone_masked": masked}
 
 
@@ -71,6 +72,7 @@ def get_me() -> dict[str, Any]:
 
 
 @blp.route("/subscriptions", methods=["POST"])
+@transactional
 @blp.doc(security=BEARER)
 @reporter_required
 @blp.arguments(SubscriptionsIn)
@@ -83,5 +85,4 @@ def record_subscriptions(data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(fields={"template_ids": ["包含未知的订阅消息模板"]})
     template_ids = list(dict.fromkeys(data["template_ids"]))  # each accepted template once
     granted = subscriptions.record_grants(current_reporter().id, template_ids, now=utcnow())
-    db.session.commit()
     return {"granted": granted}

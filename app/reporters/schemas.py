@@ -1,4 +1,4 @@
-"""Bodies and answers of the mini-program's auth and subscription endpoints."""
+"""Bodies and answers of the reporter endpoints: login, phone, profile, subscriptions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validates
 
-from app.schemas import ListIn, StrictSchema, Text
+from app.core.fields import ListIn, StrictSchema, Text
 from app.units.schemas import UnitOut
 
 

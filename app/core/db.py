@@ -1,0 +1,55 @@
+"""The transaction boundary: one commit per user action, in one place.
+
+Services only flush. A view is wrapped in ``transactional`` (outermost, just under
+the route decorator), so its answer is rendered inside the transaction and the
+commit comes once, after it; an exception or an error answer (status 400 and up)
+rolls everything back. CLI commands and the notify worker use ``unit_of_work``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def transactional(view: F) -> F:
+    """Commit the view's work once its answer is ready; roll back on an exception or an error answer."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            db.session.rollback()
+            raise
+        if response.status_code >= 400:
+            db.session.rollback()
+        else:
+            try:
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+        return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction for a CLI command or a worker step: committed at the end, rolled back on error."""
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

@@ -1,0 +1,149 @@
+"""Deliver the outbox: claim a batch, prepare it, send without a transaction, record the outcomes.
+
+Per batch there are two short transactions: one claims up to ``batch`` due
+messages (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers never
+take one message; each claim counts an attempt and sets a lease) and prepares
+them; the other records every outcome, each only while this worker still holds
+that message's lease. Delivery is at least once: a worker that dies between a
+send and its record leaves the message to be sent again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import random
+import threading
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from app.core.db import unit_of_work
+from app.extensions import db
+from app.notify.channels import Channel, GiveUp, Retry, channels
+from app.notify.models import OutboxMessage
+
+log = logging.getLogger("qzbg.notify")
+MAX_ATTEMPTS = 6
+LEASE = dt.timedelta(minutes=5)
+
+
+@dataclasses.dataclass
+class _Claim:
+    id: uuid.UUID
+    channel: str
+    attempts: int
+    lease: dt.datetime
+    prepared: Any = None
+    outcome: str = "sent"
+    code: str | None = None
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential back-off with jitter: about 30 s, 1, 2, 4 ... minutes, at most an hour."""
+    base = min(3600.0, 30.0 * 2 ** (attempts - 1))
+    return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not a secret
+
+
+def _claim_batch(now: dt.datetime, known: dict[str, Channel], batch: int) -> list[_Claim]:
+    """Lease up to ``batch`` due messages and prepare them, in one transaction."""
+    claims: list[_Claim] = []
+    with unit_of_work():
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
+                   OutboxMessage.channel.in_(list(known)))
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(batch)
+        )
+        if db.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        for message in db.session.scalars(stmt):
+            if message.attempts >= MAX_ATTEMPTS:
+                # Used up its attempts without an outcome (its worker died each time).
+                message.state, message.last_error = "dead", message.last_error or "no_outcome"
+                continue
+            message.attempts += 1
+            message.next_attempt_at = now + LEASE  # no other worker takes it while this one sends
+            claim = _Claim(message.id, message.channel, message.attempts, message.next_attempt_at)
+            try:
+                claim.prepared = known[message.channel].prepare(message)
+            except GiveUp as exc:
+                claim.outcome, claim.code = "dead", exc.code
+            claims.append(claim)
+    return claims
+
+
+def _send(claim: _Claim, channel: Channel) -> None:
+    if claim.outcome != "sent":
+        return
+    try:
+        channel.send(claim.prepared)
+    except Retry as exc:
+        claim.outcome, claim.code = "retry", exc.code
+    except GiveUp as exc:
+        claim.outcome, claim.code = "dead", exc.code
+    except Exception as exc:  # noqa: BLE001 - one broken message must not stop the queue
+        log.error("outbox_channel_failed", extra={"channel": claim.channel, "exception": type(exc).__name__})
+        claim.outcome, claim.code = "retry", type(exc).__name__
+
+
+def _record(claims: list[_Claim], known: dict[str, Channel], now: dt.datetime, counts: dict[str, int]) -> None:
+    with unit_of_work():
+        stmt = select(OutboxMessage).where(OutboxMessage.id.in_([c.id for c in claims]))
+        if db.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        rows = {m.id: m for m in db.session.scalars(stmt)}
+        for claim in claims:
+            message = rows.get(claim.id)
+            if (message is None or message.attempts != claim.attempts or message.next_attempt_at != claim.lease
+                    or message.state != "pending"):
+                log.error("outbox_lease_lost", extra={"channel": claim.channel})
+                continue
+            message.last_error = claim.code[:80] if claim.code else None
+            if claim.outcome == "sent":
+                message.state, message.sent_at = "sent", now
+            elif claim.outcome == "dead" or message.attempts >= MAX_ATTEMPTS:
+                message.state = "dead"
+            else:
+                message.state, message.next_attempt_at = "pending", now + backoff(message.attempts)
+            if claim.prepared is not None:
+                known[claim.channel].record(claim.prepared, claim.outcome, claim.code)
+            result = "retry" if message.state == "pending" else message.state
+            counts[result] += 1
+            log.info("outbox_delivery", extra={"channel": message.channel, "state": message.state,
+                                               "attempts": message.attempts, "error": message.last_error})
+
+
+def deliver_due(
+    *, now: dt.datetime, limit: int = 100, batch: int = 20, known: dict[str, Channel] | None = None
+) -> dict[str, int]:
+    """Send what is due, ``batch`` messages per claim, at most ``limit``; counts by outcome.
+
+    ``now`` is when the run starts; each claim uses the clock as it moves on from
+    there, so a long run never hands out leases that have already run out.
+    ``known`` replaces the configured channels (tests).
+    """
+    counts = {"sent": 0, "retry": 0, "dead": 0}
+    known = channels() if known is None else known
+    offset = now - dt.datetime.now(dt.UTC)
+    done = 0
+    while done < limit:
+        claims = _claim_batch(dt.datetime.now(dt.UTC) + offset, known, min(batch, limit - done))
+        if not claims:
+            break
+        done += len(claims)
+        for claim in claims:
+            _send(claim, known[claim.channel])
+        _record(claims, known, dt.datetime.now(dt.UTC) + offset, counts)
+    return counts
+
+
+def run(*, interval: float, stop: threading.Event, known: dict[str, Channel] | None = None) -> None:
+    """Deliver until ``stop`` is set, sleeping ``interval`` seconds when idle; a batch in hand is finished."""
+    while not stop.is_set():
+        counts = deliver_due(now=dt.datetime.now(dt.UTC), known=known)
+        if not any(counts.values()):
+            stop.wait(interval)
