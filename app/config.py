@@ -39,6 +39,17 @@ def _int(value: str, name: str, low: int, high: int) -> int:
     return number
 
 
+def _limit(value: str, name: str) -> str:
+    """A rate limit in flask-limiter's notation, e.g. ``20 per hour;5 per minute``."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must look like '20 per hour;5 per minute', not {value!r}") from None
+    return value
+
+
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}")
@@ -76,6 +87,7 @@ class Settings:
     # Not in the contract's table; operational knobs with safe defaults.
     trusted_proxies: int = 0
     intake_rate_limit: str = "20 per hour;5 per minute"
+    intake_ip_rate_limit: str = "200 per hour;30 per minute"
     lookup_rate_limit: str = "30 per hour;10 per minute"
     login_rate_limit: str = "60 per hour;20 per minute"
     token_ttl_hours: int = 24 * 7
@@ -148,7 +160,10 @@ class Settings:
             public_url=(get("PUBLIC_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
             training=_flag(get("TRAINING", "0") or "", "QZBG_TRAINING"),
             trusted_proxies=_int(get("TRUSTED_PROXIES", "0") or "", "QZBG_TRUSTED_PROXIES", 0, 5),
-            intake_rate_limit=get("INTAKE_RATE_LIMIT", cls.intake_rate_limit) or "",
+            intake_rate_limit=_limit(get("INTAKE_RATE_LIMIT", cls.intake_rate_limit) or "", "QZBG_INTAKE_RATE_LIMIT"),
+            intake_ip_rate_limit=_limit(
+                get("INTAKE_IP_RATE_LIMIT", cls.intake_ip_rate_limit) or "", "QZBG_INTAKE_IP_RATE_LIMIT"
+            ),
             lookup_rate_limit=get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit) or "",
             login_rate_limit=get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "",
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),

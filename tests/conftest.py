@@ -75,6 +75,7 @@ def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
         keyring_path=keyring_path,
         attachments_dir=root / "attachments",
         intake_rate_limit=RELAXED_LIMIT,
+        intake_ip_rate_limit=RELAXED_LIMIT,
         lookup_rate_limit=RELAXED_LIMIT,
     )
     return base.replace(**overrides)

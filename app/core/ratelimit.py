@@ -1,4 +1,4 @@
-"""Rate-limit counters shared by every worker process of a host, without Redis.
+"""Rate limits: the intake limits, and counters shared by every worker process of a host without Redis.
 
 flask-limiter keeps counters in ``memory://`` by default: each gunicorn worker
 would count on its own and a limit of 5 would really be 5 × workers. Without
@@ -9,16 +9,28 @@ waits on a report's transaction. Several hosts need Redis.
 
 from __future__ import annotations
 
+import functools
+import logging
+import math
 import os
 import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from flask import current_app, request
+from limits import parse_many
 from limits.storage import Storage
+
+from app.errors import RateLimitedError
+from app.extensions import limiter
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("qzbg.security")
 
 SCHEME = "qzbg+sqlite"
 
@@ -95,3 +107,57 @@ class SqliteFileStorage(Storage):
 
     def clear(self, key: str) -> None:
         self._connection().execute("DELETE FROM counters WHERE key = ?", (key,))
+
+
+def client_address() -> str:
+    """The client's address as the trusted proxies report it (``QZBG_TRUSTED_PROXIES``)."""
+    return request.remote_addr or "unknown"
+
+
+def intake_limited(subject: Callable[[], str | None]) -> Callable[[F], F]:
+    """Limit report submissions per submitter (``QZBG_INTAKE_RATE_LIMIT``) under a per-address ceiling
+    (``QZBG_INTAKE_IP_RATE_LIMIT``, sized for a hospital behind one address).
+
+    ``subject`` names the submitter: the reporter of a bearer token, or the browser session of the web form.
+    Put it inside the authentication decorator, so a request without a valid token never reaches it. Only an
+    accepted submission (an answer below 400) spends quota: a 401, a 415, a form with errors or a refused
+    upload costs the submitter and their colleagues behind the same address nothing. The test and the hit
+    are two steps, so parallel requests at the very edge of a limit may pass it by one or two. When the
+    counter store is down the submission is taken uncounted: a report must never be lost to a rate limit.
+    """
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if request.method != "POST":
+                return view(*args, **kwargs)
+            settings = current_app.config["QZBG"]
+            checks = [(item, "intake-ip", client_address()) for item in parse_many(settings.intake_ip_rate_limit)]
+            who = subject()
+            if who:
+                checks += [(item, "intake", who) for item in parse_many(settings.intake_rate_limit)]
+            strategy = limiter.limiter
+            try:
+                for item, scope, key in checks:
+                    if not strategy.test(item, scope, key):
+                        reset_at, _ = strategy.get_window_stats(item, scope, key)
+                        log.warning("security.rate_limited", extra={"scope": scope})
+                        retry = max(1, math.ceil(reset_at - time.time()))
+                        raise RateLimitedError(headers={"Retry-After": str(retry)})
+            except RateLimitedError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a dead counter store must not stop a report
+                log.error("rate_limit_store_failed", extra={"exception": type(exc).__name__})
+                checks = []
+            response = current_app.make_response(view(*args, **kwargs))
+            if response.status_code < 400:
+                try:
+                    for item, scope, key in checks:
+                        strategy.hit(item, scope, key)
+                except Exception as exc:  # noqa: BLE001 - as above
+                    log.error("rate_limit_store_failed", extra={"exception": type(exc).__name__})
+            return response
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -14,9 +14,9 @@ from flask import current_app, request
 from app.auth.actor import Actor
 from app.core.db import transactional
 from app.core.dbtypes import utcnow
+from app.core.ratelimit import intake_limited
 from app.core.rest import BEARER, ApiBlueprint
 from app.errors import UnsupportedMediaTypeError
-from app.extensions import limiter
 from app.reporters.auth import current_reporter, reporter_required
 from app.reports import attachments, presenters, queries, service
 from app.reports.api_schemas import (
@@ -33,10 +33,6 @@ from app.reports.schemas import ReportCreatedOut, ReportIn
 blp = ApiBlueprint("api_v1", __name__, url_prefix="/api/v1", description="强制报告小程序接口")
 
 
-def intake_limit() -> str:
-    return str(current_app.config["QZBG"].intake_rate_limit)
-
-
 @blp.route("/categories")
 @blp.response(200, CategoryListOut)
 def list_categories() -> dict[str, Any]:
@@ -47,8 +43,8 @@ def list_categories() -> dict[str, Any]:
 @blp.route("/reports", methods=["POST"])
 @transactional
 @blp.doc(security=BEARER)
-@limiter.shared_limit(intake_limit, scope="intake")
 @reporter_required
+@intake_limited(lambda: f"reporter:{current_reporter().id}")
 @blp.arguments(ReportIn)
 @blp.response(201, ReportCreatedOut)
 @blp.alt_response(200, schema=ReportCreatedOut, description="同一 client_id 的重复提交：返回原报告，不新建")

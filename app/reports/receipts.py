@@ -8,6 +8,7 @@ when the receipt shows it.
 from __future__ import annotations
 
 import base64
+import secrets
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -50,6 +51,13 @@ def open_form(session: Any, form_key: str) -> None:
         forms.pop(next(iter(forms)))
     forms[form_key] = _receipt_box().encrypt(make_status_code().encode()).decode()
     session["form_codes"] = forms
+    session.setdefault("browser_id", secrets.token_urlsafe(12))
+
+
+def browser_id(session: Any) -> str | None:
+    """A random id of this browser session (given with its first form), for the per-browser intake limit."""
+    value = session.get("browser_id")
+    return f"browser:{value}" if value else None
 
 
 def form_status_code(session: Any, form_key: str) -> str | None:

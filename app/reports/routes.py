@@ -18,6 +18,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.auth.actor import Actor
 from app.core.db import transactional
+from app.core.ratelimit import intake_limited
 from app.errors import AppError, BadRequestError, NotFoundError, PayloadTooLargeError
 from app.extensions import limiter
 from app.reports import attachments, presenters, receipts, service
@@ -88,19 +89,15 @@ def lookup_limit() -> str:
     return str(current_app.config["QZBG"].lookup_rate_limit)
 
 
-def intake_limit() -> str:
-    return str(current_app.config["QZBG"].intake_rate_limit)
-
-
 @bp.route("/report", methods=["GET", "POST"])
 @transactional
 # Only posts that reach a receipt count: someone correcting field errors is not slowed down.
-@limiter.shared_limit(intake_limit, scope="intake", methods=["POST"], deduct_when=lambda r: r.status_code == 303)
+@intake_limited(lambda: receipts.browser_id(session))
 def report_form() -> ResponseReturnValue:
     """The report form; a valid POST stores one report per rendered form and redirects to the receipt."""
     if request.method == "GET":
         form_key = secrets.token_urlsafe(18)
-        receipts.open_form(session, form_key)
+        receipts.open_form(session, form_key)  # also gives this browser its id for the intake limit
         return _render_form(_preselected(request.args.get("unit", "")), {}, form_key)
     form_key = request.form.get("form_key", "")
     if not FORM_KEY.match(form_key):
