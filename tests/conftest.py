@@ -31,6 +31,7 @@ from app.extensions import db, limiter
 from app.reporters import service as reporters
 from app.units.models import Unit
 from app.wechat.fake import FakeWeChat, FakeWeChatServer
+from tests.factories import create_unit
 
 PG_URL = os.environ.get("QZBG_TEST_DATABASE_URL")
 BACKENDS = [
@@ -206,7 +207,6 @@ def fake() -> Iterator[FakeWeChat]:
 
 @pytest.fixture
 def unit(app: Flask) -> Unit:
-    hospital = Unit(code="hosp-001", name="市妇幼保健院", type="maternal_child_health", district_code="330102")
-    db.session.add(hospital)
+    hospital = create_unit("hosp-001")
     db.session.commit()
     return hospital

@@ -1,4 +1,7 @@
-"""Builders for valid request bodies; tests override only what they are about."""
+"""Builders: valid request bodies, and rows in the database built through the project's own services.
+
+Tests override only what they are about; the demo seed (later) uses the same builders.
+"""
 
 from __future__ import annotations
 
@@ -55,3 +58,55 @@ def staff_actor(role: str = "prosecutor") -> Any:
 
 
 PROSECUTOR = staff_actor("prosecutor")
+
+# The actions that bring a new report to each status, through the one state machine.
+STATUS_PATH: dict[str, tuple[str, ...]] = {
+    "new": (),
+    "reviewing": ("acknowledge",),
+    "transferred": ("acknowledge", "transfer"),
+    "police_responded": ("acknowledge", "transfer", "record_feedback"),
+    "supervising": ("acknowledge", "transfer", "record_feedback", "supervise"),
+    "closed": ("acknowledge", "close"),
+}
+
+
+def create_unit(
+    code: str | None = None, *, name: str = "市妇幼保健院", type: str = "maternal_child_health",  # noqa: A002
+    district_code: str | None = "330102", active: bool = True,
+) -> Any:
+    """A member unit, flushed (commit it when another connection must see it)."""
+    from app.extensions import db
+    from app.units.models import Unit
+
+    unit = Unit(code=code or f"unit-{uuid.uuid4().hex[:8]}", name=name, type=type, district_code=district_code,
+                active=active)
+    db.session.add(unit)
+    db.session.flush()
+    return unit
+
+
+def create_report(
+    *, status: str = "new", reporter: Any = None, unit: Any = None, now: dt.datetime | None = None,
+    commit: bool = True, **sections: Any,
+) -> Any:
+    """A report submitted through ``reports.service.submit`` and moved to ``status`` through the state machine.
+
+    ``reporter`` is a Reporter (a mini-program report) or None (the web form); ``sections`` override the body
+    as in ``report_body``.
+    """
+    from app.auth.actor import Actor
+    from app.extensions import db
+    from app.reports import service
+    from app.reports.schemas import ReportBody
+
+    at = now or dt.datetime.now(dt.UTC)
+    body = report_body(unit_id=unit.id if unit is not None else None, **sections)
+    data = ReportBody().load({k: v for k, v in body.items() if k != "client_id"})
+    actor = Actor.reporter(reporter.id) if reporter is not None else Actor.public()
+    result = service.submit(data, actor=actor, client_key=f"test:{uuid.uuid4()}", now=at, reporter=reporter)
+    report = result.report
+    for step, action in enumerate(STATUS_PATH[status], start=1):
+        service.change_status(report, action, actor=PROSECUTOR, now=at + dt.timedelta(seconds=step))
+    if commit:
+        db.session.commit()
+    return report

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.notify import service, worker
 from app.notify.channels import GiveUp, Retry
 from app.notify.models import OutboxMessage
-from app.units.models import Unit
+from tests.factories import create_unit
 
 
 def now() -> dt.datetime:
@@ -119,7 +119,7 @@ def test_no_transaction_is_held_while_a_channel_waits_on_the_network(app, queue)
     thread.start()
     assert started.wait(10)
     began = time.monotonic()
-    db.session.add(Unit(code="while-sending", name="发送期间写入", type="other"))
+    create_unit("while-sending", name="发送期间写入", type="other")
     db.session.commit()  # on SQLite this would wait for the worker's write lock if it held one
     waited = time.monotonic() - began
     release.set()

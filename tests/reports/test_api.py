@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.models import Report, ReportEvent
-from app.units.models import Unit
-from tests.factories import report_body, valid_id_number
+from tests.factories import create_unit, report_body, valid_id_number
 
 
 def count_reports() -> int:
@@ -182,7 +181,7 @@ def test_public_report_without_unit_and_optional_sections_is_accepted(client, re
 
 
 def test_units_list_shows_active_units_with_public_fields_only(client, unit):
-    db.session.add(Unit(code="old-01", name="已撤销诊所", type="clinic", active=False))
+    create_unit("old-01", name="已撤销诊所", type="clinic", active=False)
     db.session.commit()
     response = client.get("/api/v1/units")
     expected = {"id": unit.id, "code": "hosp-001", "name": "市妇幼保健院", "type": "maternal_child_health"}
