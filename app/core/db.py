@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import scoped_session
 
 from app.extensions import db
 
@@ -45,7 +45,7 @@ def transactional(view: F) -> F:
 
 
 @contextlib.contextmanager
-def unit_of_work() -> Iterator[Session]:
+def unit_of_work() -> Iterator[scoped_session[Any]]:
     """One transaction for a CLI command or a worker step: committed at the end, rolled back on error."""
     try:
         yield db.session
