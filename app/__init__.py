@@ -143,7 +143,11 @@ def register_blueprints(app: Flask) -> None:
     from app.extensions import csrf
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
+    from app.admin import routes as admin_routes
+    from app.auth import routes as auth_routes
+    from app.auth import templating
     from app.reports import routes as reports_routes
+    from app.review import routes as review_routes
     from app.units import api as units_api
     from app.units import routes as units_routes
     from app.wechat import init_app as init_wechat
@@ -155,14 +159,20 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
+    for staff_blueprint in (auth_routes.bp, review_routes.bp, admin_routes.bp):
+        app.register_blueprint(staff_blueprint)
+    templating.register(app)
     init_wechat(app)
 
 
 def register_cli(app: Flask) -> None:
+    from app.audit.cli import audit_cli
+    from app.auth.cli import users_cli
     from app.crypto.cli import keys_cli
     from app.notify.cli import notify_cli
+    from app.offices.cli import offices_cli, police_units_cli
     from app.units.cli import units_cli
     from app.wechat.cli import wechat_cli
 
-    for group in (keys_cli, units_cli, notify_cli, wechat_cli):
+    for group in (keys_cli, units_cli, notify_cli, wechat_cli, offices_cli, police_units_cli, users_cli, audit_cli):
         app.cli.add_command(group)

@@ -91,6 +91,10 @@ class Settings:
     lookup_rate_limit: str = "30 per hour;10 per minute"
     login_rate_limit: str = "60 per hour;20 per minute"
     token_ttl_hours: int = 24 * 7
+    # Staff side: sessions and login throttling.
+    staff_idle_minutes: int = 30
+    staff_session_hours: int = 12
+    staff_login_rate_limit: str = "100 per hour;20 per minute"
     log_level: str = "INFO"
 
     @property
@@ -167,6 +171,12 @@ class Settings:
             lookup_rate_limit=get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit) or "",
             login_rate_limit=get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "",
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
+            # Staff side.
+            staff_idle_minutes=_int(get("STAFF_IDLE_MINUTES", "30") or "", "QZBG_STAFF_IDLE_MINUTES", 1, 24 * 60),
+            staff_session_hours=_int(get("STAFF_SESSION_HOURS", "12") or "", "QZBG_STAFF_SESSION_HOURS", 1, 72),
+            staff_login_rate_limit=_limit(
+                get("STAFF_LOGIN_RATE_LIMIT", cls.staff_login_rate_limit) or "", "QZBG_STAFF_LOGIN_RATE_LIMIT"
+            ),
             log_level=(get("LOG_LEVEL", "INFO") or "").upper(),
         )
 

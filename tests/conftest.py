@@ -102,11 +102,21 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 def _empty_tables() -> None:
+    """Every table emptied, then the rows the migrations seed put back (the default office)."""
     db.session.remove()
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
+        _seed_default_office(conn)
     db.engine.dispose()
+
+
+def _seed_default_office(conn: Any) -> None:
+    from app.offices.models import Office
+
+    conn.execute(Office.__table__.insert().values(
+        id=1, code="default", name="人民检察院", is_default=True, created_at=dt.datetime.now(dt.UTC)
+    ))
 
 
 @pytest.fixture

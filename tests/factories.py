@@ -110,3 +110,43 @@ def create_report(
     if commit:
         db.session.commit()
     return report
+
+
+STAFF_PASSWORD = "correct horse battery staple 7"
+
+
+def create_staff(
+    username: str | None = None, *, role: str = "prosecutor", office: Any = None, police_unit: Any = None,
+    unit: Any = None, enrolled: bool = True, password: str = STAFF_PASSWORD, display_name: str | None = None,
+) -> Any:
+    """A staff account through ``auth.service.create_user``; ``enrolled`` gives it a TOTP secret already confirmed
+    (read it with ``user.unseal("totp_secret_data")``). Police get a police unit, liaisons a unit, if not given."""
+    from app.auth import service
+    from app.extensions import db
+    from app.offices import queries as offices
+    from app.offices.models import PoliceUnit
+
+    office = office or offices.default_office()
+    if role == "police" and police_unit is None:
+        police_unit = PoliceUnit(code=f"pu-{uuid.uuid4().hex[:8]}", name="城北派出所", office_id=office.id)
+        db.session.add(police_unit)
+        db.session.flush()
+    if role == "unit_liaison" and unit is None:
+        unit = create_unit()
+        unit.office_id = office.id
+    new = service.NewUser(
+        username=username or f"{role}-{uuid.uuid4().hex[:6]}", role=role, office=office, police_unit=police_unit,
+        unit=unit, display_name=display_name,
+    )
+    user = service.create_user(new, password, actor=None, now=dt.datetime.now(dt.UTC))
+    if enrolled and user.needs_totp:
+        service.enrolment_secret(user)
+        user.totp_enrolled_at = dt.datetime.now(dt.UTC)
+    db.session.flush()
+    return user
+
+
+def create_office(code: str = "north", name: str = "北区人民检察院", districts: tuple[str, ...] = ("430299",)) -> Any:
+    from app.offices import service
+
+    return service.add_office(code, name, list(districts))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
+from typing import Any
 
 
 class ActorKind(enum.StrEnum):
@@ -27,6 +28,11 @@ class Actor:
     role: str | None = None
     office_id: int | None = None
     channel: str | None = None  # how a report came in: miniprogram, web, phone
+    # Where the act came from, for the audit log (the view fills these in; services never read a request).
+    ip: str | None = None
+    request_id: str | None = None
+    police_unit_id: int | None = None
+    unit_id: int | None = None
 
     @classmethod
     def reporter(cls, reporter_id: uuid.UUID) -> Actor:
@@ -35,6 +41,12 @@ class Actor:
     @classmethod
     def public(cls) -> Actor:
         return cls(ActorKind.PUBLIC, role="public", channel="web")
+
+    @classmethod
+    def staff(cls, user: Any, *, ip: str | None = None, request_id: str | None = None) -> Actor:
+        """A staff user (``app.auth.models.StaffUser``) acting."""
+        return cls(ActorKind.STAFF, id=user.id, role=user.role, office_id=user.office_id, ip=ip,
+                   request_id=request_id, police_unit_id=user.police_unit_id, unit_id=user.unit_id)
 
     @classmethod
     def system(cls) -> Actor:

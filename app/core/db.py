@@ -3,7 +3,7 @@
 Services only flush. A view is wrapped in ``transactional`` (outermost, just under
 the route decorator), so its answer is rendered inside the transaction and the
 commit comes once, after it; an exception or an error answer (status 400 and up)
-rolls everything back. CLI commands and the notify worker use ``unit_of_work``.
+rolls everything back, unless the view called ``keep_on_error()``. CLI commands and the notify worker use ``unit_of_work``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy.orm import scoped_session
 
 from app.extensions import db
@@ -31,7 +31,7 @@ def transactional(view: F) -> F:
         except BaseException:
             db.session.rollback()
             raise
-        if response.status_code >= 400:
+        if response.status_code >= 400 and not g.pop("qzbg_keep_on_error", False):
             db.session.rollback()
         else:
             try:
@@ -53,3 +53,8 @@ def unit_of_work() -> Iterator[scoped_session[Any]]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def keep_on_error() -> None:
+    """Commit this request's work although its answer is an error (a failed login is counted and audited)."""
+    g.qzbg_keep_on_error = True

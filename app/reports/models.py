@@ -19,6 +19,7 @@ from app.core.dbtypes import UTCDateTime, utcnow
 from app.crypto.models import DataKey
 from app.crypto.sealed import Sealed
 from app.extensions import db
+from app.offices.models import DEFAULT_OFFICE_ID
 from app.units.models import Unit
 
 SEALED_SECTIONS = ("reporter", "victim", "incident", "suspect", "police")
@@ -37,6 +38,8 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     categories: Mapped[list[str]] = mapped_column(JSON)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # The office whose staff handle it: its unit's, else the office covering the chosen district, else the default.
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True, default=DEFAULT_OFFICE_ID)
     unit_type: Mapped[str | None] = mapped_column(String(40))
     district_code: Mapped[str | None] = mapped_column(String(12))
     victim_gender: Mapped[str] = mapped_column(String(10))

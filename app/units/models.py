@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.dbtypes import UTCDateTime, utcnow
 from app.extensions import db
+from app.offices.models import DEFAULT_OFFICE_ID
 
 # DOMAIN.md, "Obligated reporters: unit types"; the codes are part of the API contract.
 UNIT_TYPES: dict[str, str] = {
@@ -43,6 +44,7 @@ class Unit(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(40), index=True)
     district_code: Mapped[str | None] = mapped_column(String(12))
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True, default=DEFAULT_OFFICE_ID)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

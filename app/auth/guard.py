@@ -1,0 +1,109 @@
+"""The staff request: who is logged in, and the one decorator every staff view declares its permission with.
+
+``staff_required(permission)`` sends an anonymous visitor to ``/login?next=...``
+(303), answers 403 to a user whose role lacks the permission, sends a user
+without a recent second factor to ``/account/step-up`` for sensitive
+permissions, marks the answer ``no-store``, and leaves the acting ``Actor`` in
+``g.actor`` for the view to hand to its service. The permission is kept on the
+view (``qzbg_permission``) so a test can prove that no staff route lacks one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from flask import current_app, g, redirect, request
+from werkzeug.wrappers import Response
+
+from app.auth import permissions, sessions
+from app.auth.actor import Actor
+from app.auth.models import StaffSession, StaffUser
+from app.core.ratelimit import client_address
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def safe_next(target: str | None, default: str = "/review/") -> str:
+    """A same-site path to go on to after login or step-up; anything else becomes ``default``."""
+    if not target or len(target) > 500 or not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or any(ord(ch) < 32 for ch in target):
+        return default
+    return target
+
+
+def current_session() -> StaffSession | None:
+    """The live staff session of this request (looked up once per request; kept in the WSGI environ, which,
+    unlike ``g``, never outlives the request)."""
+    if "qzbg.staff_session" not in request.environ:
+        token = request.cookies.get(sessions.COOKIE, "")
+        settings = current_app.config["QZBG"]
+        now = dt.datetime.now(dt.UTC)
+        found = sessions.find(token, now=now, idle=dt.timedelta(minutes=settings.staff_idle_minutes)) if token \
+            else None
+        if found is not None:
+            sessions.touch(found, now)
+        request.environ["qzbg.staff_session"] = found
+    session: StaffSession | None = request.environ["qzbg.staff_session"]
+    return session
+
+
+def current_user() -> StaffUser | None:
+    session = current_session()
+    return session.user if session is not None else None
+
+
+def request_actor(user: StaffUser) -> Actor:
+    return Actor.staff(user, ip=client_address(), request_id=g.get("request_id"))
+
+
+def _login_redirect() -> Response:
+    return redirect("/login?" + urlencode({"next": safe_next(request.full_path.rstrip("?"))}), code=303)
+
+
+def step_up_redirect() -> Response:
+    back = request.full_path.rstrip("?") if request.method == "GET" else _referrer_path()
+    return redirect("/account/step-up?" + urlencode({"next": safe_next(back)}), code=303)
+
+
+def _referrer_path() -> str:
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if parts.netloc and parts.netloc != request.host:
+        return "/review/"
+    return parts.path + (f"?{parts.query}" if parts.query else "") if parts.path else "/review/"
+
+
+def staff_required(permission: str) -> Callable[[F], F]:
+    """Declare the permission a staff view needs; see the module docstring."""
+    if permission not in permissions.ALL_PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            session = current_session()
+            if session is None:
+                return _login_redirect()
+            permissions.require(session.user.role, permission)
+            if permission in permissions.SENSITIVE and not sessions.is_stepped_up(session, dt.datetime.now(dt.UTC)):
+                return step_up_redirect()
+            g.actor = request_actor(session.user)
+            response = current_app.make_response(view(*args, **kwargs))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        wrapper.qzbg_permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def current_actor() -> Actor:
+    actor: Actor = g.actor
+    return actor

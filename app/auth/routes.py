@@ -1,0 +1,223 @@
+"""Staff login (password, then TOTP or enrolment), logout, step-up, and one's own sessions.
+
+CONTRACT.md fixes the fields: ``username``, ``password``, then ``otp``; the
+enrolment page shows the secret in ``data-field="totp_secret"`` and the recovery
+codes once in ``data-field="recovery_codes"``. Wrong names, wrong passwords and
+locked accounts get one and the same answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import time
+import uuid
+from typing import Any
+
+import qrcode
+from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, session
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
+
+from app.audit import service as audit
+from app.auth import service, sessions, totp
+from app.auth.actor import Actor, ActorKind
+from app.auth.guard import current_actor, current_session, request_actor, safe_next, staff_required
+from app.auth.models import StaffUser
+from app.core.db import keep_on_error, transactional
+from app.core.ratelimit import client_address
+from app.extensions import db, limiter
+
+bp = Blueprint("auth", __name__)
+PENDING_TTL = 300  # seconds between the password and the second step
+LOGIN_FAILED = "用户名或密码错误，或账户暂时被锁定。多次失败后账户将锁定15分钟。"
+OTP_FAILED = "验证码不正确或已使用，请输入验证器中的新验证码"
+
+
+def staff_login_limit() -> str:
+    return str(current_app.config["QZBG"].staff_login_rate_limit)
+
+
+def _anonymous_actor() -> Actor:
+    return Actor(ActorKind.PUBLIC, role=None, ip=client_address(), request_id=g.get("request_id"))
+
+
+def _pending() -> tuple[StaffUser, dict[str, Any]] | None:
+    """The user who gave the right password in this browser within the last five minutes."""
+    pending = session.get("login")
+    if not isinstance(pending, dict) or time.time() - float(pending.get("at", 0)) > PENDING_TTL:
+        return None
+    try:
+        user = db.session.get(StaffUser, uuid.UUID(str(pending.get("uid"))))
+    except ValueError:
+        return None
+    if user is None or not user.active:
+        return None
+    return user, pending
+
+
+def _finish_login(user: StaffUser, next_url: str, *, second_factor: bool) -> Response:
+    """Start a new server-side session (never reusing an id) and set its cookie."""
+    settings = current_app.config["QZBG"]
+    now = dt.datetime.now(dt.UTC)
+    actor = request_actor(user)
+    service.logged_in(user, actor=actor, now=now)
+    token, _row = sessions.start(
+        user, now=now, lifetime=dt.timedelta(hours=settings.staff_session_hours), ip=client_address(),
+        user_agent=request.headers.get("User-Agent"), stepped_up=second_factor,
+    )
+    session.clear()  # a fresh Flask session too: nothing from before the login carries over
+    response = redirect(safe_next(next_url), code=303)
+    response.set_cookie(
+        sessions.COOKIE, token, httponly=True, samesite="Lax", secure=settings.public_url.startswith("https://"),
+        path="/",
+    )
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@transactional
+@limiter.limit(staff_login_limit, methods=["POST"])
+def login() -> ResponseReturnValue:
+    """The first step: username and password."""
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_session() is not None:
+            return redirect(next_url, code=303)
+        return render_template("staff/login.html", next_url=next_url, error=None)
+    now = dt.datetime.now(dt.UTC)
+    username = request.form.get("username", "")[:100]
+    user = service.check_password(username, request.form.get("password", ""), actor=_anonymous_actor(), now=now)
+    if user is None:
+        keep_on_error()  # the failure counts and is audited, although the answer is an error
+        return render_template("staff/login.html", next_url=next_url, error=LOGIN_FAILED,
+                               username=username[:40]), 401
+    if not user.needs_totp:
+        return _finish_login(user, next_url, second_factor=False)
+    session["login"] = {"uid": str(user.id), "at": time.time(), "next": next_url}
+    return redirect("/login/otp" if user.totp_enrolled_at else "/login/enrol", code=303)
+
+
+@bp.route("/login/otp", methods=["GET", "POST"])
+@transactional
+@limiter.limit(staff_login_limit, methods=["POST"])
+def login_otp() -> ResponseReturnValue:
+    """The second step: a TOTP code, or one of the recovery codes."""
+    pending = _pending()
+    if pending is None:
+        return redirect("/login", code=303)
+    user, state = pending
+    if user.totp_enrolled_at is None:
+        return redirect("/login/enrol", code=303)
+    if request.method == "GET":
+        return render_template("staff/otp.html", error=None)
+    ok = service.check_second_factor(user, request.form.get("otp", "")[:40], actor=request_actor(user),
+                                     now=dt.datetime.now(dt.UTC))
+    if not ok:
+        keep_on_error()
+        return render_template("staff/otp.html", error=OTP_FAILED), 401
+    return _finish_login(user, str(state.get("next")), second_factor=True)
+
+
+def _qr_data_uri(text: str) -> str:
+    image = qrcode.make(text, box_size=5, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@transactional
+@limiter.limit(staff_login_limit, methods=["POST"])
+def login_enrol() -> ResponseReturnValue:
+    """First login: set up the authenticator app (QR code and the secret as text), confirm one code."""
+    pending = _pending()
+    if pending is None:
+        return redirect("/login", code=303)
+    user, state = pending
+    if user.totp_enrolled_at is not None:
+        return redirect("/login/otp", code=303)
+    secret = service.enrolment_secret(user)
+    context = {"secret": secret, "qr": _qr_data_uri(totp.provisioning_uri(secret, user.username)),
+               "username": user.username}
+    if request.method == "GET":
+        return render_template("staff/enrol.html", error=None, **context)
+    codes = service.confirm_enrolment(user, request.form.get("otp", "")[:40], actor=request_actor(user),
+                                      now=dt.datetime.now(dt.UTC))
+    if codes is None:
+        keep_on_error()
+        return render_template("staff/enrol.html", error=OTP_FAILED, **context), 401
+    response = _finish_login(user, "/account/recovery-codes", second_factor=True)
+    session["recovery_codes"] = {"codes": codes, "next": safe_next(str(state.get("next")))}
+    return response
+
+
+@bp.get("/account/recovery-codes")
+@transactional
+@staff_required("account")
+def recovery_codes() -> ResponseReturnValue:
+    """The ten recovery codes, shown this once (reloading shows them no more)."""
+    shown = session.pop("recovery_codes", None) or {}
+    return render_template("staff/recovery_codes.html", codes=shown.get("codes") or [],
+                           next_url=safe_next(shown.get("next")))
+
+
+@bp.post("/logout")
+@transactional
+def logout() -> ResponseReturnValue:
+    """End this browser's session (CSRF-protected like every form)."""
+    live = current_session()
+    if live is not None:
+        now = dt.datetime.now(dt.UTC)
+        sessions.end(live, now, "logout")
+        audit.record(request_actor(live.user), "logout", now=now, target_type="staff_user", target_id=live.user.id,
+                     office_id=live.user.office_id)
+    session.clear()
+    response = make_response(redirect("/login", code=303))
+    response.delete_cookie(sessions.COOKIE, path="/")
+    return response
+
+
+@bp.route("/account/step-up", methods=["GET", "POST"])
+@transactional
+@staff_required("account")
+@limiter.limit(staff_login_limit, methods=["POST"])
+def step_up() -> ResponseReturnValue:
+    """Confirm a TOTP code before a sensitive action; then on to ``next``."""
+    next_url = safe_next(request.values.get("next"))
+    live = current_session()
+    assert live is not None
+    if request.method == "GET":
+        return render_template("staff/step_up.html", next_url=next_url, error=None)
+    now = dt.datetime.now(dt.UTC)
+    if not service.check_second_factor(live.user, request.form.get("otp", "")[:40], actor=current_actor(), now=now):
+        keep_on_error()
+        return render_template("staff/step_up.html", next_url=next_url, error=OTP_FAILED), 401
+    live.stepped_up_at = now
+    audit.record(current_actor(), "step_up", now=now, target_type="staff_user", target_id=live.user.id)
+    return redirect(next_url, code=303)
+
+
+@bp.get("/account/sessions")
+@transactional
+@staff_required("account")
+def account_sessions() -> ResponseReturnValue:
+    """One's own live sessions, with a button to end all the others."""
+    live = current_session()
+    assert live is not None
+    rows = sessions.live(live.user_id, dt.datetime.now(dt.UTC))
+    return render_template("staff/sessions.html", rows=rows, current_id=live.id)
+
+
+@bp.post("/account/sessions/end-others")
+@transactional
+@staff_required("account")
+def end_other_sessions() -> ResponseReturnValue:
+    live = current_session()
+    assert live is not None
+    now = dt.datetime.now(dt.UTC)
+    ended = sessions.end_all(live.user_id, now, "ended_by_user", keep=live.id)
+    audit.record(current_actor(), "sessions.end_others", now=now, target_type="staff_user", target_id=live.user_id)
+    session["flash"] = f"已结束其他 {ended} 个会话"
+    return redirect("/account/sessions", code=303)

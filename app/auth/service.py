@@ -1,0 +1,244 @@
+"""Staff account actions: create, log in (password, then TOTP), enrol TOTP, recovery codes, lock, unlock,
+deactivate, reset TOTP, change password or role. Each takes explicit arguments, flushes, and audits."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from sqlalchemy import func, select
+
+from app.audit import service as audit
+from app.auth import passwords, sessions, totp
+from app.auth.actor import Actor
+from app.auth.models import ROLES, RecoveryCode, StaffUser
+from app.crypto.vault import get_vault
+from app.errors import ConflictError, ValidationError
+from app.extensions import db
+from app.offices.models import Office, PoliceUnit
+from app.units.models import Unit
+
+MAX_FAILURES = 5
+LOCK_FOR = dt.timedelta(minutes=15)
+RECOVERY_CODES = 10
+RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+
+
+@dataclasses.dataclass(frozen=True)
+class NewUser:
+    username: str
+    role: str
+    office: Office
+    display_name: str | None = None
+    police_unit: PoliceUnit | None = None
+    unit: Unit | None = None
+    wecom_userid: str | None = None
+    email: str | None = None
+    mobile: str | None = None
+
+
+def normal_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def find_by_username(username: str) -> StaffUser | None:
+    name = normal_username(username)
+    if not name or len(name) > 40:
+        return None
+    return db.session.scalars(select(StaffUser).where(StaffUser.username == name)).one_or_none()
+
+
+def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.datetime) -> StaffUser:
+    """A new account; the password must be strong, police need a police unit and liaisons a member unit."""
+    errors: dict[str, list[str]] = {}
+    username = normal_username(new.username)
+    if not (3 <= len(username) <= 40) or not all(ch.isascii() and (ch.isalnum() or ch in "._-") for ch in username):
+        errors["username"] = ["用户名应为3至40个英文字母、数字或 ._- 字符"]
+    if new.role not in ROLES:
+        errors["role"] = [f"角色应为 {', '.join(ROLES)} 之一"]
+    if new.role == "police" and new.police_unit is None:
+        errors["police_unit"] = ["公安联络人须指定所属公安机关"]
+    if new.role == "unit_liaison" and new.unit is None:
+        errors["unit"] = ["成员单位联络人须指定所属单位"]
+    for field_name, bound in (("police_unit", new.police_unit), ("unit", new.unit)):
+        if bound is not None and getattr(bound, "office_id", new.office.id) != new.office.id:
+            errors[field_name] = ["所选单位不属于该检察院"]
+    weak = passwords.problems(password, username=username, display_name=new.display_name or "")
+    if weak:
+        errors["password"] = weak
+    if errors:
+        raise ValidationError(fields=errors)
+    if find_by_username(username) is not None:
+        raise ConflictError("该用户名已存在")
+    vault = get_vault()
+    user = StaffUser(
+        id=uuid.uuid4(), username=username, display_name=(new.display_name or username)[:50], role=new.role,
+        office_id=new.office.id, police_unit_id=new.police_unit.id if new.police_unit else None,
+        unit_id=new.unit.id if new.unit else None, password_hash=passwords.hash_password(password),
+        password_changed_at=now, data_key=vault.new_data_key(), wecom_userid=new.wecom_userid, email=new.email,
+        created_at=now, totp_last_step=0, failed_logins=0, active=True,
+    )
+    if new.mobile:
+        user.seal("mobile_data", new.mobile)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.create", now=now, target_type="staff_user", target_id=user.id, office_id=user.office_id)
+    return user
+
+
+def is_locked(user: StaffUser, now: dt.datetime) -> bool:
+    return user.locked_until is not None and now < user.locked_until
+
+
+def _failure(user: StaffUser | None, actor: Actor, now: dt.datetime, stage: str) -> None:
+    audit.record(actor, f"login.failed.{stage}", now=now, target_type="staff_user",
+                 target_id=user.id if user else None, office_id=user.office_id if user else None)
+    if user is None:
+        return
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILURES:
+        user.locked_until, user.failed_logins = now + LOCK_FOR, 0
+        audit.record(actor, "login.locked", now=now, target_type="staff_user", target_id=user.id,
+                     office_id=user.office_id)
+
+
+def check_password(username: str, password: str, *, actor: Actor, now: dt.datetime) -> StaffUser | None:
+    """The first login step. None for a wrong name or password, a locked or inactive account: the caller
+    says the same thing for all, and the work done is the same (a dummy hash for an unknown name)."""
+    user = find_by_username(username)
+    ok = passwords.verify(user.password_hash if user else None, password[:passwords.MAX_LENGTH])
+    if user is None or not user.active or is_locked(user, now) or not ok:
+        _failure(user if user is not None and user.active and not is_locked(user, now) else None, actor, now,
+                 "password")
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def check_second_factor(user: StaffUser, code: str, *, actor: Actor, now: dt.datetime) -> bool:
+    """A TOTP code (accepted once only) or an unused recovery code; failures count toward the lock."""
+    if not user.active or is_locked(user, now):
+        _failure(None, actor, now, "otp")
+        return False
+    if user.totp_secret_data is not None and user.totp_enrolled_at is not None:
+        step = totp.matching_step(user.unseal("totp_secret_data"), code, now, after=user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
+            return True
+    if _use_recovery_code(user, code, now):
+        audit.record(actor, "login.recovery_code", now=now, target_type="staff_user", target_id=user.id,
+                     office_id=user.office_id)
+        return True
+    _failure(user, actor, now, "otp")
+    return False
+
+
+def logged_in(user: StaffUser, *, actor: Actor, now: dt.datetime) -> None:
+    user.failed_logins, user.last_login_at = 0, now
+    audit.record(actor, "login", now=now, target_type="staff_user", target_id=user.id, office_id=user.office_id)
+
+
+def _code_hash(code: str) -> bytes:
+    return hashlib.sha256(code.strip().lower().replace("-", "").replace(" ", "").encode()).digest()
+
+
+def _use_recovery_code(user: StaffUser, code: str, now: dt.datetime) -> bool:
+    if not 8 <= len(code.strip()) <= 20:
+        return False
+    stored = db.session.scalars(
+        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _code_hash(code),
+                                   RecoveryCode.used_at.is_(None))
+    ).first()
+    if stored is None:
+        return False
+    stored.used_at = now
+    return True
+
+
+def enrolment_secret(user: StaffUser) -> str:
+    """The secret to show at enrolment: made once and kept (sealed) until a code confirms it."""
+    if user.totp_enrolled_at is not None:
+        raise ConflictError("已完成两步验证设置")
+    if user.totp_secret_data is None:
+        user.seal("totp_secret_data", totp.new_secret())
+        db.session.flush()
+    secret: str = user.unseal("totp_secret_data")
+    return secret
+
+
+def confirm_enrolment(user: StaffUser, code: str, *, actor: Actor, now: dt.datetime) -> list[str] | None:
+    """One right code finishes enrolment and returns ten new recovery codes (shown once); None if wrong."""
+    secret = enrolment_secret(user)
+    step = totp.matching_step(secret, code, now, after=user.totp_last_step)
+    if step is None:
+        _failure(user, actor, now, "enrol")
+        return None
+    user.totp_last_step, user.totp_enrolled_at = step, now
+    audit.record(actor, "totp.enrol", now=now, target_type="staff_user", target_id=user.id, office_id=user.office_id)
+    return new_recovery_codes(user)
+
+
+def new_recovery_codes(user: StaffUser) -> list[str]:
+    """Replace the user's recovery codes with ten new ones; only their hashes are kept."""
+    for old in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        db.session.delete(old)
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        db.session.add(RecoveryCode(id=uuid.uuid4(), user_id=user.id, code_hash=_code_hash(raw)))
+    db.session.flush()
+    return codes
+
+
+def recovery_codes_left(user: StaffUser) -> int:
+    return int(db.session.scalar(
+        select(func.count()).select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ) or 0)
+
+
+def unlock(user: StaffUser, *, actor: Actor | None, now: dt.datetime) -> None:
+    user.locked_until, user.failed_logins = None, 0
+    audit.record(actor, "user.unlock", now=now, target_type="staff_user", target_id=user.id, office_id=user.office_id)
+
+
+def deactivate(user: StaffUser, *, actor: Actor | None, now: dt.datetime) -> None:
+    user.active = False
+    sessions.end_all(user.id, now, "deactivated")
+    audit.record(actor, "user.deactivate", now=now, target_type="staff_user", target_id=user.id,
+                 office_id=user.office_id)
+
+
+def reset_totp(user: StaffUser, *, actor: Actor | None, now: dt.datetime) -> None:
+    """The user enrols again at the next login (a lost phone); every session and recovery code ends."""
+    user.totp_secret_data, user.totp_enrolled_at = None, None
+    for old in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        db.session.delete(old)
+    sessions.end_all(user.id, now, "totp_reset")
+    audit.record(actor, "user.reset_totp", now=now, target_type="staff_user", target_id=user.id,
+                 office_id=user.office_id)
+
+
+def change_password(user: StaffUser, password: str, *, actor: Actor | None, now: dt.datetime,
+                    keep_session: uuid.UUID | None = None) -> None:
+    weak = passwords.problems(password, username=user.username, display_name=user.display_name)
+    if weak:
+        raise ValidationError(fields={"password": weak})
+    user.password_hash, user.password_changed_at = passwords.hash_password(password), now
+    sessions.end_all(user.id, now, "password_changed", keep=keep_session)
+    audit.record(actor, "user.change_password", now=now, target_type="staff_user", target_id=user.id,
+                 office_id=user.office_id)
+
+
+def change_role(user: StaffUser, role: str, *, actor: Actor | None, now: dt.datetime) -> None:
+    if role not in ROLES:
+        raise ValidationError(fields={"role": [f"角色应为 {', '.join(ROLES)} 之一"]})
+    user.role = role
+    sessions.end_all(user.id, now, "role_changed")
+    audit.record(actor, "user.change_role", now=now, target_type="staff_user", target_id=user.id,
+                 office_id=user.office_id)

@@ -1,0 +1,96 @@
+"""Server-side staff sessions: a random token in an HttpOnly cookie, its SHA-256 in ``staff_sessions``.
+
+A login makes a new session (never reusing an old id); a session ends after
+``QZBG_STAFF_IDLE_MINUTES`` without a request, ``QZBG_STAFF_SESSION_HOURS`` after
+login, at logout, and for every session of a user on a password change,
+deactivation or role change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from sqlalchemy import select, update
+
+from app.auth.models import StaffSession, StaffUser
+from app.extensions import db
+
+COOKIE = "qzbg_staff"
+STEP_UP_WINDOW = dt.timedelta(minutes=10)
+
+
+def _hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def start(user: StaffUser, *, now: dt.datetime, lifetime: dt.timedelta, ip: str | None,
+          user_agent: str | None, stepped_up: bool) -> tuple[str, StaffSession]:
+    """A new session for ``user``; returns the cookie token (shown nowhere else) and the row."""
+    token = secrets.token_urlsafe(32)
+    session = StaffSession(
+        id=uuid.uuid4(), user_id=user.id, token_hash=_hash(token), created_at=now, last_seen_at=now,
+        expires_at=now + lifetime, stepped_up_at=now if stepped_up else None, ip=ip,
+        user_agent=(user_agent or "")[:200] or None,
+    )
+    db.session.add(session)
+    db.session.flush()
+    return token, session
+
+
+def find(token: str, *, now: dt.datetime, idle: dt.timedelta) -> StaffSession | None:
+    """The live session of ``token``: not ended, not past its absolute end, not idle too long, user active."""
+    if not token or len(token) > 100:
+        return None
+    session = db.session.scalars(select(StaffSession).where(StaffSession.token_hash == _hash(token))).one_or_none()
+    if session is None or session.ended_at is not None:
+        return None
+    if now >= session.expires_at:
+        session.ended_at, session.end_reason = now, "expired"
+        return None
+    if now - session.last_seen_at >= idle:
+        session.ended_at, session.end_reason = now, "idle"
+        return None
+    if not session.user.active:
+        return None
+    return session
+
+
+def touch(session: StaffSession, now: dt.datetime) -> None:
+    """Record activity, at most once a minute (no write per request)."""
+    if now - session.last_seen_at >= dt.timedelta(minutes=1):
+        session.last_seen_at = now
+
+
+def is_stepped_up(session: StaffSession, now: dt.datetime) -> bool:
+    return session.stepped_up_at is not None and now - session.stepped_up_at < STEP_UP_WINDOW
+
+
+def end(session: StaffSession, now: dt.datetime, reason: str) -> None:
+    if session.ended_at is None:
+        session.ended_at, session.end_reason = now, reason
+
+
+def end_all(user_id: uuid.UUID, now: dt.datetime, reason: str, *, keep: uuid.UUID | None = None) -> int:
+    """End every live session of a user (but ``keep``); returns how many."""
+    stmt = (
+        update(StaffSession)
+        .where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    )
+    if keep is not None:
+        stmt = stmt.where(StaffSession.id != keep)
+    result = db.session.execute(stmt.execution_options(synchronize_session="fetch"))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def live(user_id: uuid.UUID, now: dt.datetime) -> list[StaffSession]:
+    """A user's sessions that have not ended, newest first."""
+    stmt = (
+        select(StaffSession)
+        .where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None), StaffSession.expires_at > now)
+        .order_by(StaffSession.created_at.desc())
+    )
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,40 @@
+"""What staff templates need from every page: the logged-in user, the navigation their role allows, CST times."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+
+from app.auth import permissions
+from app.auth.guard import current_user
+from app.auth.models import StaffUser
+
+CST = dt.timezone(dt.timedelta(hours=8))
+NAV = (
+    ("/review/", "线索", "review.inbox"),
+    ("/admin/users", "用户", "admin.users"),
+    ("/admin/police-units", "公安机关", "admin.police_units"),
+    ("/admin/audit", "审计日志", "admin.audit"),
+)
+
+
+def landing(user: StaffUser) -> str:
+    """Where a user goes after login when no ``next`` was asked for."""
+    for href, _label, permission in NAV:
+        if permissions.allows(user.role, permission):
+            return href
+    return "/account/sessions"
+
+
+def register(app: Flask) -> None:
+    def staff_nav() -> list[tuple[str, str, str]]:
+        user = current_user()
+        return [item for item in NAV if user is not None and permissions.allows(user.role, item[2])]
+
+    def cst(value: dt.datetime | None) -> str:
+        return value.astimezone(CST).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    app.add_template_global(current_user, "current_staff")
+    app.add_template_global(staff_nav, "staff_nav")
+    app.add_template_filter(cst, "cst")

@@ -1,0 +1,111 @@
+"""Office and police-unit actions: add an office with its districts, import police units."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import select
+
+from app.errors import ConflictError, ValidationError
+from app.extensions import db
+from app.offices.models import Office, OfficeDistrict, PoliceUnit
+from app.offices.schemas import OfficeIn, PoliceUnitIn
+
+
+def parse_districts(text: str) -> tuple[list[str], dict[str, str]]:
+    """``430281:浏阳市,430282`` -> (codes, names); a district without a name is named by its code."""
+    codes: list[str] = []
+    names: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        code, _, name = item.partition(":")
+        codes.append(code.strip())
+        names[code.strip()] = name.strip() or code.strip()
+    return codes, names
+
+
+def add_office(code: str, name: str, districts: list[str], names: dict[str, str] | None = None) -> Office:
+    """A new office covering ``districts``; a district already covered by another office is refused."""
+    try:
+        data = OfficeIn().load({"code": code, "name": name, "districts": districts})
+    except SchemaError as exc:
+        raise ValidationError(f"检察院信息有误：{exc.messages}") from None
+    if db.session.scalars(select(Office).where(Office.code == data["code"])).first() is not None:
+        raise ConflictError("该检察院代码已存在")
+    taken = [d for d in data["districts"] if db.session.get(OfficeDistrict, d) is not None]
+    if taken:
+        raise ConflictError(f"行政区划已属于其他检察院：{', '.join(taken)}")
+    office = Office(code=data["code"], name=data["name"], is_default=False)
+    for district in data["districts"]:
+        office.districts.append(OfficeDistrict(code=district, name=(names or {}).get(district, district)))
+    db.session.add(office)
+    db.session.flush()
+    return office
+
+
+def import_police_units(rows: Iterable[dict[str, Any]], *, default_office_id: int) -> tuple[int, int]:
+    """Create or update police units by code; every row is checked before anything is written.
+
+    A bad row anywhere raises ValidationError naming every bad row, and nothing is written.
+    """
+    schema = PoliceUnitIn()
+    checked: list[dict[str, Any]] = []
+    problems: list[str] = []
+    offices = {o.code: o.id for o in db.session.scalars(select(Office))}
+    for number, row in enumerate(rows, start=1):
+        try:
+            data = schema.load(row)
+        except SchemaError as exc:
+            problems.append(f"第{number}行：{exc.messages}")
+            continue
+        office_code = data.pop("office")
+        if office_code is not None and office_code not in offices:
+            problems.append(f"第{number}行：找不到检察院 {office_code}")
+            continue
+        data["office_id"] = offices[office_code] if office_code else default_office_id
+        checked.append(data)
+    codes = [d["code"] for d in checked]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        problems.append(f"代码重复：{', '.join(duplicates)}")
+    if problems:
+        raise ValidationError("；".join(problems))
+    created = updated = 0
+    for data in checked:
+        unit = db.session.scalars(select(PoliceUnit).where(PoliceUnit.code == data["code"])).one_or_none()
+        if unit is None:
+            db.session.add(PoliceUnit(**data))
+            created += 1
+        else:
+            for key, value in data.items():
+                setattr(unit, key, value)
+            updated += 1
+    db.session.flush()
+    return created, updated
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV (header ``code,name,district_code,active[,office]``) or a JSON list."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json":
+        rows = json.loads(text)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ValidationError("JSON 文件应为对象的列表")
+        return rows
+    rows = []
+    for row in csv.DictReader(io.StringIO(text)):
+        item: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        if "active" in item:
+            item["active"] = item["active"] not in ("0", "false", "否", "")
+        for optional in ("district_code", "office"):
+            if not item.get(optional):
+                item.pop(optional, None)
+        rows.append(item)
+    return rows

@@ -1,0 +1,1 @@
+"""Staff review pages: the triage inbox (the review workflow issue grows it: detail, actions, transfers)."""
