@@ -139,13 +139,13 @@ def _configure_sqlite(engine: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app import health
+    from app.admin import routes as admin_routes
+    from app.auth import routes as auth_routes
+    from app.auth import templating
     from app.core.rest import api
     from app.extensions import csrf
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
-    from app.admin import routes as admin_routes
-    from app.auth import routes as auth_routes
-    from app.auth import templating
     from app.reports import routes as reports_routes
     from app.review import routes as review_routes
     from app.units import api as units_api

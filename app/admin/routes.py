@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.auth.guard import current_actor, staff_required
 from app.auth import service as auth_service
+from app.auth.guard import current_actor, staff_required
 from app.auth.models import ROLES, StaffUser
 from app.core.db import transactional
 from app.errors import NotFoundError

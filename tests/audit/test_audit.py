@@ -1,0 +1,134 @@
+"""The audit log: every entry chained to the one before; altering, deleting or inserting one is caught."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from app.audit import service as audit
+from app.audit.models import AuditEntry, AuditHead
+from app.auth.actor import Actor, ActorKind
+from app.extensions import db
+
+ACTOR = Actor(ActorKind.STAFF, id=uuid.UUID(int=7), role="prosecutor", office_id=1, ip="10.0.0.7",
+              request_id="req-1")
+
+
+def write(n: int) -> None:
+    now = dt.datetime.now(dt.UTC)
+    for i in range(n):
+        audit.record(ACTOR, "report.view", now=now + dt.timedelta(seconds=i), target_type="report",
+                     target_id=uuid.uuid4())
+    db.session.commit()
+
+
+def test_a_whole_chain_verifies_and_the_cli_says_so(app, runner):
+    write(5)
+    assert audit.verify().ok
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "5 entries" in result.output
+
+
+def test_an_altered_entry_is_caught_and_named(app, runner):
+    write(5)
+    db.session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(action="report.export"))
+    db.session.commit()
+    verdict = audit.verify()
+    assert (verdict.ok, verdict.bad_seq, verdict.reason) == (False, 3, "altered")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "entry 3" in result.output
+
+
+def test_a_deleted_entry_is_caught(app):
+    write(5)
+    db.session.execute(delete(AuditEntry).where(AuditEntry.seq == 2))
+    db.session.commit()
+    verdict = audit.verify()
+    assert (verdict.ok, verdict.bad_seq) == (False, 2)
+
+
+def test_a_deleted_last_entry_is_caught_by_the_head(app):
+    write(3)
+    db.session.execute(delete(AuditEntry).where(AuditEntry.seq == 3))
+    db.session.commit()
+    assert not audit.verify().ok
+
+
+def test_an_inserted_entry_is_caught(app):
+    write(3)
+    last = db.session.get(AuditEntry, 3)
+    forged = AuditEntry(seq=4, at=last.at, actor_id=None, actor_role=None, office_id=1, action="report.view",
+                        target_type="report", target_id="x", ip=None, request_id=None, prev_hash=last.hash,
+                        hash="f" * 64)
+    db.session.add(forged)
+    db.session.commit()
+    verdict = audit.verify()
+    assert (verdict.ok, verdict.bad_seq) == (False, 4)
+
+
+def test_a_recomputed_forgery_still_disagrees_with_the_head(app):
+    write(3)
+    last = db.session.get(AuditEntry, 3)
+    forged = AuditEntry(seq=4, at=last.at, actor_id=None, actor_role=None, office_id=1, action="report.view",
+                        target_type="report", target_id="x", ip=None, request_id=None, prev_hash=last.hash)
+    forged.hash = audit.entry_hash(last.hash, forged)
+    db.session.add(forged)
+    db.session.commit()
+    assert audit.verify().reason == "head does not match"
+
+
+def test_entries_carry_no_personal_data_only_ids(app):
+    write(1)
+    entry = db.session.scalars(select(AuditEntry)).one()
+    assert (entry.actor_role, entry.office_id, entry.ip, entry.request_id) == ("prosecutor", 1, "10.0.0.7", "req-1")
+    assert entry.prev_hash == audit.GENESIS and len(entry.hash) == 64
+
+
+def test_sm3_is_used_with_the_national_blind_index(make_app):
+    make_app(blind_index="hmac-sm3")
+    write(2)
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    from cryptography.hazmat.primitives import hashes
+
+    digest = hashes.Hash(hashes.SM3())
+    assert len(entries[0].hash) == 64 and digest is not None
+    assert audit.verify().ok
+
+
+def test_an_entry_rolls_back_with_its_action(app):
+    audit.record(ACTOR, "report.view", now=dt.datetime.now(dt.UTC))
+    db.session.rollback()
+    assert db.session.scalars(select(AuditEntry)).all() == []
+    write(1)
+    assert audit.verify().ok
+
+
+def test_concurrent_writers_make_one_unbroken_chain(app, backend_name):
+    if backend_name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the race is PostgreSQL's")
+    write(1)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with app.app_context():
+                for _ in range(10):
+                    audit.record(ACTOR, "report.view", now=dt.datetime.now(dt.UTC))
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    verdict = audit.verify()
+    assert verdict.ok and verdict.checked == 61
+    assert db.session.get(AuditHead, 1).seq == 61

@@ -1,0 +1,55 @@
+"""``flask users ...``: passwords read twice from standard input, strong ones only."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.auth.models import StaffUser
+from app.extensions import db
+from tests.factories import STAFF_PASSWORD
+
+GOOD = STAFF_PASSWORD + "\n" + STAFF_PASSWORD + "\n"
+
+
+def test_users_create_reads_the_password_twice(runner):
+    result = runner.invoke(args=["users", "create", "Wang.Jc", "--role", "prosecutor", "--name", "王检察官",
+                                 "--email", "wang@example.org", "--mobile", "13800000001"], input=GOOD)
+    assert result.exit_code == 0, result.output
+    user = db.session.scalars(select(StaffUser)).one()
+    assert (user.username, user.display_name, user.role) == ("wang.jc", "王检察官", "prosecutor")
+    assert user.password_hash.startswith("$argon2id$")
+    assert user.mobile_data is not None and b"13800000001" not in user.mobile_data
+    assert user.unseal("mobile_data") == "13800000001"
+
+
+def test_two_different_passwords_are_refused(runner):
+    result = runner.invoke(args=["users", "create", "li", "--role", "lead"], input=STAFF_PASSWORD + "\nother\n")
+    assert result.exit_code != 0
+    assert db.session.scalars(select(StaffUser)).all() == []
+
+
+def test_short_and_common_passwords_are_refused(runner):
+    for weak in ("short", "123456789012", "password1234", "aaaaaaaaaaaaaaaa"):
+        result = runner.invoke(args=["users", "create", "zhao", "--role", "admin"], input=f"{weak}\n{weak}\n")
+        assert result.exit_code != 0, weak
+    assert db.session.scalars(select(StaffUser)).all() == []
+
+
+def test_police_need_a_police_unit_and_liaisons_a_unit(runner):
+    assert runner.invoke(args=["users", "create", "pol", "--role", "police"], input=GOOD).exit_code != 0
+    assert runner.invoke(args=["users", "create", "lia", "--role", "unit_liaison"], input=GOOD).exit_code != 0
+
+
+def test_list_deactivate_unlock_and_reset_totp(runner, app):
+    from tests.factories import create_staff
+
+    user = create_staff(username="sun")
+    db.session.commit()
+    assert "sun\tprosecutor\tdefault\tactive\ttotp" in runner.invoke(args=["users", "list"]).output
+    assert runner.invoke(args=["users", "reset-totp", "sun"]).exit_code == 0
+    assert "no-totp" in runner.invoke(args=["users", "list"]).output
+    assert runner.invoke(args=["users", "deactivate", "sun"]).exit_code == 0
+    assert "inactive" in runner.invoke(args=["users", "list"]).output
+    assert runner.invoke(args=["users", "unlock", "nobody"]).exit_code != 0
+    db.session.expire_all()
+    assert db.session.get(StaffUser, user.id).active is False
