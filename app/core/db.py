@@ -3,7 +3,8 @@
 Services only flush. A view is wrapped in ``transactional`` (outermost, just under
 the route decorator), so its answer is rendered inside the transaction and the
 commit comes once, after it; an exception or an error answer (status 400 and up)
-rolls everything back, unless the view called ``keep_on_error()``. CLI commands and the notify worker use ``unit_of_work``.
+rolls everything back, unless the view called ``keep_on_error()``. CLI commands and
+the notify worker use ``unit_of_work``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ def test_a_whole_chain_verifies_and_the_cli_says_so(app, runner):
     write(5)
     assert audit.verify().ok
     result = runner.invoke(args=["audit", "verify"])
-    assert result.exit_code == 0 and "5 entries" in result.output
+    assert result.exit_code == 0
+    assert "5 entries" in result.output
 
 
 def test_an_altered_entry_is_caught_and_named(app, runner):
@@ -40,7 +41,8 @@ def test_an_altered_entry_is_caught_and_named(app, runner):
     verdict = audit.verify()
     assert (verdict.ok, verdict.bad_seq, verdict.reason) == (False, 3, "altered")
     result = runner.invoke(args=["audit", "verify"])
-    assert result.exit_code == 1 and "entry 3" in result.output
+    assert result.exit_code == 1
+    assert "entry 3" in result.output
 
 
 def test_a_deleted_entry_is_caught(app):
@@ -85,7 +87,8 @@ def test_entries_carry_no_personal_data_only_ids(app):
     write(1)
     entry = db.session.scalars(select(AuditEntry)).one()
     assert (entry.actor_role, entry.office_id, entry.ip, entry.request_id) == ("prosecutor", 1, "10.0.0.7", "req-1")
-    assert entry.prev_hash == audit.GENESIS and len(entry.hash) == 64
+    assert entry.prev_hash == audit.GENESIS
+    assert len(entry.hash) == 64
 
 
 def test_sm3_is_used_with_the_national_blind_index(make_app):
@@ -95,7 +98,8 @@ def test_sm3_is_used_with_the_national_blind_index(make_app):
     from cryptography.hazmat.primitives import hashes
 
     digest = hashes.Hash(hashes.SM3())
-    assert len(entries[0].hash) == 64 and digest is not None
+    assert len(entries[0].hash) == 64
+    assert digest is not None
     assert audit.verify().ok
 
 
@@ -130,5 +134,6 @@ def test_concurrent_writers_make_one_unbroken_chain(app, backend_name):
         thread.join(60)
     assert errors == []
     verdict = audit.verify()
-    assert verdict.ok and verdict.checked == 61
+    assert verdict.ok
+    assert verdict.checked == 61
     assert db.session.get(AuditHead, 1).seq == 61

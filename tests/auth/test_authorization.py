@@ -82,12 +82,14 @@ def test_a_prosecutor_sees_and_counts_only_the_own_offices_reports(app):
     client = app.test_client()
     login(client, prosecutor)
     page = client.get("/review/").text
-    assert mine_id in page and theirs_id not in page
+    assert mine_id in page
+    assert theirs_id not in page
     assert 'data-status-count="new">1<' in page
     other_client = app.test_client()
     login(other_client, other)
     page = other_client.get("/review/").text
-    assert theirs_id in page and mine_id not in page
+    assert theirs_id in page
+    assert mine_id not in page
 
 
 def test_an_admin_sees_only_the_own_offices_users_and_audit(app):
@@ -113,4 +115,5 @@ def test_police_see_no_report_that_was_not_transferred_to_them(app):
     client = app.test_client()
     login(client, police)
     page = client.get("/review/")
-    assert page.status_code == 200 and report_id not in page.text
+    assert page.status_code == 200
+    assert report_id not in page.text

@@ -34,14 +34,16 @@ def test_each_login_makes_a_new_session_and_cookie(app, staff):
     assert len(tokens) == 2
     assert len(db.session.scalars(select(StaffSession)).all()) == 2
     cookie = staff_cookie(first)
-    assert cookie.http_only and cookie.same_site == "Lax"
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
 
 
 def test_a_session_idle_for_thirty_minutes_ends(logged_in):
     client, _ = logged_in()
     age_sessions(last_seen_at=dt.timedelta(minutes=31))
     answer = client.get("/review/")
-    assert answer.status_code == 303 and answer.headers["Location"].startswith("/login?next=")
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/login?next=")
 
 
 def test_a_session_ends_twelve_hours_after_login_however_active(logged_in):
@@ -87,7 +89,8 @@ def test_the_sessions_page_lists_mine_and_ends_the_others(app, staff):
     post(elsewhere, "/login", {"username": user.username, "password": "correct horse battery staple 7"})
     post(elsewhere, "/login/otp", {"otp": totp_now(user.unseal("totp_secret_data"), 1)})
     page = mine.get("/account/sessions")
-    assert page.status_code == 200 and page.text.count("data-session-id=") == 2
+    assert page.status_code == 200
+    assert page.text.count("data-session-id=") == 2
     assert page.headers["Cache-Control"] == "no-store"
     ended = post(mine, "/account/sessions/end-others", {}, form_page="/account/sessions")
     assert ended.status_code == 303

@@ -18,7 +18,8 @@ def test_users_create_reads_the_password_twice(runner):
     user = db.session.scalars(select(StaffUser)).one()
     assert (user.username, user.display_name, user.role) == ("wang.jc", "王检察官", "prosecutor")
     assert user.password_hash.startswith("$argon2id$")
-    assert user.mobile_data is not None and b"13800000001" not in user.mobile_data
+    assert user.mobile_data is not None
+    assert b"13800000001" not in user.mobile_data
     assert user.unseal("mobile_data") == "13800000001"
 
 

@@ -13,7 +13,8 @@ from app.offices.models import Office, PoliceUnit
 
 def test_the_migrations_make_one_default_office(app):
     office = queries.default_office()
-    assert office.is_default and office.code == "default"
+    assert office.is_default
+    assert office.code == "default"
 
 
 def test_offices_add_creates_an_office_with_its_districts(runner):
@@ -29,7 +30,8 @@ def test_offices_add_creates_an_office_with_its_districts(runner):
 def test_a_district_cannot_belong_to_two_offices(runner):
     assert runner.invoke(args=["offices", "add", "a", "甲院", "--districts", "430181"]).exit_code == 0
     result = runner.invoke(args=["offices", "add", "b", "乙院", "--districts", "430181"])
-    assert result.exit_code != 0 and "430181" in result.output
+    assert result.exit_code != 0
+    assert "430181" in result.output
     assert db.session.scalars(select(Office).where(Office.code == "b")).first() is None
 
 
@@ -58,7 +60,8 @@ def test_police_units_import_with_any_bad_row_changes_nothing(runner, tmp_path):
     ], ensure_ascii=False), encoding="utf-8")
     result = runner.invoke(args=["police-units", "import", str(path)])
     assert result.exit_code != 0
-    assert "第2行" in result.output and "第3行" in result.output
+    assert "第2行" in result.output
+    assert "第3行" in result.output
     assert db.session.scalars(select(PoliceUnit)).all() == []
 
 
