@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -141,9 +142,21 @@ def deliver_due(
     return counts
 
 
+AUDIT_HEAD_EVERY = 3600.0  # seconds between two log lines of the audit chain head
+
+
 def run(*, interval: float, stop: threading.Event, known: dict[str, Channel] | None = None) -> None:
-    """Deliver until ``stop`` is set, sleeping ``interval`` seconds when idle; a batch in hand is finished."""
+    """Deliver until ``stop`` is set, sleeping ``interval`` seconds when idle; a batch in hand is finished.
+
+    Once an hour (and at start) it also logs the audit chain head.
+    """
+    from app.audit.service import log_chain_head
+
+    last_head = -AUDIT_HEAD_EVERY
     while not stop.is_set():
+        if time.monotonic() - last_head >= AUDIT_HEAD_EVERY:
+            log_chain_head()
+            last_head = time.monotonic()
         counts = deliver_due(now=dt.datetime.now(dt.UTC), known=known)
         if not any(counts.values()):
             stop.wait(interval)
