@@ -141,3 +141,20 @@ def test_next_never_leaves_the_site(client, staff, target):
     user = staff()
     answer = login(client, user, next_url=target)
     assert answer.headers["Location"] == "/review/"
+
+
+def test_logins_from_one_address_are_throttled(make_app):
+    app = make_app(staff_login_rate_limit="3 per minute")
+    client = app.test_client()
+    statuses = [post(client, "/login", {"username": f"u{n}", "password": "x" * 12}).status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_the_admin_audit_page_filters_by_actor_action_target_and_date(app, logged_in):
+    client, admin = logged_in("admin")
+    page = client.get(f"/admin/audit?actor={admin.username}&action=login").text
+    assert page.count("data-audit-seq=") == 1
+    assert client.get("/admin/audit?action=logout").text.count("data-audit-seq=") == 0
+    assert client.get(f"/admin/audit?target={admin.id}").text.count("data-audit-seq=") >= 1
+    assert client.get("/admin/audit?from=2000-01-01&to=2000-01-02").text.count("data-audit-seq=") == 0
+    assert client.get("/admin/audit?from=not-a-date&before=x").status_code == 200
