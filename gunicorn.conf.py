@@ -4,8 +4,16 @@ import multiprocessing
 import os
 
 bind = os.environ.get("QZBG_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("QZBG_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
-threads = 1
+# Threaded workers (gthread): a request waiting on WeChat or another provider holds one thread, not a
+# whole process, so /healthz and report submissions go on meanwhile. Processes give CPU parallelism
+# (one per core plus one, 3 on a 2-core host), threads cover I/O waits (8 each: 24 requests in flight
+# on 2 cores). Each thread may hold a database connection: workers x threads stays well under
+# PostgreSQL's max_connections (100) and within SQLAlchemy's pool (5 + 10 overflow per process).
+# The app caps WeChat calls in flight per process at threads - 2 (QZBG_WECHAT_MAX_CONCURRENT), so two
+# threads of each worker stay free for everything else while WeChat hangs.
+worker_class = "gthread"
+workers = int(os.environ.get("QZBG_WORKERS", min(multiprocessing.cpu_count() + 1, 9)))
+threads = int(os.environ.get("QZBG_THREADS", 8))
 timeout = 60
 graceful_timeout = 30
 # The app logs one JSON line per request (no query strings); gunicorn's access log would add URLs.

@@ -6,10 +6,11 @@ import dataclasses
 import datetime as dt
 
 from app.crypto.vault import get_vault
+from app.errors import ValidationError
 from app.extensions import db
 from app.reporters import service as reporters
 from app.reporters.models import Reporter
-from app.wechat.client import get_gateway
+from app.wechat.client import WeChatInvalidCode, get_gateway
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +37,15 @@ def mask_phone(number: str) -> str:
 
 
 def verify_phone(reporter: Reporter, code: str, *, now: dt.datetime) -> str:
-    """getuserphonenumber; the number sealed with a blind index. Returns it masked."""
-    number = get_gateway().phone_number(code)
+    """getuserphonenumber; the number sealed with a blind index. Returns it masked.
+
+    A bad, used or foreign phone code is the body's fault (422 on ``code``), not the session's:
+    a 401 here would make the mini-program log the user out.
+    """
+    try:
+        number = get_gateway().phone_number(code)
+    except WeChatInvalidCode:
+        raise ValidationError(fields={"code": ["手机号授权凭证无效或已使用，请重新点击获取手机号"]}) from None
     reporter.seal("phone_data", number)
     reporter.phone_bidx = get_vault().blind_index("phone", number)
     reporter.phone_verified_at = now
