@@ -192,7 +192,7 @@ class WeChatGateway:
 
     def __init__(
         self, appid: str, secret: str, base: str, timeout: float, cache: TokenCache, *,
-        breaker: CircuitBreaker | None = None, max_concurrent: int = 6,
+        breaker: CircuitBreaker | None = None, max_concurrent: int = 12,
     ) -> None:
         self.appid = appid
         self.base = base

@@ -32,6 +32,16 @@ def login(code: str, *, now: dt.datetime, ttl: dt.timedelta) -> Login:
     return Login(reporter, token, expires_in)
 
 
+def _end_read_transaction() -> None:
+    """End the transaction the bearer-token look-up opened, before waiting on WeChat: on SQLite it
+    holds the write lock (BEGIN IMMEDIATE), so every report would queue behind a slow WeChat, and
+    on any backend it holds a pooled connection. Nothing is written yet, so nothing is lost; the
+    reporter reloads on next use."""
+    if db.session.new or db.session.dirty or db.session.deleted:
+        raise RuntimeError("unflushed changes before a WeChat call")
+    db.session.rollback()
+
+
 def mask_phone(number: str) -> str:
     return number[:3] + "****" + number[-4:] if len(number) >= 7 else "****"
 
@@ -42,6 +52,7 @@ def verify_phone(reporter: Reporter, code: str, *, now: dt.datetime) -> str:
     A bad, used or foreign phone code is the body's fault (422 on ``code``), not the session's:
     a 401 here would make the mini-program log the user out.
     """
+    _end_read_transaction()
     try:
         number = get_gateway().phone_number(code)
     except WeChatInvalidCode:
