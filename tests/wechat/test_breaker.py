@@ -149,3 +149,18 @@ def test_the_fake_server_stops_without_waiting_out_a_long_poll(monkeypatch):
         pass
     assert seen
     assert seen[0] <= 0.05
+
+
+def test_the_bulkhead_leaves_four_of_gunicorns_threads_free_unless_set():
+    from app.config import ConfigError, Settings
+
+    base = {"QZBG_SECRET_KEY": "k" * 40}
+    assert Settings.from_env(base).wechat_max_concurrent == 12  # QZBG_THREADS defaults to 16
+    assert Settings.from_env({**base, "QZBG_THREADS": "8"}).wechat_max_concurrent == 4
+    assert Settings.from_env({**base, "QZBG_THREADS": "2"}).wechat_max_concurrent == 1
+    explicit = Settings.from_env({**base, "QZBG_THREADS": "8", "QZBG_WECHAT_MAX_CONCURRENT": "6"})
+    assert explicit.wechat_max_concurrent == 6
+    settings = Settings.from_env({**base, "QZBG_WECHAT_BREAKER_FAILURES": "3", "QZBG_WECHAT_BREAKER_COOLDOWN": "60"})
+    assert (settings.wechat_breaker_failures, settings.wechat_breaker_cooldown) == (3, 60)
+    with pytest.raises(ConfigError):
+        Settings.from_env({**base, "QZBG_THREADS": "0"})
