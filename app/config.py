@@ -92,6 +92,10 @@ class Settings:
     login_rate_limit: str = "60 per hour;20 per minute"
     token_ttl_hours: int = 24 * 7
     log_level: str = "INFO"
+    # WeChat gateway resilience (app/wechat/client.py): circuit breaker and per-process bulkhead.
+    wechat_breaker_failures: int = 5
+    wechat_breaker_cooldown: int = 30
+    wechat_max_concurrent: int = 12
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -168,6 +172,16 @@ class Settings:
             login_rate_limit=get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "",
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
             log_level=(get("LOG_LEVEL", "INFO") or "").upper(),
+            # WeChat gateway resilience. The bulkhead defaults to gunicorn's threads per worker less four
+            # (QZBG_THREADS, default 16, read by gunicorn.conf.py too): a hanging WeChat never holds them all.
+            wechat_breaker_failures=_int(get("WECHAT_BREAKER_FAILURES", "5") or "", "QZBG_WECHAT_BREAKER_FAILURES",
+                                         1, 100),
+            wechat_breaker_cooldown=_int(get("WECHAT_BREAKER_COOLDOWN", "30") or "", "QZBG_WECHAT_BREAKER_COOLDOWN",
+                                         1, 3600),
+            wechat_max_concurrent=_int(
+                get("WECHAT_MAX_CONCURRENT", str(max(1, _int(get("THREADS", "16") or "", "QZBG_THREADS", 1, 64) - 4)))
+                or "", "QZBG_WECHAT_MAX_CONCURRENT", 1, 64,
+            ),
         )
 
     def replace(self, **changes: Any) -> Settings:

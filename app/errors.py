@@ -56,6 +56,10 @@ class ValidationError(AppError):
 class UnauthorizedError(AppError):
     code, status, message = "unauthorized", 401, "请先登录后再操作"
 
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", "Bearer")  # every 401 (RFC 9110 section 15.5.2)
+
 
 class ForbiddenError(AppError):
     code, status, message = "forbidden", 403, "您没有权限进行此操作"
