@@ -422,12 +422,12 @@ def test_the_form_keeps_its_form_key_after_an_error_so_the_corrected_post_is_sti
 def test_an_empty_form_names_every_required_field(client: FlaskClient) -> None:
     _doc, hidden = open_form(client)
 
-    response = post_form(client, {**hidden, "reporter.name": "", "incident.description": "", "police.notified": "0"})
+    response = post_form(client, {**hidden, "reporter.name": "", "incident.description": ""})
 
     assert response.status_code == 422
     doc = parse(response.text)
     for name in ("categories", "reporter.name", "reporter.phone", "victim.gender",
-                 "incident.discovered_at", "incident.description"):
+                 "incident.discovered_at", "incident.description", "police.notified"):
         assert doc.find_all(data_error_for=name), name
     assert "此项必填" in doc.find(data_error_for="reporter.name").text()
     assert stored_reports() == []
@@ -460,6 +460,99 @@ def test_a_wrong_value_is_an_error_beside_its_field(
     error = parse(response.text).find(data_error_for=name)
     assert message in error.text()
     assert stored_reports() == []
+
+
+def errors_shown(response: TestResponse) -> dict[str, str]:
+    """{field name: its first error text} of a refused form, as the person sees them beside the fields."""
+    shown: dict[str, str] = {}
+    for node in parse(response.text).iter():
+        name = node.attrs.get("data-error-for")
+        if name and node.tag == "p":
+            shown.setdefault(name, node.text())
+    return shown
+
+
+def adult_id_number() -> str:
+    from tests.factories import valid_id_number
+
+    return valid_id_number(dt.date(1990, 5, 1))
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # The issue's case: a missing gender used to hide the age until the next round.
+        ({"victim.gender": None, "victim.age": "19"}, {"victim.gender": "必填", "victim.age": "0至17"}),
+        ({"victim.gender": None, "victim.age": "19", "reporter.phone": "12345", "incident.description": "太短"},
+         {"victim.gender": "必填", "victim.age": "0至17", "reporter.phone": "手机号码", "incident.description": "10"}),
+        ({"reporter.name": "", "incident.occurred_at": "2099-01-01T10:00",
+          "incident.discovered_at": "2025-03-01T10:00"},
+         {"reporter.name": "必填", "incident.occurred_at": "晚于发现时间"}),
+        ({"victim.gender": None, "victim.id_number": adult_id_number(), "victim.age": ""},
+         {"victim.gender": "必填", "victim.id_number": "已满18周岁"}),
+        ({"categories": ["abuse_injury", "abuse_injury"], "reporter.phone": ""},
+         {"categories": "重复", "reporter.phone": "必填"}),
+        ({"police.notified": "1", "police.notified_at": "2099-01-01T10:00", "victim.age": "18",
+          "incident.discovered_at": "2099-01-01T09:00"},
+         {"police.notified_at": "晚于当前时间", "victim.age": "0至17", "incident.discovered_at": "晚于当前时间"}),
+        ({"police.notified": None, "victim.age": "30"}, {"police.notified": "必填", "victim.age": "0至17"}),
+    ],
+)
+def test_every_error_of_a_form_is_shown_at_once(
+    submit: Callable[..., TestResponse], changes: dict[str, Any], expected: dict[str, str]
+) -> None:
+    response = submit(**changes)
+
+    assert response.status_code == 422
+    shown = errors_shown(response)
+    assert set(shown) == set(expected), shown
+    for name, words in expected.items():
+        assert words in shown[name], (name, shown[name])
+    summary = parse(response.text).find("div", id="form-errors")
+    assert len(summary.find_all("li")) == len(expected)
+    assert stored_reports() == []
+
+
+def test_a_wrong_category_code_is_one_error_not_also_none_chosen(submit: Callable[..., TestResponse]) -> None:
+    response = submit(categories=["no_such_code"], **{"victim.age": "19"})
+
+    assert response.status_code == 422
+    categories = [n.text() for n in parse(response.text).find_all("p", data_error_for="categories")]
+    assert len(categories) == 1
+    assert "可选" in categories[0]
+    assert "0至17" in errors_shown(response)["victim.age"]
+
+
+def test_the_police_question_has_no_answer_chosen_when_the_form_opens(client: FlaskClient) -> None:
+    doc, _hidden = open_form(client)
+
+    radios = doc.find_all("input", name="police.notified")
+    assert {r.attrs["value"] for r in radios} == {"1", "0"}
+    assert [r for r in radios if "checked" in r.attrs] == []
+    assert doc.find("fieldset", id="f-police.notified").find_all("span", **{"class": "req"})
+
+
+def test_a_reporter_who_skips_the_police_question_is_asked_to_answer_it(
+    submit: Callable[..., TestResponse],
+) -> None:
+    response = submit(**{"police.notified": None, "police.station": "城北派出所"})
+
+    assert response.status_code == 422
+    doc = parse(response.text)
+    error = doc.find(data_error_for="police.notified")
+    assert "必填" in error.text()
+    assert error.closest("field").find_all("input", name="police.notified")
+    assert [r for r in doc.find_all("input", name="police.notified") if "checked" in r.attrs] == []
+    assert doc.find("input", name="police.station").attrs["value"] == "城北派出所"
+    assert stored_reports() == []
+
+
+@pytest.mark.parametrize("answer", ["0", "1"])
+def test_the_police_answer_given_is_stored(submit: Callable[..., TestResponse], answer: str) -> None:
+    assert submit(**{"police.notified": answer}).status_code == 303
+
+    [report] = stored_reports()
+    assert report.section("police")["notified"] is (answer == "1")
 
 
 def test_a_discovery_time_in_the_future_is_refused(submit: Callable[..., TestResponse]) -> None:
