@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,14 @@ def _int(value: str, name: str, low: int, high: int) -> int:
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def _phone(value: str, name: str) -> str:
+    """A phone number to show and dial (digits, spaces, +, -, parentheses), or empty."""
+    value = value.strip()
+    if value and not re.fullmatch(r"\+?[0-9(][0-9 ()-]{2,28}[0-9]", value):
+        raise ConfigError(f"{name} must be a phone number such as 0571-88888888, not {value!r}")
     return value
 
 
@@ -80,6 +89,9 @@ class Settings:
     login_rate_limit: str = "60 per hour;20 per minute"
     token_ttl_hours: int = 24 * 7
     log_level: str = "INFO"
+    # The web form (reports/routes.py): the office's phone number, shown on the receipt and the status
+    # page as whom to call; empty leaves the line out.
+    office_phone: str = ""
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -153,6 +165,8 @@ class Settings:
             login_rate_limit=get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "",
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
             log_level=(get("LOG_LEVEL", "INFO") or "").upper(),
+            # The web form.
+            office_phone=_phone(get("OFFICE_PHONE", "") or "", "QZBG_OFFICE_PHONE"),
         )
 
     def replace(self, **changes: Any) -> Settings:

@@ -181,8 +181,16 @@ def stored_reports() -> list[Report]:
 
 
 def files_in(directory: Path) -> list[Path]:
-    """Every file left in the attachments directory, partial uploads included."""
-    return [p for p in directory.rglob("*") if p.is_file()] if directory.exists() else []
+    """Every attachment file left in the attachments directory, partial uploads included (staged ones apart)."""
+    if not directory.exists():
+        return []
+    return [p for p in directory.rglob("*") if p.is_file() and ".staged" not in p.relative_to(directory).parts]
+
+
+def staged_in(directory: Path) -> list[Path]:
+    """The files staged for forms that came back with errors (reports/staging.py)."""
+    root = directory / ".staged"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
 def receipt_codes(client: FlaskClient, location: str) -> tuple[str, str]:
@@ -680,9 +688,11 @@ def test_a_text_file_named_jpg_is_refused_beside_the_files_field_and_nothing_is_
     assert response.status_code == 422
     doc = parse(response.text)
     error = doc.find(data_error_for="files")
+    assert "photo.jpg" in error.text()
     assert "不支持的文件类型" in error.text()
     assert error.closest("field").find_all("input", name="files")
-    assert "重新选择" in doc.find(data_error_for="files").closest("field").text()
+    # The good file waits for the corrected form; the refused one is not kept.
+    assert [n.text() for n in doc.find_all("span", **{"class": "staged-name"})] == ["good.png"]
     assert doc.find("input", name="reporter.name").attrs["value"] == "王医生"
     assert stored_reports() == []
     assert files_in(app.config["QZBG"].attachments_dir) == []
@@ -716,12 +726,14 @@ def test_a_file_over_the_size_limit_is_refused_beside_the_files_field(
     assert files_in(app.config["QZBG"].attachments_dir) == []
 
 
-def test_a_field_error_asks_for_the_chosen_files_again(submit: Callable[..., TestResponse]) -> None:
+def test_a_field_error_keeps_the_chosen_files_and_lists_them(submit: Callable[..., TestResponse]) -> None:
     response = submit(**{"reporter.phone": "12345"}, files=[(image_bytes(), "a.png", "image/png")])
 
     assert response.status_code == 422
     files_field = parse(response.text).find("input", name="files").closest("field")
-    assert "重新选择" in files_field.text()
+    assert [n.text() for n in files_field.find_all("span", **{"class": "staged-name"})] == ["a.png"]
+    assert files_field.find_all("input", name="staged_remove")
+    assert "请重新选择" not in files_field.text()
 
 
 # --- the status lookup ------------------------------------------------------------------------------------------
