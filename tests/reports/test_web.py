@@ -388,6 +388,20 @@ def test_an_inactive_unit_is_an_error_beside_the_unit_field(
     assert stored_reports() == []
 
 
+def test_an_inactive_unit_is_named_beside_the_other_errors(
+    client: FlaskClient, submit: Callable[..., TestResponse], unit: Unit
+) -> None:
+    unit.active = False
+    db.session.commit()
+
+    response = submit(unit_id=str(unit.id), **{"reporter.phone": "12345"})
+
+    assert response.status_code == 422
+    doc = parse(response.text)
+    assert "停用" in doc.find(data_error_for="unit_id").text()
+    assert doc.find(data_error_for="reporter.phone")
+
+
 # --- field errors -----------------------------------------------------------------------------------------------
 
 

@@ -86,3 +86,45 @@ def test_a_double_tap_of_a_form_with_an_error_gives_the_error_twice_and_stores_n
     assert [r.status_code for r, _tap in answers] == [422, 422]
     db.session.expire_all()
     assert stored_reports() == []
+
+
+def test_a_triple_tap_of_a_corrected_form_attaches_its_staged_photo_once(app: Flask, client: FlaskClient) -> None:
+    from tests.reports.test_web import staged_in
+
+    _doc, hidden = open_form(client)
+    refused = post_form(client, filled(hidden, **{"reporter.phone": "12345"},
+                                       files=[(image_bytes("PNG"), "a.png", "image/png")]))
+    assert refused.status_code == 422
+
+    answers = _same_form_at_once(app, client, filled(hidden), 3)
+
+    assert [r.status_code for r, _tap in answers] == [303] * 3
+    db.session.expire_all()
+    [report] = stored_reports()
+    assert [a.unseal("filename_data") for a in report.attachments] == ["a.png"]
+    assert staged_in(app.config["QZBG"].attachments_dir) == []
+
+
+def test_a_form_sent_again_from_a_new_session_after_it_was_stored_shows_no_dead_code(app: Flask) -> None:
+    from flask import g
+
+    browser = app.test_client()
+    _doc, hidden = open_form(browser)
+    data = filled(hidden)
+    stored = post_form(browser, data)
+    tracking_no, status_code = receipt_codes(browser, stored.headers["Location"])
+    g.pop("csrf_token", None)  # Flask-WTF caches the token in g, which the test's app context keeps
+    expired = app.test_client()
+    again = post_form(expired, data)  # the CSRF check fails: the form again, with a new code for this session
+    assert again.status_code == 400
+    token = parse(again.text).find("input", name="csrf_token").attrs["value"]
+
+    resent = post_form(expired, {**data, "csrf_token": token})
+
+    assert resent.status_code == 303
+    page = parse(expired.get(resent.headers["Location"]).text)
+    assert page.find(data_field="tracking_no").text() == tracking_no
+    assert page.find_all(data_field="status_code") == []  # never a code that does not open the report
+    db.session.expire_all()
+    assert service.find_by_status_code(tracking_no, status_code) is not None
+    assert len(stored_reports()) == 1
