@@ -31,7 +31,7 @@ DATETIME_FIELDS = frozenset({"incident.discovered_at", "incident.occurred_at", "
 BOOL_FIELDS = frozenset({"urgent", "victim.has_disability", "police.notified"})
 INT_FIELDS = frozenset({"unit_id", "victim.age"})
 # Form-only inputs; "categories" and "files" are read with getlist.
-SKIP_FIELDS = frozenset({"csrf_token", "form_key", "website", "categories", "files", "staged_remove"})
+SKIP_FIELDS = frozenset({"csrf_token", "form_key", "website", "categories", "files", "staged_file", "staged_remove"})
 SECTIONS = ("reporter", "victim", "incident", "suspect", "police")
 # Always sent to the schema, so their required fields read "此项必填". The web form asks "是否已报警"
 # of everyone (no default: a skipped answer is not "no"); the API leaves the police section optional.

@@ -54,6 +54,8 @@ CSRF_EXPIRED = "页面已过期，请核对下面填写的内容，再点“提�
 STORE_UNAVAILABLE = "系统暂时无法保存报告，报告尚未提交。您填写的内容都在下面，请稍后再点“提交报告”。"
 UNIT_GONE = "所选单位不存在或已停用，请重新选择"
 STAGED_REMOVE = "staged_remove"  # one checkbox per staged file: ticked, it is left out
+STAGED_LISTED = "staged_file"  # one hidden input per staged file the page listed
+STAGED_GONE = "之前保存的附件已过期，请重新选择"
 
 
 def _settings() -> Any:
@@ -186,10 +188,14 @@ def _expired(form_key: str) -> ResponseReturnValue:
 
 def _submit(form_key: str) -> ResponseReturnValue:
     directory = _settings().attachments_dir
-    staging.remove(session, form_key, directory, request.form.getlist(STAGED_REMOVE))
+    removed = request.form.getlist(STAGED_REMOVE)
+    staging.remove(session, form_key, directory, removed)
     staged = staging.listed(session, form_key, directory)
     uploads = _uploads()
     data, errors = parse_report_form(request.form)
+    if set(request.form.getlist(STAGED_LISTED)) - set(removed) - {f.id for f in staged}:
+        # Files the page listed are gone (their key or the files expired): never a report silently without them.
+        errors["files"] = [STAGED_GONE]
     if errors:
         return _refused(form_key, {**errors, **_unit_error(request.form, errors)}, 422, uploads)
     try:

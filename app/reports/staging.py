@@ -40,6 +40,10 @@ from app.reports.attachments import MAX_PER_REPORT, UNSUPPORTED_TYPE, clean_file
 
 STAGED_TTL = 6 * 3600  # seconds staged files wait after the form's last change
 STAGED_FORMS = 3  # forms per session that keep staged files (each with its key)
+# Anyone can post a refused form, so staging is bounded: all forms' staged files together, and the free
+# space it must leave for real attachments. Past either, a file is not kept and must be chosen again.
+STAGED_AREA_BYTES = 2 * 1024**3
+FREE_SPACE_RESERVE = 1024**3
 STAGED_DIR = ".staged"
 SESSION_KEY = "staged_keys"
 FILE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -166,12 +170,18 @@ def stage(session: Any, form_key: str, uploads: list[Any], *, directory: Path, m
     target = _form_dir(directory, form_key)
     target.mkdir(parents=True, exist_ok=True)
     count = len(listed(session, form_key, directory))
+    room = _room(directory)
     messages: list[str] = []
     for upload in uploads:
         name = display_name(upload.filename)
         if count >= MAX_PER_REPORT:
             messages.append(f"{name}：每份报告最多上传{MAX_PER_REPORT}个附件")
             continue
+        size = _upload_size(upload)
+        if size > room:
+            messages.append(f"{name}：暂时无法保存，请改正后重新选择这个文件")
+            continue
+        room -= size
         try:
             _stage_one(key, form_key, target, upload, max_bytes)
         except _Refused as exc:
@@ -180,6 +190,27 @@ def stage(session: Any, form_key: str, uploads: list[Any], *, directory: Path, m
             count += 1
     os.utime(target)  # the form's last change: purged STAGED_TTL after it
     return messages
+
+
+def _room(directory: Path) -> int:
+    """Bytes staging may still take: under its own cap, and leaving the reserve free for attachments."""
+    used = 0
+    with contextlib.suppress(OSError):
+        for form_dir in os.scandir(directory / STAGED_DIR):
+            with contextlib.suppress(OSError):
+                used += sum(f.stat().st_size for f in os.scandir(form_dir.path) if f.is_file())
+    free = shutil.disk_usage(directory).free - FREE_SPACE_RESERVE
+    return max(0, min(STAGED_AREA_BYTES - used, free))
+
+
+def _upload_size(upload: Any) -> int:
+    stream = upload.stream
+    try:
+        size = int(stream.seek(0, os.SEEK_END))
+        stream.seek(0)
+    except (OSError, ValueError, AttributeError):
+        return 0  # not seekable: the size limit while staging still holds
+    return size
 
 
 def listed(session: Any, form_key: str, directory: Path) -> list[StagedFile]:
@@ -240,6 +271,7 @@ def discard(session: Any, form_key: str, directory: Path) -> None:
     if keys.pop(form_key, None) is not None:
         session[SESSION_KEY] = keys
     shutil.rmtree(_form_dir(directory, form_key), ignore_errors=True)
+    purge(directory)
 
 
 def purge(directory: Path, *, now: float | None = None) -> int:

@@ -255,3 +255,45 @@ def test_a_store_and_staging_area_both_unwritable_ask_for_the_files_again(
     assert "Retry-After" in response.headers
     assert "请重新选择" in parse(response.text).find("div", id="form-errors").text()
     assert stored_reports() == []
+
+
+def test_staging_is_bounded_so_anonymous_refused_posts_cannot_fill_the_disk(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staging, "STAGED_AREA_BYTES", len(PHOTO) + len(OTHER_PHOTO) // 2)
+
+    _hidden, refused = refused_with_files(client, [(PHOTO, "a.png", "image/png"), (OTHER_PHOTO, "b.jpg", "image/jpeg")])
+
+    assert staged_names(refused) == ["a.png"]
+    error = parse(refused.text).find(data_error_for="files").text()
+    assert "b.jpg" in error
+    assert "重新选择" in error
+    _hidden, another = refused_with_files(client, [(PHOTO, "c.png", "image/png")])
+    assert staged_names(another) == []
+
+
+def test_files_that_expired_while_the_form_was_open_are_asked_for_again_not_silently_dropped(
+    app: Flask, client: FlaskClient
+) -> None:
+    directory = app.config["QZBG"].attachments_dir
+    hidden, refused = refused_with_files(client, [(PHOTO, "a.png", "image/png")])
+    listed = [n.attrs["value"] for n in parse(refused.text).find_all("input", name="staged_file")]
+    assert listed == staged_ids(refused)
+    staging.purge(directory, now=time.time() + staging.STAGED_TTL + 60)
+
+    response = post_form(client, filled(hidden, staged_file=listed))
+
+    assert response.status_code == 422
+    assert "已过期" in parse(response.text).find(data_error_for="files").text()
+    assert stored_reports() == []
+
+
+def test_a_staged_file_ticked_for_removal_is_not_missed(client: FlaskClient) -> None:
+    hidden, refused = refused_with_files(client, [(PHOTO, "a.png", "image/png")])
+    [file_id] = staged_ids(refused)
+
+    stored = post_form(client, filled(hidden, staged_file=file_id, staged_remove=file_id))
+
+    assert stored.status_code == 303
+    [report] = stored_reports()
+    assert report.attachments == []
