@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _phone(value: str, name: str) -> str:
+    """A phone number to show and dial (digits, spaces, +, -, parentheses), or empty."""
+    value = value.strip()
+    if value and not re.fullmatch(r"\+?[0-9(][0-9 ()-]{2,28}[0-9]", value):
+        raise ConfigError(f"{name} must be a phone number such as 0571-88888888, not {value!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Every deployment setting, typed. Field names follow the variables."""
@@ -96,6 +105,9 @@ class Settings:
     wechat_breaker_failures: int = 5
     wechat_breaker_cooldown: int = 30
     wechat_max_concurrent: int = 12
+    # The web form (reports/routes.py): the office's phone number, shown on the receipt and the status
+    # page as whom to call; empty leaves the line out.
+    office_phone: str = ""
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -182,6 +194,8 @@ class Settings:
                 get("WECHAT_MAX_CONCURRENT", str(max(1, _int(get("THREADS", "16") or "", "QZBG_THREADS", 1, 64) - 4)))
                 or "", "QZBG_WECHAT_MAX_CONCURRENT", 1, 64,
             ),
+            # The web form.
+            office_phone=_phone(get("OFFICE_PHONE", "") or "", "QZBG_OFFICE_PHONE"),
         )
 
     def replace(self, **changes: Any) -> Settings:
