@@ -81,6 +81,21 @@ class UpstreamUnavailableError(AppError):
     code, status, message = "upstream_unavailable", 503, "服务暂时不可用，请稍后再试"
 
 
+class ServiceUnavailableError(AppError):
+    """Our own database or storage cannot take the request now (full, read-only, down): try again later."""
+
+    code, status, message = "service_unavailable", 503, "服务暂时不可用，请稍后再试"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, fields=fields, headers={"Retry-After": "30", **(headers or {})})
+
+
 class InternalError(AppError):
     code, status, message = "internal_error", 500, "系统内部错误，请稍后再试；如持续出现请联系管理员"
 
