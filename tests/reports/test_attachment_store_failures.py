@@ -173,3 +173,41 @@ def test_the_store_logs_no_path_or_message_text(app, client, reporter, monkeypat
     logged = " ".join(repr(r.__dict__) for r in caplog.records)
     assert "No space left" not in logged
     assert str(app.config["QZBG"].attachments_dir) not in logged
+
+
+# --- the encrypted spool that holds an upload while the request is parsed ---------------------------------------
+
+
+class FullDisk(io.RawIOBase):
+    """A temporary file on a full disk: every write fails."""
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return offset
+
+    def write(self, data) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["creating", "writing"])
+def test_a_full_temporary_directory_while_the_upload_is_parsed_answers_503(app, client, reporter, where,
+                                                                         monkeypatch):
+    from app.core import spool
+
+    report_id = client.post("/api/v1/reports", json=report_body(), headers=reporter.headers).json["id"]
+
+    def temporary_file():
+        if where == "creating":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return FullDisk()
+
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", temporary_file)
+
+    response = upload(client, reporter, report_id, png_bytes())
+
+    assert_unavailable_and_nothing_stored(response, app.config["QZBG"].attachments_dir)
