@@ -280,6 +280,7 @@ def _webp(data: bytes) -> bytes:
 # An EXIF item: 4-byte offset to the TIFF header, then a TIFF header with an empty first directory.
 _EMPTY_EXIF_ITEM = b"\0\0\0\0" + b"MM\0*\0\0\0\x08" + b"\0\0" + b"\0\0\0\0"
 _EMPTY_XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>'
+_MAX_ITEMS = 10_000  # a photo has a few dozen items (tiles of a grid, thumbnail, depth map, metadata)
 
 
 def _boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
@@ -376,6 +377,9 @@ def _heic(data: bytes) -> bytes:
     pos += 2
     item_count = _uint(data, pos, 2 if version < 2 else 4)
     pos += 2 if version < 2 else 4
+    if item_count > _MAX_ITEMS:
+        raise _Unsupported
+    extents_seen = 0
     for _ in range(item_count):
         item_id = _uint(data, pos, 2 if version < 2 else 4)
         pos += 2 if version < 2 else 4
@@ -388,6 +392,9 @@ def _heic(data: bytes) -> bytes:
         pos += base_offset_size
         extent_count = _uint(data, pos, 2)
         pos += 2
+        extents_seen += extent_count
+        if extents_seen > _MAX_ITEMS:
+            raise _Unsupported  # zero-width fields could make a few bytes loop for minutes
         extents = []
         for _ in range(extent_count):
             pos += index_size

@@ -252,3 +252,42 @@ def test_a_heic_with_a_thumbnail_and_a_second_image_loses_every_exif_item_in_pla
             before.seek(frame)
             assert dict(stored.getexif()) == {}
             assert stored.tobytes() == before.tobytes()
+
+
+def test_a_hostile_heic_index_with_zero_width_fields_is_refused_quickly():
+    import struct
+
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I4s", len(body) + 8, kind) + body
+
+    # 60,000 items of 65,535 zero-width extents each: billions of loop turns if nothing stopped them.
+    iloc = bytes(4) + b"\0\0" + struct.pack(">H", 60000) + struct.pack(">HHH", 1, 0, 65535) * 60000
+    meta = box(b"meta", bytes(4) + box(b"hdlr", bytes(20)) + box(b"iloc", iloc) + box(b"iinf", bytes(6)))
+    data = box(b"ftyp", b"heic" + bytes(4) + b"mif1") + meta
+
+    with pytest.raises(photos.Undecodable):
+        photos.strip_metadata("image/heic", data)
+
+
+@pytest.mark.parametrize("content_type", list(FORMATS))
+def test_damaged_photos_are_either_cleaned_or_refused_never_an_unexpected_error(content_type):
+    import random
+
+    original = photo(content_type)
+    rng = random.Random(f"qzbg-{content_type}")
+    outcomes = {"cleaned": 0, "refused": 0}
+    for _ in range(60):
+        damaged = bytearray(original)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[: rng.randrange(8, len(damaged))]
+        try:
+            cleaned = photos.strip_metadata(content_type, bytes(damaged))
+        except (photos.Undecodable, photos.TooManyPixels):
+            outcomes["refused"] += 1
+        else:
+            outcomes["cleaned"] += 1
+            assert MAKE.encode() not in cleaned
+            assert ARTIST.encode() not in cleaned
+    print(content_type, outcomes)
