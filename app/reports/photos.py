@@ -22,7 +22,8 @@ HEIC upload is rewritten at intake:
   Its rotation and mirroring are container properties, applied by every
   decoder, and stay. A HEIC this filter does not understand (an item built
   from other items, a sequence) is decoded with pillow-heif and re-encoded at
-  quality 90 instead, keeping only the primary image and its colour profile.
+  quality 90 (x265's fastest preset) instead, keeping only the primary image
+  and its colour profile.
 
 Every result is decoded once more in full: a file that claims to be an image
 and does not decode is refused (``Undecodable``), so nothing unreadable is
@@ -141,7 +142,8 @@ def _reencode(data: bytes, fmt: str) -> bytes:
     elif fmt == "WEBP":
         options.update(lossless=True)
     elif fmt == "HEIF":
-        options.update(quality=90)
+        # x265's fastest preset: six times faster than its default, for somewhat larger files.
+        options.update(quality=90, enc_params={"preset": "ultrafast"})
     out = io.BytesIO()
     clean.save(out, fmt, **options)
     return out.getvalue()
