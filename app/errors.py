@@ -27,6 +27,9 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from app.core.logs import security_event
+from app.extensions import db, limiter
+
 log = logging.getLogger("qzbg.errors")
 
 
@@ -212,8 +215,6 @@ def render_error(error: AppError) -> ResponseReturnValue:
 def discard_session() -> None:
     """Roll back and drop the request's session: its connection may be dead, and the next use must
     check out a fresh one (the pool pre-pings) instead of failing on a half-finished transaction."""
-    from app.extensions import db
-
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - a dead connection can fail its rollback too; remove() still runs
@@ -223,8 +224,6 @@ def discard_session() -> None:
 
 def seconds_until_reset() -> int:
     """Retry-After of a 429: until the latest window among the limits this request exhausted resets."""
-    from app.extensions import limiter
-
     limits = [limiter.current_limit, *limiter.current_limits]
     # window = (reset time, remaining); RequestLimit.reset_at would add a second of rounding.
     resets = [lim.window[0] for lim in limits if lim is not None and (lim.breached or lim.window[1] <= 0)]
@@ -255,7 +254,6 @@ def _raised_at(tb: Any) -> str | None:
 
 def register_error_handlers(app: Flask) -> None:
     """Map every error to the envelope or the error page, in one place."""
-    from app.core.logs import security_event
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError) -> ResponseReturnValue:
