@@ -88,7 +88,8 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.redis_url or f"{RATELIMIT_SCHEME}://{settings.instance_path}/ratelimits.sqlite3",
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit-*/Retry-After on every answer: only a 429 says when to retry (app.errors).
+        RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_ENABLED=True,
         # Redis down must not stop reports: count in memory meanwhile, never fail the request.
         RATELIMIT_SWALLOW_ERRORS=True,
@@ -109,12 +110,31 @@ def create_app(
 
     configure_logging(app, settings.log_level)
     register_extensions(app, require_keyring=require_keyring)
+    warn_about_keyring_placement(settings)
+    from app.core.guards import register_input_guard
+    from app.core.headers import register_security_headers
+
+    register_input_guard(app)  # after the body limits: it reads the form
+    register_security_headers(app)
     register_blueprints(app)
     from app.errors import register_error_handlers
 
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+def warn_about_keyring_placement(settings: Settings) -> None:
+    """One line at start-up when the keyring shares a directory with the data it protects."""
+    shared = settings.keyring_shares_directory_with()
+    if shared:
+        import logging
+
+        logging.getLogger("qzbg.crypto").warning(
+            "keyring_beside_data",
+            extra={"shares_directory_with": shared, "keyring_dir": str(settings.keyring_path.resolve().parent),
+                   "hint": "move the keyring to a directory of its own and set QZBG_KEYRING"},
+        )
 
 
 def register_extensions(app: Flask, *, require_keyring: bool) -> None:

@@ -65,6 +65,23 @@ def _phone(value: str, name: str) -> str:
     return value
 
 
+# --- Keyring layout (hardening, issue 6 B.17) ---
+# The keyring lives in a directory of its own (``instance/keys/``, 0700 under ``make run``), never beside the
+# SQLite database or in the attachments directory: a copy of the data must not carry the key that opens it.
+KEYRING_DIR = "keys"
+KEYRING_FILE = "keyring.json"
+
+
+def default_keyring_path(instance: Path) -> Path:
+    """``instance/keys/keyring.json``; an install made before this layout keeps its ``instance/keyring.json``
+    (used while the new place is empty, with a warning at start-up) so its stored data stays readable."""
+    path = instance / KEYRING_DIR / KEYRING_FILE
+    legacy = instance / KEYRING_FILE
+    if not path.exists() and legacy.exists():
+        return legacy
+    return path
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Every deployment setting, typed. Field names follow the variables."""
@@ -113,6 +130,21 @@ class Settings:
     def max_attachment_bytes(self) -> int:
         return self.max_attachment_mb * 1024 * 1024
 
+    # --- Keyring layout (hardening, issue 6 B.17) ---
+    def keyring_shares_directory_with(self) -> str | None:
+        """``database`` or ``attachments`` when the keyring sits in the SQLite database's directory or in
+        the attachments directory (or below it); None when it has a directory of its own."""
+        keyring_dir = self.keyring_path.resolve().parent
+        if self.database_url.startswith("sqlite:"):
+            from sqlalchemy.engine import make_url
+
+            database = make_url(self.database_url).database
+            if database and database != ":memory:" and Path(database).resolve().parent == keyring_dir:
+                return "database"
+        if keyring_dir.is_relative_to(self.attachments_dir.resolve()):
+            return "attachments"
+        return None
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, instance_path: Path | None = None
@@ -153,7 +185,7 @@ class Settings:
             instance_path=instance,
             database_url=database_url,
             secret_key=secret,
-            keyring_path=Path(get("KEYRING", str(instance / "keyring.json")) or ""),
+            keyring_path=Path(get("KEYRING") or default_keyring_path(instance)),
             field_cipher=cipher,
             blind_index=blind,
             attachments_dir=Path(get("ATTACHMENTS_DIR", str(instance / "attachments")) or ""),

@@ -17,7 +17,7 @@ from app.crypto import keyfile as keyring_file
 from app.crypto.keyfile import Keyring
 from app.crypto.models import DataKey
 from app.crypto.vault import KEYRING_VERIFIED, Vault, get_vault
-from app.errors import UpstreamUnavailableError
+from app.errors import DATABASE_UNAVAILABLE, ServiceUnavailableError, UpstreamUnavailableError, discard_session
 from app.extensions import db
 
 log = logging.getLogger("qzbg.crypto")
@@ -158,26 +158,44 @@ def check_keyring_matches_database(app: Flask) -> None:
             db.engine.dispose()
 
 
+# The database cannot be asked: out of reach, or without tables before `db upgrade`.
+_DATABASE_NOT_ASKABLE: tuple[type[Exception], ...] = (ProgrammingError, *DATABASE_UNAVAILABLE)
+
+
+def keyring_state(app: Flask) -> str:
+    """``ok`` (verified), ``mismatch`` (the keyring cannot open the stored data keys) or ``unchecked``
+    (the database cannot be asked: down, unreachable, or no tables before ``db upgrade``)."""
+    vault = get_vault()  # re-reads a rewritten keyring file, which must then prove itself again
+    if app.extensions.get(VERIFIED):
+        return "ok"
+    try:
+        verify(vault)
+    except ConfigError:
+        db.session.rollback()
+        return "mismatch"
+    except _DATABASE_NOT_ASKABLE:
+        discard_session()
+        return "unchecked"
+    db.session.rollback()  # end the read (on SQLite it holds the write lock)
+    app.extensions[VERIFIED] = True
+    return "ok"
+
+
 def register_keyring_check(app: Flask) -> None:
     """Fail closed: until the keyring is known to open the stored data keys, requests that could
-    read or write personal data get a 503 instead of being served under a wrong keyring."""
+    read or write personal data get a 503 instead of being served under a wrong keyring. While the
+    database cannot be asked that is a 503 too (``service_unavailable``, as for any database outage)."""
 
     @app.before_request
     def require_verified_keyring() -> None:
-        if request.endpoint in ("health.healthz", "static"):
+        # /readyz runs the same check itself, to say which part is missing.
+        if request.endpoint in ("health.healthz", "health.readyz", "static"):
             return
-        vault = get_vault()  # re-reads a rewritten keyring file, which must then prove itself again
-        if app.extensions.get(VERIFIED):
-            return
-        try:
-            verify(vault)
-        except ConfigError:
-            db.session.rollback()
+        state = keyring_state(app)
+        if state == "mismatch":
             log.error("keyring_mismatch")
             message = "系统密钥配置异常，暂时无法处理，请联系管理员"
-            raise UpstreamUnavailableError(message, headers={"Retry-After": "60"}) from None
-        except (OperationalError, ProgrammingError):
-            db.session.rollback()
-            return  # the database itself is down: the request fails on its own, /readyz says so
-        db.session.rollback()  # end the read (on SQLite it holds the write lock)
-        app.extensions[VERIFIED] = True
+            raise UpstreamUnavailableError(message, headers={"Retry-After": "60"})
+        if state == "unchecked":
+            log.error("keyring_unchecked_database_unavailable")
+            raise ServiceUnavailableError()

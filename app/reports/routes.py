@@ -309,14 +309,6 @@ def report_status() -> ResponseReturnValue:
 
 @bp.after_request
 def no_store(response: Any) -> Any:
-    """Report pages can carry personal data: never cached, never framed."""
+    """Report pages can carry personal data: never cached (security headers: app/core/headers.py)."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Not "no-referrer": over HTTPS Flask-WTF refuses a form POST without a same-origin Referer.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    )
     return response

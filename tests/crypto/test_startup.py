@@ -88,7 +88,7 @@ MUTATIONS = _mutations()
 
 def test_start_up_without_a_keyring_file_is_refused_with_one_line_naming_the_file_and_the_fix(tmp_path):
     result = flask_cli("routes", env=env_for(tmp_path))
-    line = assert_refused_with_one_line(result, "密钥环", str(tmp_path / "keyring.json"), "keys init")
+    line = assert_refused_with_one_line(result, "密钥环", str(tmp_path / "keys" / "keyring.json"), "keys init")
     assert "找不到" in line
 
 
@@ -174,7 +174,9 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert flask_cli("keys", "init", env=env).returncode == 0
     upgraded = flask_cli("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    app = build_app(make_settings(instance, env["QZBG_DATABASE_URL"]))
+    keyring_path = instance / "keys" / "keyring.json"  # where `keys init` puts it by default
+    app = build_app(make_settings(instance, env["QZBG_DATABASE_URL"], keyring_path=keyring_path))
+    (instance / "keyring.json").unlink()  # make_settings' own, unused here
     with app.app_context():
         login_reporter("o-startup")  # a reporter account: one data key wrapped under keyring A
         db.session.remove()
@@ -195,7 +197,7 @@ def migrated_instance(migrated_template: Path, tmp_path: Path) -> Path:
 def test_start_up_with_a_freshly_generated_keyring_that_cannot_unwrap_stored_data_keys_is_refused(
     migrated_instance,
 ):
-    path = migrated_instance / "keyring.json"
+    path = migrated_instance / "keys" / "keyring.json"
     needed = keyring_file.load(path).current
     keyring_file.save(keyring_file.generate(), path)
 
@@ -205,7 +207,7 @@ def test_start_up_with_a_freshly_generated_keyring_that_cannot_unwrap_stored_dat
 
 
 def test_start_up_with_the_right_kek_id_but_other_key_material_is_refused(migrated_instance):
-    path = migrated_instance / "keyring.json"
+    path = migrated_instance / "keys" / "keyring.json"
     ring = keyring_file.load(path)
     impostor = keyring_file.Kek(id=ring.current, key=secrets.token_bytes(32), created_at=ring.current_kek.created_at)
     keyring_file.save(keyring_file.Keyring(ring.current, (impostor,), ring.blind_index_key), path)
@@ -217,7 +219,7 @@ def test_start_up_with_the_right_kek_id_but_other_key_material_is_refused(migrat
 
 def test_start_up_with_the_kek_that_stored_data_keys_need_destroyed_is_refused(migrated_instance):
     # Retiring behind the CLI's back (which would have refused): the data key's KEK is gone.
-    path = migrated_instance / "keyring.json"
+    path = migrated_instance / "keys" / "keyring.json"
     ring = keyring_file.load(path)
     old = ring.current
     keyring_file.save(keyring_file.with_retired(keyring_file.with_new_kek(ring), old), path)
