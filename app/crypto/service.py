@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.config import ConfigError
+from app.core.db import unit_of_work
 from app.crypto import keyfile as keyring_file
 from app.crypto.keyfile import Keyring
 from app.crypto.models import DataKey
@@ -52,28 +54,34 @@ def rewrap_batches(
     vault: Vault, *, batch_size: int = 500, max_batches: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Re-wrap data keys not under the current KEK, committing each batch.
+    """Re-wrap data keys not under the current KEK, one transaction per batch.
 
-    Safe to interrupt and run again: each committed batch is done, the rest is
-    picked up next time. Returns how many keys were re-wrapped.
+    The walk goes by keyset (``id > last id of the batch before``, in id order), so each
+    batch reads only its own rows and a rotation costs the same per key at any table
+    size. Safe to interrupt and run again (``keys rotate --resume``): each committed batch
+    is done, and the next run picks up whatever is still under an older KEK. On
+    PostgreSQL rows locked by a concurrent rotation are skipped and counted as pending.
+    Returns how many keys were re-wrapped.
     """
     done = batches = 0
+    last_id: uuid.UUID | None = None
+    skip_locked = db.session.get_bind().dialect.name == "postgresql"
     while max_batches is None or batches < max_batches:
-        stmt = (
-            select(DataKey)
-            .where(DataKey.kek_id != vault.keyring.current, DataKey.wrapped.is_not(None))
-            .order_by(DataKey.id)
-            .limit(batch_size)
-        )
-        if db.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        keys = list(db.session.scalars(stmt))
-        if not keys:
-            break
-        for key in keys:
-            vault.rewrap(key)
-        db.session.commit()
-        done += len(keys)
+        with unit_of_work() as session:
+            stmt = select(DataKey).where(DataKey.kek_id != vault.keyring.current, DataKey.wrapped.is_not(None))
+            if last_id is not None:
+                stmt = stmt.where(DataKey.id > last_id)
+            stmt = stmt.order_by(DataKey.id).limit(batch_size)
+            if skip_locked:
+                stmt = stmt.with_for_update(skip_locked=True)
+            keys = list(session.scalars(stmt))
+            if not keys:
+                break
+            for key in keys:
+                vault.rewrap(key)
+            last_id = keys[-1].id
+            count = len(keys)
+        done += count
         batches += 1
         if progress:
             progress(done)

@@ -226,3 +226,63 @@ def test_rotation_under_sm4_rewraps_data_keys_made_under_aes_with_sm4(own_app, o
 
     # The AES app, reading the rotated keyring from the file, unwraps SM4-wrapped keys.
     assert_readable_by_a_fresh_app(own_settings, own_login, names)
+
+
+class RotationRecorder:
+    """What a rotation does to ``data_keys``: the lower id bound of each batch read, and each key updated."""
+
+    def __init__(self) -> None:
+        self.batch_bounds: list[uuid.UUID | None] = []
+        self.batch_ids: list[list[uuid.UUID]] = []
+        self.updated: list[uuid.UUID] = []
+
+    def on_execute(self, state) -> None:
+        text = str(state.statement)
+        if not state.is_select or "ORDER BY data_keys.id" not in text:
+            return
+        bounds = [v for v in state.statement.compile().params.values() if isinstance(v, uuid.UUID)]
+        self.batch_bounds.append(bounds[0] if bounds else None)
+
+    def on_update(self, mapper, connection, target) -> None:
+        self.updated.append(target.id)
+
+    def __enter__(self) -> RotationRecorder:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        event.listen(Session, "do_orm_execute", self.on_execute)
+        event.listen(DataKey, "before_update", self.on_update)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        event.remove(Session, "do_orm_execute", self.on_execute)
+        event.remove(DataKey, "before_update", self.on_update)
+
+
+def test_rotation_in_several_batches_walks_by_keyset_and_rewraps_every_key_exactly_once(
+    own_app, own_login, own_runner
+):
+    submit_many(own_app, own_login, 6)  # six report keys and the reporter's own: seven data keys
+    all_ids = sorted(db.session.scalars(select(DataKey.id)))
+    db.session.remove()
+
+    with RotationRecorder() as seen:
+        partial = keys(own_runner, "rotate", "--batch-size", "2", "--max-batches", "2")
+        first_run = list(seen.updated)
+        resumed = keys(own_runner, "rotate", "--resume", "--batch-size", "2")
+
+    assert partial.exit_code == 0, partial.output
+    assert "re-wrapped 4 data keys; 3 still under older keys" in partial.output
+    assert resumed.exit_code == 0, resumed.output
+    assert "re-wrapped 3 data keys; 0 still under older keys" in resumed.output
+    # Every key re-wrapped once over both runs, in id order within each run.
+    assert sorted(seen.updated) == all_ids
+    assert first_run == all_ids[:4]
+    assert seen.updated[4:] == all_ids[4:]
+    # Each batch reads from just past the last key of the batch before, never from the start again:
+    # run 1 reads two batches, run 2 starts over and reads two batches and one that finds nothing.
+    assert seen.batch_bounds == [None, all_ids[1], None, all_ids[5], all_ids[6]]
+    assert kek_ids_of_data_keys() == [get_vault().keyring.current] * 7
