@@ -27,6 +27,7 @@ from app.crypto import keyfile as keyring_file
 from app.crypto.cipher import DecryptionError
 from app.crypto.keyfile import KEY_BYTES, Keyring
 from app.crypto.models import DataKey, utcnow
+from app.errors import NotFoundError
 
 BLIND_IDS = {"hmac-sha256": 1, "hmac-sm3": 2}
 KEYRING_VERIFIED = "qzbg.keyring_verified"
@@ -35,6 +36,22 @@ log = logging.getLogger("qzbg.crypto")
 
 class KeyUnavailableError(DecryptionError):
     """The data key was destroyed, or its KEK is missing or retired."""
+
+
+class DataDestroyedError(KeyUnavailableError, NotFoundError):
+    """The data key was crypto-shredded: what it protected is gone for good.
+
+    A domain error at the crypto boundary, so reading a shredded report anywhere (the
+    JSON API, the web status page, an upload onto it) answers ``404 not_found`` with a
+    zh-CN message instead of an unhandled exception. ``str()`` keeps the operator's
+    detail (the data key id, nothing personal); users see ``message``.
+    """
+
+    message = "该报告的数据已按规定销毁"
+
+    def __init__(self, data_key_id: uuid.UUID) -> None:
+        NotFoundError.__init__(self, self.message)
+        self.args = (f"data key {data_key_id} was destroyed",)
 
 
 class FieldDecryptionError(DecryptionError):
@@ -109,7 +126,7 @@ class Vault:
     def unwrap(self, key: DataKey) -> bytes:
         if key.wrapped is None or key.destroyed_at is not None:
             key.__dict__.pop("_raw", None)
-            raise KeyUnavailableError(f"data key {key.id} was destroyed")
+            raise DataDestroyedError(key.id)
         cached: bytes | None = key.__dict__.get("_raw")
         if cached is not None:
             return cached

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from app.crypto.models import DataKey
-from app.crypto.vault import FieldDecryptionError, KeyUnavailableError, get_vault
+from app.crypto.vault import DataDestroyedError, FieldDecryptionError, KeyUnavailableError, get_vault
 from app.extensions import db
 from app.reports.models import Report
 from tests.crypto.helpers import fresh_report, read_cell, submit_report, write_cell
@@ -29,20 +32,64 @@ def test_every_section_of_a_shredded_report_is_unreadable_in_a_new_session(clien
     report_id = submit_report(client, reporter)
     shred(report_id)
 
-    with pytest.raises(KeyUnavailableError, match="destroyed"):
+    with pytest.raises(DataDestroyedError, match="destroyed"):
         fresh_report(report_id).section(section)
 
 
-def test_a_shredded_report_makes_the_api_view_fail_while_other_reports_stay_readable(client, reporter):
+def test_a_shredded_report_is_a_404_with_a_chinese_message_in_the_api_while_other_reports_stay_readable(
+    client, reporter
+):
     kept = submit_report(client, reporter, victim={"name": "留"})
     gone = submit_report(client, reporter, victim={"name": "删"})
     shred(gone)
     db.session.remove()
 
-    with pytest.raises(KeyUnavailableError):
-        client.get(f"/api/v1/reports/{gone}", headers=reporter.headers)
+    response = client.get(f"/api/v1/reports/{gone}", headers=reporter.headers)
+
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+    assert response.json["error"]["message"] == "该报告的数据已按规定销毁"
+    assert "删" not in response.text
     db.session.remove()
     assert client.get(f"/api/v1/reports/{kept}", headers=reporter.headers).json["victim"]["name"] == "留"
+    listed = client.get("/api/v1/reports", headers=reporter.headers)
+    assert listed.status_code == 200
+    assert {item["id"] for item in listed.json["items"]} == {str(kept), str(gone)}
+
+
+def test_an_attachment_uploaded_onto_a_shredded_report_is_a_404_and_stores_nothing(client, reporter):
+    gone = submit_report(client, reporter)
+    shred(gone)
+    db.session.remove()
+
+    response = client.post(
+        f"/api/v1/reports/{gone}/attachments", headers=reporter.headers,
+        data={"file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "a.pdf", "application/pdf")},
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 404
+    assert response.json["error"]["message"] == "该报告的数据已按规定销毁"
+    db.session.remove()
+    assert fresh_report(gone).attachments == []
+
+
+def test_the_web_status_page_of_a_shredded_report_is_a_404_page_saying_the_data_was_destroyed(client, reporter):
+    gone = submit_report(client, reporter, victim={"name": "删"})
+    write_cell("reports", "status_code_hash", gone, PasswordHasher().hash("ABCDEFGHJK"))
+    tracking_no = read_cell("reports", "tracking_no", gone)
+    shred(gone)
+    db.session.remove()
+    form = client.get("/report/status").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+
+    response = client.post(
+        "/report/status", data={"csrf_token": token, "tracking_no": tracking_no, "status_code": "ABCDEFGHJK"}
+    )
+
+    assert response.status_code == 404
+    assert "该报告的数据已按规定销毁" in response.text
+    assert "删" not in response.text
 
 
 def test_a_key_marked_destroyed_is_unusable_even_if_its_wrapped_form_survives(client, reporter):
@@ -50,7 +97,7 @@ def test_a_key_marked_destroyed_is_unusable_even_if_its_wrapped_form_survives(cl
     key_id = read_cell("reports", "data_key_id", report_id)
     write_cell("data_keys", "destroyed_at", key_id, NOW)
 
-    with pytest.raises(KeyUnavailableError, match="destroyed"):
+    with pytest.raises(DataDestroyedError, match="destroyed"):
         fresh_report(report_id).section("victim")
 
 
