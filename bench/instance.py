@@ -151,29 +151,52 @@ class BenchApp:
     def stored(self) -> dict[str, int]:
         from sqlalchemy import func, select
 
-        from app.reports.models import Report, ReportEvent, TrackingCounter
+        from app.reports import models
+
+        counter = getattr(models, "TrackingCounter", None)  # None once numbers come from a sequence
+        with self.context() as db:
+            stored = {
+                "reports": db.session.scalar(select(func.count()).select_from(models.Report)) or 0,
+                "tracking_nos": db.session.scalar(select(func.count(func.distinct(models.Report.tracking_no)))) or 0,
+                "events": db.session.scalar(select(func.count()).select_from(models.ReportEvent)) or 0,
+            }
+            if counter is not None:
+                stored["counter"] = db.session.scalar(select(func.max(counter.last))) or 0
+            return stored
+
+    def ceiling_rows(self) -> int:
+        """Rows the ceiling app inserted into its own table."""
+        from sqlalchemy import text
+
+        from bench.ceiling import TABLE
 
         with self.context() as db:
-            return {
-                "reports": db.session.scalar(select(func.count()).select_from(Report)) or 0,
-                "tracking_nos": db.session.scalar(select(func.count(func.distinct(Report.tracking_no)))) or 0,
-                "events": db.session.scalar(select(func.count()).select_from(ReportEvent)) or 0,
-                "counter": db.session.scalar(select(func.max(TrackingCounter.last))) or 0,
-            }
+            query = text(f"SELECT count(*) FROM {TABLE}")  # noqa: S608 - a constant
+            return int(db.session.scalar(query) or 0)
 
 
-def _gunicorn_command() -> list[str]:
+PROJECT_APP = ("gunicorn.conf.py", "wsgi:app")
+CEILING_APP = ("bench/gunicorn_ceiling.py", "bench.ceiling:app")
+
+
+def _gunicorn_command(config: str, wsgi_app: str) -> list[str]:
     script = Path(sys.executable).with_name("gunicorn")
     head = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
-    return [*head, "--config", "gunicorn.conf.py", "wsgi:app"]
+    return [*head, "--config", config, wsgi_app]
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """gunicorn in its own process group, ready on /healthz; stopped (TERM, then KILL) at the end."""
+def gunicorn(
+    env: dict[str, str], port: int, log: Path, served: tuple[str, str] = PROJECT_APP
+) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn in its own process group, ready on /healthz; stopped (TERM, then KILL) at the end.
+
+    ``served`` is (config file, WSGI app): the project (default) or the ceiling app.
+    """
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            _gunicorn_command(), cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            _gunicorn_command(*served), cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         wait_ready(proc, port, log, timeout=60)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.common import PG_ENV
 from bench.instance import (
+    CEILING_APP,
     BenchApp,
     Database,
     free_port,
@@ -32,6 +33,8 @@ class BackendResult:
     scenarios: list[ScenarioResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    ceiling: ScenarioResult | None = None
+    figures: dict[str, float] = field(default_factory=dict)
 
 
 def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResult:
@@ -82,10 +85,12 @@ def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResul
                     )
         # gunicorn has stopped: check what it stored and logged.
         stored = bench_app.stored()
-        ok = stored["reports"] == stored["tracking_nos"] == stored["events"] == created == stored["counter"]
+        counted = (stored["reports"], stored["tracking_nos"], stored["events"], stored.get("counter", created))
+        ok = all(n == created for n in counted)
+        counter = f", counter at {stored['counter']}" if "counter" in stored else ""
         result.notes.append(
             f"stored: {stored['reports']} reports, {stored['tracking_nos']} distinct tracking numbers, "
-            f"{stored['events']} events, counter at {stored['counter']}; 201 answers (with warm-up): {created}"
+            f"{stored['events']} events{counter}; 201 answers (with warm-up): {created}"
             + ("" if ok else "  <-- MISMATCH")
         )
         if not ok:
@@ -95,7 +100,48 @@ def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResul
         result.notes.extend(f"    {s}" for s in samples)
         if count:
             result.problems.append(f"{count} error lines in the server log")
+        if not args.no_ceiling:
+            run_ceiling(result, bench_app, env, port, directory, tokens, database, args)
     return result
+
+
+def run_ceiling(
+    result: BackendResult, bench_app: BenchApp, env: dict[str, str], port: int, directory: Path,
+    tokens: list[str], database: Database, args: argparse.Namespace,
+) -> None:
+    """The same requests against the minimal-insert app (bench/ceiling.py), same gunicorn settings and database."""
+    log = directory / "gunicorn-ceiling.log"
+    scenario = report_scenario(tokens)
+    scenario.name = "POST ... ceiling app"
+    created = 0
+    with gunicorn(env, port, log, CEILING_APP) as server:
+        if args.warmup > 0:
+            warm = drive(port, scenario, args.warmup, args.concurrency, server.pid, database.server_pids)
+            created += warm.created
+            if warm.errors:
+                result.problems.append(f"warm-up of the ceiling app: {warm.errors} errors")
+        measured = drive(port, scenario, args.seconds, args.concurrency, server.pid, database.server_pids)
+        created += measured.created
+    result.ceiling = measured
+    if measured.errors:
+        result.problems.append(f"ceiling app: {measured.errors} errors of {measured.requests}")
+    rows = bench_app.ceiling_rows()
+    if rows != created:
+        result.problems.append(f"ceiling app stored {rows} rows for {created} 201 answers")
+    count, samples = server_log_problems(log)
+    if count:
+        result.problems.append(f"{count} error lines in the ceiling app's server log")
+        result.notes.extend(f"    ceiling log: {s}" for s in samples)
+    submission = result.scenarios[0]
+    lat = submission.latencies_ms
+    result.figures = {
+        "submission_req_per_s": submission.rate,
+        "ceiling_req_per_s": measured.rate,
+        "submission_over_ceiling": submission.rate / measured.rate if measured.rate else float("nan"),
+        "submission_p50_ms": lat["p50"], "submission_p95_ms": lat["p95"], "submission_p99_ms": lat["p99"],
+        "submission_p99_over_p50": lat["p99"] / lat["p50"] if lat["p50"] else float("nan"),
+        "ceiling_p50_ms": measured.latencies_ms["p50"], "ceiling_p99_ms": measured.latencies_ms["p99"],
+    }
 
 
 def print_backend(result: BackendResult) -> None:
@@ -129,3 +175,21 @@ def print_backend(result: BackendResult) -> None:
             print(f"    error sample: {sample}")
     for note in result.notes:
         print(f"  {note}")
+    if result.ceiling is not None:
+        s, f = result.ceiling, result.figures
+        n = max(1, s.requests)
+        db_cpu = "" if s.database_cpu_s is None else f" + db {1000 * s.database_cpu_s / n:.2f}"
+        print(
+            f"  ceiling app (bench/ceiling.py: parse the same body, insert one row), same gunicorn settings and "
+            f"database:\n    {s.requests} requests, {s.errors} errors, {s.rate:.1f} req/s, p50/p95/p99 "
+            f"{s.latencies_ms['p50']:.1f}/{s.latencies_ms['p95']:.1f}/{s.latencies_ms['p99']:.1f} ms, "
+            f"CPU ms/request: app {1000 * s.server_cpu_s / n:.2f}{db_cpu}"
+        )
+        print(
+            f"  submission / ceiling: {f['submission_req_per_s']:.1f} / {f['ceiling_req_per_s']:.1f} req/s = "
+            f"{f['submission_over_ceiling']:.2f}x (target >= 0.5x)"
+        )
+        print(
+            f"  submission latency p50/p95/p99: {f['submission_p50_ms']:.1f}/{f['submission_p95_ms']:.1f}/"
+            f"{f['submission_p99_ms']:.1f} ms; p99 = {f['submission_p99_over_p50']:.1f}x p50 (target <= 4x)"
+        )

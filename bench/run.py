@@ -57,6 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the temporary instances (server logs, SQLite files) for inspection"
     )
     parser.add_argument("--no-crypto", action="store_true", help="skip the encryption timings")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the minimal-insert ceiling app")
     parser.add_argument(
         "--json", type=Path, default=None,
         help="also write the figures as JSON here (default bench/results/<time>.json; '-' for none)",
@@ -89,6 +90,8 @@ def _to_json(info: dict[str, Any], args: argparse.Namespace, backends: list[Back
             {
                 "name": b.name, "description": b.description, "notes": b.notes, "problems": b.problems,
                 "scenarios": [{**vars(s), "req_per_s": s.rate} for s in b.scenarios],
+                "ceiling": None if b.ceiling is None else {**vars(b.ceiling), "req_per_s": b.ceiling.rate},
+                "figures": b.figures,
             }
             for b in backends
         ],
