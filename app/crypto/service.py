@@ -8,16 +8,17 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.config import ConfigError
 from app.core.db import unit_of_work
 from app.crypto import keyfile as keyring_file
 from app.crypto.keyfile import Keyring
-from app.crypto.models import DataKey
+from app.crypto.models import DataKey, utcnow
 from app.crypto.vault import KEYRING_VERIFIED, Vault, get_vault
 from app.errors import UpstreamUnavailableError
 from app.extensions import db
@@ -42,12 +43,13 @@ def start_rotation(vault: Vault, path: Path) -> str:
     return ring.current
 
 
+def _pending(current: str) -> tuple[Any, ...]:
+    """Data keys still to re-wrap: usable (neither cleared nor marked destroyed) and under an older KEK."""
+    return DataKey.kek_id != current, DataKey.wrapped.is_not(None), DataKey.destroyed_at.is_(None)
+
+
 def pending_count(vault: Vault) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(DataKey).where(
-            DataKey.kek_id != vault.keyring.current, DataKey.wrapped.is_not(None)
-        )
-    ) or 0
+    return db.session.scalar(select(func.count()).select_from(DataKey).where(*_pending(vault.keyring.current))) or 0
 
 
 def rewrap_batches(
@@ -66,22 +68,33 @@ def rewrap_batches(
     done = batches = 0
     last_id: uuid.UUID | None = None
     skip_locked = db.session.get_bind().dialect.name == "postgresql"
+    table = DataKey.__table__
+    store = (
+        update(table).where(table.c.id == bindparam("key_id"))
+        .values(kek_id=bindparam("new_kek_id"), wrapped=bindparam("new_wrapped"), rewrapped_at=bindparam("at"))
+    )
     while max_batches is None or batches < max_batches:
         with unit_of_work() as session:
-            stmt = select(DataKey).where(DataKey.kek_id != vault.keyring.current, DataKey.wrapped.is_not(None))
+            current = vault.keyring.current
+            stmt = select(DataKey.id, DataKey.kek_id, DataKey.wrapped).where(*_pending(current))
             if last_id is not None:
                 stmt = stmt.where(DataKey.id > last_id)
             stmt = stmt.order_by(DataKey.id).limit(batch_size)
             if skip_locked:
                 stmt = stmt.with_for_update(skip_locked=True)
-            keys = list(session.scalars(stmt))
-            if not keys:
+            rows = session.execute(stmt).all()
+            if not rows:
                 break
-            for key in keys:
-                vault.rewrap(key)
-            last_id = keys[-1].id
-            count = len(keys)
-        done += count
+            now = utcnow()
+            changes = []
+            for key_id, kek_id, wrapped in rows:
+                assert wrapped is not None  # the WHERE clause
+                new_kek_id, new_wrapped = vault.rewrapped(key_id, kek_id, wrapped)
+                changes.append({"key_id": key_id, "new_kek_id": new_kek_id, "new_wrapped": new_wrapped, "at": now})
+            # One executemany UPDATE per batch, past the ORM: the columns are all that changes.
+            session.execute(store, changes, execution_options={"synchronize_session": False})
+            last_id = rows[-1][0]
+        done += len(rows)
         batches += 1
         if progress:
             progress(done)
@@ -121,7 +134,9 @@ def retire(vault: Vault, path: Path, kek_id: str) -> None:
     if kek_id == vault.keyring.current:
         raise ConfigError("不能注销当前密钥：请先运行 keys rotate")
     needed = db.session.scalar(
-        select(func.count()).select_from(DataKey).where(DataKey.kek_id == kek_id, DataKey.wrapped.is_not(None))
+        select(func.count()).select_from(DataKey).where(
+            DataKey.kek_id == kek_id, DataKey.wrapped.is_not(None), DataKey.destroyed_at.is_(None)
+        )
     )
     if needed:
         raise ConfigError(f"仍有 {needed} 个数据密钥由 {kek_id} 包裹：请先运行 keys rotate --resume 完成重新包裹")
@@ -132,11 +147,10 @@ def retire(vault: Vault, path: Path, kek_id: str) -> None:
 
 def verify(vault: Vault) -> None:
     """Unwrap one data key per KEK in use: a wrong keyring stops here with one line."""
-    kek_ids = db.session.scalars(select(DataKey.kek_id).where(DataKey.wrapped.is_not(None)).distinct())
+    usable = (DataKey.wrapped.is_not(None), DataKey.destroyed_at.is_(None))
+    kek_ids = db.session.scalars(select(DataKey.kek_id).where(*usable).distinct())
     for kek_id in kek_ids:
-        sample = db.session.scalars(
-            select(DataKey).where(DataKey.kek_id == kek_id, DataKey.wrapped.is_not(None)).limit(1)
-        ).one()
+        sample = db.session.scalars(select(DataKey).where(DataKey.kek_id == kek_id, *usable).limit(1)).one()
         try:
             vault.unwrap(sample)
         except Exception:

@@ -130,17 +130,27 @@ class Vault:
         cached: bytes | None = key.__dict__.get("_raw")
         if cached is not None:
             return cached
-        kek = self.keyring.kek(key.kek_id)
-        if kek is None or kek.key is None:
-            raise KeyUnavailableError(f"data key {key.id} needs KEK {key.kek_id}, which the keyring lacks")
-        try:
-            raw = aead.open_(kek.key, key.wrapped, self._wrap_aad(key.id, key.kek_id))
-        except DecryptionError:
-            raise KeyUnavailableError(
-                f"data key {key.id} does not unwrap under KEK {key.kek_id}: wrong keyring?"
-            ) from None
+        raw = self._unwrap_stored(key.id, key.kek_id, key.wrapped)
         key._raw = raw  # type: ignore[attr-defined]
         return raw
+
+    def _unwrap_stored(self, data_key_id: uuid.UUID, kek_id: str, wrapped: bytes) -> bytes:
+        kek = self.keyring.kek(kek_id)
+        if kek is None or kek.key is None:
+            raise KeyUnavailableError(f"data key {data_key_id} needs KEK {kek_id}, which the keyring lacks")
+        try:
+            return aead.open_(kek.key, wrapped, self._wrap_aad(data_key_id, kek_id))
+        except DecryptionError:
+            raise KeyUnavailableError(
+                f"data key {data_key_id} does not unwrap under KEK {kek_id}: wrong keyring?"
+            ) from None
+
+    def rewrapped(self, data_key_id: uuid.UUID, kek_id: str, wrapped: bytes) -> tuple[str, bytes]:
+        """A stored wrapped data key re-wrapped under the current KEK: (current KEK id, new wrapped form).
+
+        What ``rewrap`` does, on the stored columns alone (no ORM object), for ``keys rotate``.
+        """
+        return self.wrap(data_key_id, self._unwrap_stored(data_key_id, kek_id, wrapped))
 
     def rewrap(self, key: DataKey) -> bool:
         """Re-wrap under the current KEK; False when it already is (or was destroyed)."""

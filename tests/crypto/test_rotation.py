@@ -6,7 +6,8 @@ import json
 import stat
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.crypto.cipher import parse_header
 from app.crypto.keyfile import load
@@ -228,61 +229,56 @@ def test_rotation_under_sm4_rewraps_data_keys_made_under_aes_with_sm4(own_app, o
     assert_readable_by_a_fresh_app(own_settings, own_login, names)
 
 
-class RotationRecorder:
-    """What a rotation does to ``data_keys``: the lower id bound of each batch read, and each key updated."""
+class BatchReads:
+    """The lower id bound of each batch ``keys rotate`` reads from ``data_keys`` (None: from the start)."""
 
     def __init__(self) -> None:
-        self.batch_bounds: list[uuid.UUID | None] = []
-        self.batch_ids: list[list[uuid.UUID]] = []
-        self.updated: list[uuid.UUID] = []
+        self.bounds: list[uuid.UUID | None] = []
 
     def on_execute(self, state) -> None:
-        text = str(state.statement)
-        if not state.is_select or "ORDER BY data_keys.id" not in text:
+        if not state.is_select or "ORDER BY data_keys.id" not in str(state.statement):
             return
         bounds = [v for v in state.statement.compile().params.values() if isinstance(v, uuid.UUID)]
-        self.batch_bounds.append(bounds[0] if bounds else None)
+        self.bounds.append(bounds[0] if bounds else None)
 
-    def on_update(self, mapper, connection, target) -> None:
-        self.updated.append(target.id)
-
-    def __enter__(self) -> RotationRecorder:
-        from sqlalchemy import event
-        from sqlalchemy.orm import Session
-
+    def __enter__(self) -> BatchReads:
         event.listen(Session, "do_orm_execute", self.on_execute)
-        event.listen(DataKey, "before_update", self.on_update)
         return self
 
     def __exit__(self, *exc) -> None:
-        from sqlalchemy import event
-        from sqlalchemy.orm import Session
-
         event.remove(Session, "do_orm_execute", self.on_execute)
-        event.remove(DataKey, "before_update", self.on_update)
+
+
+def stored_keys() -> dict[uuid.UUID, tuple[str, bytes, object]]:
+    db.session.remove()
+    keys = {k.id: (k.kek_id, k.wrapped, k.rewrapped_at) for k in db.session.scalars(select(DataKey))}
+    db.session.remove()
+    return keys
 
 
 def test_rotation_in_several_batches_walks_by_keyset_and_rewraps_every_key_exactly_once(
     own_app, own_login, own_runner
 ):
     submit_many(own_app, own_login, 6)  # six report keys and the reporter's own: seven data keys
-    all_ids = sorted(db.session.scalars(select(DataKey.id)))
-    db.session.remove()
+    before = stored_keys()
+    all_ids = sorted(before)
 
-    with RotationRecorder() as seen:
+    with BatchReads() as reads:
         partial = keys(own_runner, "rotate", "--batch-size", "2", "--max-batches", "2")
-        first_run = list(seen.updated)
+        halfway = stored_keys()
         resumed = keys(own_runner, "rotate", "--resume", "--batch-size", "2")
+    after = stored_keys()
 
     assert partial.exit_code == 0, partial.output
     assert "re-wrapped 4 data keys; 3 still under older keys" in partial.output
     assert resumed.exit_code == 0, resumed.output
     assert "re-wrapped 3 data keys; 0 still under older keys" in resumed.output
-    # Every key re-wrapped once over both runs, in id order within each run.
-    assert sorted(seen.updated) == all_ids
-    assert first_run == all_ids[:4]
-    assert seen.updated[4:] == all_ids[4:]
+    new = get_vault().keyring.current
+    # The first run re-wrapped the four lowest ids; the resumed run left those alone and did the rest.
+    assert [k for k in all_ids if halfway[k][0] == new] == all_ids[:4]
+    assert all(halfway[k] == before[k] for k in all_ids[4:])
+    assert all(after[k] == halfway[k] for k in all_ids[:4])
+    assert all(after[k][0] == new and after[k][1] != before[k][1] and after[k][2] for k in all_ids)
     # Each batch reads from just past the last key of the batch before, never from the start again:
     # run 1 reads two batches, run 2 starts over and reads two batches and one that finds nothing.
-    assert seen.batch_bounds == [None, all_ids[1], None, all_ids[5], all_ids[6]]
-    assert kek_ids_of_data_keys() == [get_vault().keyring.current] * 7
+    assert reads.bounds == [None, all_ids[1], None, all_ids[5], all_ids[6]]

@@ -11,10 +11,11 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from app.crypto.models import DataKey
+from app.crypto.service import verify
 from app.crypto.vault import DataDestroyedError, FieldDecryptionError, KeyUnavailableError, get_vault
 from app.extensions import db
 from app.reports.models import Report
-from tests.crypto.helpers import fresh_report, read_cell, submit_report, write_cell
+from tests.crypto.helpers import fresh_report, read_cell, second_app, submit_report, write_cell
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 
@@ -160,4 +161,32 @@ def test_rotation_skips_shredded_keys_and_retiring_the_old_kek_is_not_blocked_by
     assert keys[fresh_report(gone).data_key_id].wrapped is None
     assert fresh_report(kept).section("victim")["name"] == "小花"
     with pytest.raises(KeyUnavailableError):
+        fresh_report(gone).section("victim")
+
+
+def test_a_key_marked_destroyed_whose_wrapped_form_survives_is_skipped_by_rotation_and_blocks_nothing(
+    own_app, own_login, own_runner
+):
+    client = own_app.test_client()
+    kept = submit_report(client, own_login)
+    gone = submit_report(client, own_login)
+    gone_key = read_cell("reports", "data_key_id", gone)
+    write_cell("data_keys", "destroyed_at", gone_key, NOW)  # a half-done shred: wrapped is still there
+    old = get_vault().keyring.current
+
+    rotated = own_runner.invoke(args=["keys", "rotate"])
+    db.session.remove()
+    assert rotated.exit_code == 0, rotated.output
+    assert "re-wrapped 2 data keys; 0 still under older keys" in rotated.output
+    assert read_cell("data_keys", "kek_id", gone_key) == old
+    retired = own_runner.invoke(args=["keys", "retire", old])
+    db.session.remove()
+    assert retired.exit_code == 0, retired.output
+
+    # The keyring check of a new app is not thrown by the destroyed key its keyring can no longer open.
+    with second_app(own_app.config["QZBG"]) as fresh, fresh.app_context():
+        verify(get_vault())
+        db.session.remove()
+    assert fresh_report(kept).section("victim")["name"] == "小花"
+    with pytest.raises(DataDestroyedError):
         fresh_report(gone).section("victim")
