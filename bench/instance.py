@@ -122,7 +122,16 @@ class BenchApp:
         from app import create_app
         from app.config import Settings
 
-        self.app = create_app(Settings.from_env(env))
+        settings = Settings.from_env(env)
+        self.app = create_app(settings)
+        # The app's JSON log lines (the worker logs each delivery) go to a file, not over the figures.
+        self.log = settings.instance_path / "bench-app.log"
+        import logging
+
+        stream = self.log.open("a", encoding="utf-8")
+        for handler in {*logging.getLogger("qzbg").handlers, *self.app.logger.handlers}:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(stream)
 
     @contextlib.contextmanager
     def context(self) -> Iterator[Any]:
@@ -135,18 +144,40 @@ class BenchApp:
                 db.session.remove()
                 db.engine.dispose()
 
-    def create_reporters(self, count: int) -> list[str]:
+    def create_reporters(self, count: int, prefix: str = "o-bench-") -> list[str]:
+        return [token for _id, token in self.reporters(count, prefix)]
+
+    def reporters(self, count: int, prefix: str) -> list[tuple[Any, str]]:
+        """``count`` reporter accounts (openid ``<prefix><i>``), each with a bearer token: (id, token)."""
         from app.reporters import service as reporters
 
         now = dt.datetime.now(dt.UTC)
-        tokens = []
+        out = []
         with self.context() as db:
             for i in range(count):
-                reporter = reporters.find_or_create_by_openid(f"o-bench-{i:04d}", now=now)
+                reporter = reporters.find_or_create_by_openid(f"{prefix}{i:04d}", now=now)
                 token, _ = reporters.issue_token(reporter, now=now, ttl=dt.timedelta(hours=6))
-                tokens.append(token)
+                out.append((reporter.id, token))
             db.session.commit()
-        return tokens
+        return out
+
+    def submit(self, token: str, count: int = 1) -> list[Any]:
+        """``count`` valid reports through the JSON API in this process (the project's own code): their ids."""
+        import uuid
+
+        from tests.factories import report_body
+
+        client = self.app.test_client()
+        ids = []
+        for _ in range(count):
+            response = client.post(
+                "/api/v1/reports", json=report_body(),
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if response.status_code != 201:
+                raise BenchError(f"a set-up report was refused: {response.status_code} {response.get_data()[:300]!r}")
+            ids.append(uuid.UUID(response.get_json()["id"]))
+        return ids
 
     def stored(self) -> dict[str, int]:
         from sqlalchemy import func, select

@@ -36,6 +36,7 @@ from typing import Any
 
 from bench.common import PG_ENV, ROOT, BenchError
 from bench.crypto import bench_crypto, print_crypto
+from bench.data import DataResult, print_data, run_data
 from bench.intake import BackendResult, print_backend, run_backend
 from bench.machine import machine_info, print_machine
 
@@ -59,6 +60,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-crypto", action="store_true", help="skip the encryption timings")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the minimal-insert ceiling app")
     parser.add_argument(
+        "--list-sizes", type=_sizes, default=[1000, 100_000],
+        help="reports in the table for the reporter-list run (default 1000,100000; 0 to skip)",
+    )
+    parser.add_argument("--list-requests", type=int, default=100, help="requests per list size (default 100)")
+    parser.add_argument(
+        "--worker-messages", type=int, default=500, help="messages for the notify worker run (default 500; 0 skips)"
+    )
+    parser.add_argument(
+        "--rotation-sizes", type=_sizes, default=[10_000, 100_000],
+        help="data keys for the keys-rotate runs (default 10000,100000; 0 to skip)",
+    )
+    parser.add_argument("--rotation-batch-size", type=int, default=500, help="keys rotate --batch-size (default 500)")
+    parser.add_argument("--no-data", action="store_true", help="skip the reporter list, worker and rotation runs")
+    parser.add_argument(
         "--json", type=Path, default=None,
         help="also write the figures as JSON here (default bench/results/<time>.json; '-' for none)",
     )
@@ -77,12 +92,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _sizes(text: str) -> list[int]:
+    sizes = [int(x) for x in text.split(",") if x.strip()]
+    return [] if sizes == [0] else sizes
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _to_json(info: dict[str, Any], args: argparse.Namespace, backends: list[BackendResult],
-             crypto: dict[str, Any] | None) -> dict[str, Any]:
+             crypto: dict[str, Any] | None, data: list[DataResult]) -> dict[str, Any]:
     return {
         "machine": info,
         "settings": {k: v for k, v in vars(args).items() if k != "json"},
@@ -96,6 +116,7 @@ def _to_json(info: dict[str, Any], args: argparse.Namespace, backends: list[Back
             for b in backends
         ],
         "crypto": crypto,
+        "data": [d.to_json() for d in data],
     }
 
 
@@ -109,21 +130,32 @@ def main(argv: list[str] | None = None) -> int:
     print_machine(info, args)
     sys.stdout.flush()
     backends: list[BackendResult] = []
+    data: list[DataResult] = []
     crypto = None
     failed = False
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="qzbg-bench-"))
     try:
-        if not args.no_http:
-            for name in args.backends:
+        for name in args.backends:
+            if not args.no_http:
                 try:
                     result = run_backend(name, root, args)
                 except BenchError as exc:
                     print(f"\n== {name}: FAILED ==\n{exc}")
                     failed = True
-                    continue
-                backends.append(result)
-                print_backend(result)
+                else:
+                    backends.append(result)
+                    print_backend(result)
+                sys.stdout.flush()
+            if not args.no_data:
+                try:
+                    figures = run_data(name, root, args)
+                except BenchError as exc:
+                    print(f"\n== {name}: reporter list, worker, rotation FAILED ==\n{exc}")
+                    failed = True
+                else:
+                    data.append(figures)
+                    print_data(figures, args)
                 sys.stdout.flush()
         if not args.no_crypto:
             crypto = bench_crypto(args.crypto_iterations)
@@ -137,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
 
-    problems = [f"{b.name}: {p}" for b in backends for p in b.problems]
+    problems = [f"{b.name}: {p}" for b in [*backends, *data] for p in b.problems]
     print()
     print(f"total time {time.perf_counter() - started:.0f} s; load avg now "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
@@ -148,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json = ROOT / "bench" / "results" / f"{stamp}.json"
     if str(args.json) != "-":
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_to_json(info, args, backends, crypto), indent=2, default=str) + "\n")
+        args.json.write_text(json.dumps(_to_json(info, args, backends, crypto, data), indent=2, default=str) + "\n")
         print(f"figures written to {args.json}")
     return 1 if failed or problems else 0
 
