@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.config import ConfigError
@@ -58,42 +57,48 @@ def rewrap_batches(
 ) -> int:
     """Re-wrap data keys not under the current KEK, one transaction per batch.
 
-    The walk goes by keyset (``id > last id of the batch before``, in id order), so each
-    batch reads only its own rows and a rotation costs the same per key at any table
-    size. Safe to interrupt and run again (``keys rotate --resume``): each committed batch
-    is done, and the next run picks up whatever is still under an older KEK. On
-    PostgreSQL rows locked by a concurrent rotation are skipped and counted as pending.
-    Returns how many keys were re-wrapped.
+    The walk goes by keyset (``position > last position of the batch before``, in
+    position order), so each batch reads only its own rows and a rotation costs the
+    same per key at any table size. The position is the primary key on PostgreSQL and
+    the rowid on SQLite: the table's physical order there, so reads and index updates
+    stay sequential once the table outgrows SQLite's page cache (random UUID order made
+    100,000 keys 3-4x slower per key than 10,000). Safe to interrupt and run again
+    (``keys rotate --resume``): each committed batch is done, and the next run picks up
+    whatever is still under an older KEK. On PostgreSQL rows locked by a concurrent
+    rotation are skipped and counted as pending. Returns how many keys were re-wrapped.
     """
     done = batches = 0
-    last_id: uuid.UUID | None = None
-    skip_locked = db.session.get_bind().dialect.name == "postgresql"
+    last: Any = None
+    dialect = db.session.get_bind().dialect.name
     table = DataKey.__table__
+    position: Any = literal_column("data_keys.rowid") if dialect == "sqlite" else table.c.id
     store = (
-        update(table).where(table.c.id == bindparam("key_id"))
+        update(table).where(position == bindparam("at_position"))
         .values(kek_id=bindparam("new_kek_id"), wrapped=bindparam("new_wrapped"), rewrapped_at=bindparam("at"))
     )
     while max_batches is None or batches < max_batches:
         with unit_of_work() as session:
             current = vault.keyring.current
-            stmt = select(DataKey.id, DataKey.kek_id, DataKey.wrapped).where(*_pending(current))
-            if last_id is not None:
-                stmt = stmt.where(DataKey.id > last_id)
-            stmt = stmt.order_by(DataKey.id).limit(batch_size)
-            if skip_locked:
+            stmt = select(position, DataKey.id, DataKey.kek_id, DataKey.wrapped).where(*_pending(current))
+            if last is not None:
+                stmt = stmt.where(position > last)
+            stmt = stmt.order_by(position).limit(batch_size)
+            if dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = session.execute(stmt).all()
             if not rows:
                 break
             now = utcnow()
             changes = []
-            for key_id, kek_id, wrapped in rows:
+            for at_position, key_id, kek_id, wrapped in rows:
                 assert wrapped is not None  # the WHERE clause
                 new_kek_id, new_wrapped = vault.rewrapped(key_id, kek_id, wrapped)
-                changes.append({"key_id": key_id, "new_kek_id": new_kek_id, "new_wrapped": new_wrapped, "at": now})
+                changes.append(
+                    {"at_position": at_position, "new_kek_id": new_kek_id, "new_wrapped": new_wrapped, "at": now}
+                )
             # One executemany UPDATE per batch, past the ORM: the columns are all that changes.
             session.execute(store, changes, execution_options={"synchronize_session": False})
-            last_id = rows[-1][0]
+            last = rows[-1][0]
         done += len(rows)
         batches += 1
         if progress:
