@@ -8,7 +8,8 @@ The bench serves it with the project's gunicorn settings (``bench/gunicorn_ceili
 on the same database and drives it with the same requests as the real endpoint, so
 ``submission req/s / ceiling req/s`` says how much of the stack's budget the app uses.
 
-Run by gunicorn as ``bench.ceiling:app``; the database is ``QZBG_DATABASE_URL``.
+Run by gunicorn as ``bench.ceiling:app``; the database is ``BENCH_CEILING_DATABASE_URL`` (a variable of its own,
+so importing this module elsewhere never touches a database named by the usual ``QZBG_DATABASE_URL``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, String, Text, Uuid, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-TABLE = "bench_ceiling"
+from bench.common import CEILING_TABLE as TABLE
 
 
 class Base(DeclarativeBase):
@@ -86,4 +87,5 @@ def create_app(database_url: str) -> Flask:
     return app
 
 
-app = create_app(os.environ["QZBG_DATABASE_URL"]) if os.environ.get("QZBG_DATABASE_URL") else None
+URL_ENV = "BENCH_CEILING_DATABASE_URL"
+app = create_app(os.environ[URL_ENV]) if os.environ.get(URL_ENV) else None

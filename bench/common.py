@@ -18,6 +18,7 @@ REPORTS_PATH = "/api/v1/reports"
 HEALTH_PATH = "/healthz"
 CLIENT_ID_MARK = b"00000000-0000-4000-8000-00000000c11d"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CEILING_TABLE = "bench_ceiling"  # the ceiling app's own table (bench/ceiling.py)
 
 warnings.filterwarnings("ignore", message="Using the in-memory storage")
 

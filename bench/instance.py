@@ -199,7 +199,7 @@ class BenchApp:
         """Rows the ceiling app inserted into its own table."""
         from sqlalchemy import text
 
-        from bench.ceiling import TABLE
+        from bench.common import CEILING_TABLE as TABLE
 
         with self.context() as db:
             query = text(f"SELECT count(*) FROM {TABLE}")  # noqa: S608 - a constant

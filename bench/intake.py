@@ -114,7 +114,7 @@ def run_ceiling(
     scenario = report_scenario(tokens)
     scenario.name = "POST ... ceiling app"
     created = 0
-    with gunicorn(env, port, log, CEILING_APP) as server:
+    with gunicorn({**env, "BENCH_CEILING_DATABASE_URL": database.url}, port, log, CEILING_APP) as server:
         if args.warmup > 0:
             warm = drive(port, scenario, args.warmup, args.concurrency, server.pid, database.server_pids)
             created += warm.created
