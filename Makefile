@@ -25,7 +25,12 @@ $(INSTANCE)/secret_key:
 	chmod 700 $(INSTANCE)
 	umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
-run: $(VENV)/.run-deps $(INSTANCE)/secret_key
+# The keyring's own directory, apart from the database and attachments (app/config.py default_keyring_path).
+$(INSTANCE)/keys: | $(INSTANCE)/secret_key
+	mkdir -p $@
+	chmod 700 $@
+
+run: $(VENV)/.run-deps $(INSTANCE)/secret_key | $(INSTANCE)/keys
 	$(FLASK) keys init
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app

@@ -4,8 +4,18 @@ import multiprocessing
 import os
 
 bind = os.environ.get("QZBG_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("QZBG_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
-threads = 1
+# Threaded workers (gthread): a request waiting on WeChat or another provider holds one thread, not a
+# whole process, so /healthz and report submissions go on meanwhile. Processes give CPU parallelism
+# (one per core plus one: 3 on a 2-core host), threads cover I/O waits (16 each: 48 requests in flight
+# on 2 cores). The app lets at most threads - 4 of them wait on WeChat per process
+# (QZBG_WECHAT_MAX_CONCURRENT, a bulkhead), so four threads of each worker stay free for everything
+# else however slow WeChat is, and a burst of 12 logins at a slow WeChat still fits in one worker
+# (gthread workers accept greedily: one may take a whole burst). A thread holds a database connection
+# only while it uses the database (never while waiting on WeChat); SQLAlchemy's pool caps it at 15 per
+# process, so at most 6 workers x 15 = 90 connections, under PostgreSQL's default max_connections of 100.
+worker_class = "gthread"
+workers = int(os.environ.get("QZBG_WORKERS", min(multiprocessing.cpu_count() + 1, 6)))
+threads = int(os.environ.get("QZBG_THREADS", 16))
 timeout = 60
 graceful_timeout = 30
 # The app logs one JSON line per request (no query strings); gunicorn's access log would add URLs.

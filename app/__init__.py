@@ -6,7 +6,10 @@ from typing import Any
 
 from flask import Flask, Request, request
 from sqlalchemy import event
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from app.config import Settings
 from app.core.ratelimit import SCHEME as RATELIMIT_SCHEME  # registers the storage with flask-limiter
@@ -17,8 +20,43 @@ JSON_BODY_LIMIT = 1024 * 1024
 UPLOAD_ENDPOINTS = {"api_v1.upload_attachment": 1, "web.report_form": 9}
 
 
+class _BodyLimit(LimitedStream):
+    """A body without a declared length (chunked) read up to the limit: one byte more is a 413.
+
+    Werkzeug's own stream stops reading at ``max_content_length`` and reports the
+    end of the body, so a longer chunked body would be silently cut to the limit.
+    """
+
+    def on_exhausted(self) -> None:
+        try:
+            more = self._stream.read(1)
+        except (OSError, ValueError) as exc:  # a broken chunk: the client's fault, as Werkzeug treats it
+            self.on_disconnect(error=exc)
+            return
+        if more:
+            raise RequestEntityTooLarge()
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()
+        return data
+
+
 class QzbgRequest(Request):
-    """Upload parts wait in an encrypted spool, never in clear in a temporary file."""
+    """Bodies over the limit are refused however they are sent; upload parts wait in an encrypted spool,
+    never in clear in a temporary file."""
+
+    @cached_property
+    def stream(self) -> Any:
+        """As Werkzeug's, but a chunked body (the server terminates the input) over
+        ``max_content_length`` is a 413 like a declared length, not cut to the limit."""
+        if self.shallow:
+            raise RuntimeError("This request was created with 'shallow=True': reading the body is disabled.")
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and "wsgi.input_terminated" in self.environ:
+            return _BodyLimit(self.environ["wsgi.input"], limit, is_max=True)
+        return get_input_stream(self.environ, max_content_length=limit)
 
     def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
         spool = EphemeralSpool()
@@ -50,7 +88,8 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.redis_url or f"{RATELIMIT_SCHEME}://{settings.instance_path}/ratelimits.sqlite3",
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit-*/Retry-After on every answer: only a 429 says when to retry (app.errors).
+        RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_ENABLED=True,
         # Redis down must not stop reports: count in memory meanwhile, never fail the request.
         RATELIMIT_SWALLOW_ERRORS=True,
@@ -71,12 +110,31 @@ def create_app(
 
     configure_logging(app, settings.log_level)
     register_extensions(app, require_keyring=require_keyring)
+    warn_about_keyring_placement(settings)
+    from app.core.guards import register_input_guard
+    from app.core.headers import register_security_headers
+
+    register_input_guard(app)  # after the body limits: it reads the form
+    register_security_headers(app)
     register_blueprints(app)
     from app.errors import register_error_handlers
 
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+def warn_about_keyring_placement(settings: Settings) -> None:
+    """One line at start-up when the keyring shares a directory with the data it protects."""
+    shared = settings.keyring_shares_directory_with()
+    if shared:
+        import logging
+
+        logging.getLogger("qzbg.crypto").warning(
+            "keyring_beside_data",
+            extra={"shares_directory_with": shared, "keyring_dir": str(settings.keyring_path.resolve().parent),
+                   "hint": "move the keyring to a directory of its own and set QZBG_KEYRING"},
+        )
 
 
 def register_extensions(app: Flask, *, require_keyring: bool) -> None:

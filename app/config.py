@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,31 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _phone(value: str, name: str) -> str:
+    """A phone number to show and dial (digits, spaces, +, -, parentheses), or empty."""
+    value = value.strip()
+    if value and not re.fullmatch(r"\+?[0-9(][0-9 ()-]{2,28}[0-9]", value):
+        raise ConfigError(f"{name} must be a phone number such as 0571-88888888, not {value!r}")
+    return value
+
+
+# --- Keyring layout (hardening, issue 6 B.17) ---
+# The keyring lives in a directory of its own (``instance/keys/``, 0700 under ``make run``), never beside the
+# SQLite database or in the attachments directory: a copy of the data must not carry the key that opens it.
+KEYRING_DIR = "keys"
+KEYRING_FILE = "keyring.json"
+
+
+def default_keyring_path(instance: Path) -> Path:
+    """``instance/keys/keyring.json``; an install made before this layout keeps its ``instance/keyring.json``
+    (used while the new place is empty, with a warning at start-up) so its stored data stays readable."""
+    path = instance / KEYRING_DIR / KEYRING_FILE
+    legacy = instance / KEYRING_FILE
+    if not path.exists() and legacy.exists():
+        return legacy
+    return path
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Every deployment setting, typed. Field names follow the variables."""
@@ -96,10 +122,32 @@ class Settings:
     staff_session_hours: int = 12
     staff_login_rate_limit: str = "100 per hour;20 per minute"
     log_level: str = "INFO"
+    # WeChat gateway resilience (app/wechat/client.py): circuit breaker and per-process bulkhead.
+    wechat_breaker_failures: int = 5
+    wechat_breaker_cooldown: int = 30
+    wechat_max_concurrent: int = 12
+    # The web form (reports/routes.py): the office's phone number, shown on the receipt and the status
+    # page as whom to call; empty leaves the line out.
+    office_phone: str = ""
 
     @property
     def max_attachment_bytes(self) -> int:
         return self.max_attachment_mb * 1024 * 1024
+
+    # --- Keyring layout (hardening, issue 6 B.17) ---
+    def keyring_shares_directory_with(self) -> str | None:
+        """``database`` or ``attachments`` when the keyring sits in the SQLite database's directory or in
+        the attachments directory (or below it); None when it has a directory of its own."""
+        keyring_dir = self.keyring_path.resolve().parent
+        if self.database_url.startswith("sqlite:"):
+            from sqlalchemy.engine import make_url
+
+            database = make_url(self.database_url).database
+            if database and database != ":memory:" and Path(database).resolve().parent == keyring_dir:
+                return "database"
+        if keyring_dir.is_relative_to(self.attachments_dir.resolve()):
+            return "attachments"
+        return None
 
     @classmethod
     def from_env(
@@ -141,7 +189,7 @@ class Settings:
             instance_path=instance,
             database_url=database_url,
             secret_key=secret,
-            keyring_path=Path(get("KEYRING", str(instance / "keyring.json")) or ""),
+            keyring_path=Path(get("KEYRING") or default_keyring_path(instance)),
             field_cipher=cipher,
             blind_index=blind,
             attachments_dir=Path(get("ATTACHMENTS_DIR", str(instance / "attachments")) or ""),
@@ -178,6 +226,18 @@ class Settings:
                 get("STAFF_LOGIN_RATE_LIMIT", cls.staff_login_rate_limit) or "", "QZBG_STAFF_LOGIN_RATE_LIMIT"
             ),
             log_level=(get("LOG_LEVEL", "INFO") or "").upper(),
+            # WeChat gateway resilience. The bulkhead defaults to gunicorn's threads per worker less four
+            # (QZBG_THREADS, default 16, read by gunicorn.conf.py too): a hanging WeChat never holds them all.
+            wechat_breaker_failures=_int(get("WECHAT_BREAKER_FAILURES", "5") or "", "QZBG_WECHAT_BREAKER_FAILURES",
+                                         1, 100),
+            wechat_breaker_cooldown=_int(get("WECHAT_BREAKER_COOLDOWN", "30") or "", "QZBG_WECHAT_BREAKER_COOLDOWN",
+                                         1, 3600),
+            wechat_max_concurrent=_int(
+                get("WECHAT_MAX_CONCURRENT", str(max(1, _int(get("THREADS", "16") or "", "QZBG_THREADS", 1, 64) - 4)))
+                or "", "QZBG_WECHAT_MAX_CONCURRENT", 1, 64,
+            ),
+            # The web form.
+            office_phone=_phone(get("OFFICE_PHONE", "") or "", "QZBG_OFFICE_PHONE"),
         )
 
     def replace(self, **changes: Any) -> Settings:

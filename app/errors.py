@@ -2,21 +2,33 @@
 
 Services raise ``AppError`` subclasses. Under ``/api/`` every error, Flask's own
 404/405/413 included, becomes the JSON envelope of CONTRACT.md; elsewhere a
-zh-CN HTML page. In tests unexpected exceptions propagate (PROPAGATE_EXCEPTIONS)
-instead of being hidden behind a 500 page.
+zh-CN HTML page. A database that cannot be reached (down, a cut connection, a
+SQLite file that cannot be opened) is a 503 ``service_unavailable`` with
+``Retry-After``, never a 500, and the session is discarded so the next request
+starts on a fresh connection. In tests unexpected exceptions propagate
+(PROPAGATE_EXCEPTIONS) instead of being hidden behind a 500 page.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import sqlite3
+import time
 import traceback
+from pathlib import Path
 from typing import Any
 
+import psycopg
 from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
+
+from app.core.logs import security_event
+from app.extensions import db, limiter
 
 log = logging.getLogger("qzbg.errors")
 
@@ -56,6 +68,10 @@ class ValidationError(AppError):
 class UnauthorizedError(AppError):
     code, status, message = "unauthorized", 401, "请先登录后再操作"
 
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", "Bearer")  # every 401 (RFC 9110 section 15.5.2)
+
 
 class ForbiddenError(AppError):
     code, status, message = "forbidden", 403, "您没有权限进行此操作"
@@ -79,6 +95,21 @@ class RateLimitedError(AppError):
 
 class UpstreamUnavailableError(AppError):
     code, status, message = "upstream_unavailable", 503, "服务暂时不可用，请稍后再试"
+
+
+class ServiceUnavailableError(AppError):
+    """Our own database or storage cannot take the request now (full, read-only, down): try again later."""
+
+    code, status, message = "service_unavailable", 503, "服务暂时不可用，请稍后再试"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, fields=fields, headers={"Retry-After": "30", **(headers or {})})
 
 
 class InternalError(AppError):
@@ -105,6 +136,21 @@ class MethodNotAllowedError(AppError):
 
 
 _HTTP_TO_APP[405] = MethodNotAllowedError
+
+# Our own database out of reach: the server is down or restarting, a connection was cut, the pool is
+# exhausted, or a SQLite file cannot be opened or read ("unable to open database file", "disk I/O error").
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+RETRY_AFTER_STATUSES = (429, 503)
+DEFAULT_RETRY_AFTER = "30"
+_APP_ROOT = Path(__file__).resolve().parent
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -161,6 +207,8 @@ def safe_path(path: str, limit: int = 80) -> str:
 
 def render_error(error: AppError) -> ResponseReturnValue:
     request_id = g.get("request_id", "")
+    if error.status in RETRY_AFTER_STATUSES:
+        error.headers.setdefault("Retry-After", DEFAULT_RETRY_AFTER)
     if wants_json():
         body: dict[str, Any] = {"code": error.code, "message": error.message, "request_id": request_id}
         if error.fields:
@@ -168,6 +216,46 @@ def render_error(error: AppError) -> ResponseReturnValue:
         return {"error": body}, error.status, error.headers
     html = render_template("error.html", error=error, request_id=request_id)
     return html, error.status, error.headers
+
+
+def discard_session() -> None:
+    """Roll back and drop the request's session: its connection may be dead, and the next use must
+    check out a fresh one (the pool pre-pings) instead of failing on a half-finished transaction."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection can fail its rollback too; remove() still runs
+        log.debug("rollback_failed")
+    db.session.remove()
+
+
+def seconds_until_reset() -> int:
+    """Retry-After of a 429: until the latest window among the limits this request exhausted resets."""
+    limits = [limiter.current_limit, *limiter.current_limits]
+    # window = (reset time, remaining); RequestLimit.reset_at would add a second of rounding.
+    resets = [lim.window[0] for lim in limits if lim is not None and (lim.breached or lim.window[1] <= 0)]
+    if not resets:
+        return 60
+    return max(1, math.ceil(max(resets) - time.time()))
+
+
+def app_frames(tb: Any) -> list[str]:
+    """``app/...py:line function`` for the frames of our own code: where in the app it went wrong."""
+    frames = []
+    for frame in traceback.extract_tb(tb):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(_APP_ROOT):
+            frames.append(f"{path.relative_to(_APP_ROOT.parent)}:{frame.lineno} {frame.name}")
+    return frames
+
+
+def _raised_at(tb: Any) -> str | None:
+    """The innermost frame (often a library's), shortened to the package path."""
+    frames = traceback.extract_tb(tb)
+    if not frames:
+        return None
+    last = frames[-1]
+    name = last.filename.split("site-packages/")[-1] if "site-packages/" in last.filename else Path(last.filename).name
+    return f"{name}:{last.lineno} {last.name}"
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -181,13 +269,30 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
+        # Flask-WTF's description is its own fixed English sentence ("The CSRF token is missing."), never input.
+        security_event("security.csrf_failed", reason=error.description)
         return render_error(BadRequestError("页面已过期或来源无效，请刷新页面后重新提交"))
+
+    def handle_database_unavailable(error: Exception) -> ResponseReturnValue:
+        discard_session()
+        # The type and where, never the message: it can name hosts, users or quote parameters.
+        log.error(
+            "database_unavailable",
+            extra={"exception": type(error).__name__, "frames": app_frames(error.__traceback__)},
+        )
+        return render_error(ServiceUnavailableError())
+
+    for exc_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(exc_class, handle_database_unavailable)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> ResponseReturnValue:
         app_error = _from_http(error)
-        if error.code == 429:
-            retry = error.get_response().headers.get("Retry-After") if hasattr(error, "get_response") else None
+        if isinstance(error, RateLimitExceeded):
+            app_error.headers["Retry-After"] = str(seconds_until_reset())
+            security_event("security.rate_limited", limit=str(error.limit.limit))
+        elif error.code == 429:
+            retry = error.get_response().headers.get("Retry-After")
             app_error.headers.setdefault("Retry-After", retry or "60")
         valid_methods = getattr(error, "valid_methods", None)
         if error.code == 405 and valid_methods:
@@ -197,13 +302,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(500)
     def handle_internal_error(error: Exception) -> ResponseReturnValue:
         original = getattr(error, "original_exception", None) or error
-        # The type and where it was raised, never the message: messages can quote data.
-        frames = traceback.extract_tb(original.__traceback__)[-8:]
+        if isinstance(original, DATABASE_UNAVAILABLE):
+            return handle_database_unavailable(original)
+        discard_session()
+        # The type and where it was raised in our code, never the message: messages can quote data.
         log.error(
             "unhandled_exception",
             extra={
                 "exception": type(original).__name__,
-                "frames": [f"{f.filename}:{f.lineno} {f.name}" for f in frames],
+                "frames": app_frames(original.__traceback__),
+                "raised_at": _raised_at(original.__traceback__),
             },
         )
         return render_error(InternalError())

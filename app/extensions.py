@@ -27,4 +27,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+# Headers follow RATELIMIT_HEADERS_ENABLED (off: only 429s carry Retry-After, set in app.errors).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

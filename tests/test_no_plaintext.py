@@ -60,7 +60,16 @@ def json_body(markers: dict[str, str]) -> dict:
 
 
 def png_with(text: str) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + b"\x00" * 24 + text.encode() * 4
+    """A real PNG (photos must decode) whose pixel bytes are the marker, uncompressed and unfiltered."""
+    from PIL import Image
+
+    raw = text.encode() * 4
+    image = Image.frombytes("P", (len(raw), 1), raw)
+    image.putpalette([level for i in range(256) for level in (i, i, i)])
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=0)
+    assert raw in out.getvalue()
+    return out.getvalue()
 
 
 def storage_bytes(app, backend_name: str) -> bytes:

@@ -111,3 +111,60 @@ def test_an_expired_window_starts_counting_again(tmp_path):
     assert storage.get_expiry("k") >= time.time() - 1  # never a reset in the past (Retry-After < 0)
     assert storage.incr("k", 60) == 1
     assert storage.incr("k", 60, amount=2) == 3
+
+
+def test_only_a_429_carries_retry_after_and_it_counts_down_to_the_window_reset(limited_app):
+    client = limited_app.test_client()
+    login = login_reporter("o-retry-after")
+    answers = [client.post("/api/v1/reports", json=report_body(), headers=login.headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    for created in answers[:2]:
+        assert "Retry-After" not in created.headers
+        assert not [h for h, _ in created.headers.items() if h.lower().startswith("x-ratelimit")]
+    retry = int(answers[2].headers["Retry-After"])
+    assert 1 <= retry <= 60  # "2 per minute": at most the rest of this minute's window
+    # Other answers of limited routes (reads, errors) carry none either.
+    assert "Retry-After" not in client.get("/api/v1/reports", headers=login.headers).headers
+    unauthenticated = client.post("/api/v1/reports", json={}, environ_base={"REMOTE_ADDR": "10.9.8.6"})
+    assert unauthenticated.status_code == 401
+    assert "Retry-After" not in unauthenticated.headers
+
+
+def test_the_retry_after_of_a_429_is_the_seconds_until_the_exhausted_window_resets(make_app, monkeypatch):
+    app = make_app(intake_rate_limit="1 per hour")
+    client = app.test_client()
+    login = login_reporter("o-retry-hour")
+    assert client.post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 201
+    refused = client.post("/api/v1/reports", json=report_body(), headers=login.headers)
+    assert refused.status_code == 429
+    retry = int(refused.headers["Retry-After"])
+    # Within this hour's window and well past the 60 s the old fixed fallback gave.
+    assert 60 < retry <= 3600
+
+
+def test_a_503_keeps_the_apps_retry_after_on_a_rate_limited_route(limited_app, monkeypatch):
+    from app.errors import ServiceUnavailableError
+    from app.reports import service
+
+    def down(*args, **kwargs):
+        raise ServiceUnavailableError()
+
+    monkeypatch.setattr(service, "submit", down)
+    client = limited_app.test_client()
+    login = login_reporter("o-retry-503")
+    answer = client.post("/api/v1/reports", json=report_body(), headers=login.headers)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.json["error"]["code"] == "service_unavailable"
+
+
+def test_the_web_forms_429_carries_retry_after_and_its_other_pages_none(limited_app):
+    client = limited_app.test_client()
+    page = client.get("/report")
+    assert "Retry-After" not in page.headers
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    form = {"csrf_token": csrf, "tracking_no": "QZBG-2026-000001", "status_code": "WRONGCODE1"}
+    answers = [client.post("/report/status", data=form) for _ in range(3)]
+    assert [a.status_code for a in answers] == [404, 404, 429]
+    assert ["Retry-After" in a.headers for a in answers] == [False, False, True]
+    assert 1 <= int(answers[2].headers["Retry-After"]) <= 60

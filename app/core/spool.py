@@ -3,6 +3,9 @@
 Werkzeug spools large file parts to a temporary file. ``EphemeralSpool`` does the
 same, but encrypts with AES-CTR under a key that lives only in this object, so
 a crash or a disk image never shows an upload in clear.
+
+A temporary directory that is full or cannot be written is our outage, not the
+client's mistake: ``ServiceUnavailableError`` (503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from app.errors import ServiceUnavailableError
+
 _BLOCK = 16
+
+
+def _unavailable() -> ServiceUnavailableError:
+    return ServiceUnavailableError("附件暂时无法接收，请稍后再试")
 
 
 class EphemeralSpool(io.RawIOBase):
@@ -22,7 +31,10 @@ class EphemeralSpool(io.RawIOBase):
         super().__init__()
         self._key = os.urandom(32)
         self._nonce = os.urandom(8)
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        try:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        except OSError:
+            raise _unavailable() from None
         self._pos = 0
         self._size = 0
 
@@ -43,8 +55,11 @@ class EphemeralSpool(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         data = bytes(data)
-        self._file.seek(self._pos)
-        self._file.write(self._xor(data, self._pos))
+        try:
+            self._file.seek(self._pos)
+            self._file.write(self._xor(data, self._pos))
+        except OSError:
+            raise _unavailable() from None
         self._pos += len(data)
         self._size = max(self._size, self._pos)
         return len(data)
@@ -53,8 +68,11 @@ class EphemeralSpool(io.RawIOBase):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        self._file.seek(self._pos)
-        data = self._xor(self._file.read(want), self._pos)
+        try:
+            self._file.seek(self._pos)  # flushes what is buffered: a full disk shows here too
+            data = self._xor(self._file.read(want), self._pos)
+        except OSError:
+            raise _unavailable() from None
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)
@@ -68,7 +86,7 @@ class EphemeralSpool(io.RawIOBase):
         return self._pos
 
     def close(self) -> None:
-        if not self.closed:
+        if not self.closed and hasattr(self, "_file"):
             self._file.close()
             self._key = b""
         super().close()

@@ -27,6 +27,7 @@ from app.crypto import keyfile as keyring_file
 from app.crypto.cipher import DecryptionError
 from app.crypto.keyfile import KEY_BYTES, Keyring
 from app.crypto.models import DataKey, utcnow
+from app.errors import NotFoundError
 
 BLIND_IDS = {"hmac-sha256": 1, "hmac-sm3": 2}
 KEYRING_VERIFIED = "qzbg.keyring_verified"
@@ -35,6 +36,22 @@ log = logging.getLogger("qzbg.crypto")
 
 class KeyUnavailableError(DecryptionError):
     """The data key was destroyed, or its KEK is missing or retired."""
+
+
+class DataDestroyedError(KeyUnavailableError, NotFoundError):
+    """The data key was crypto-shredded: what it protected is gone for good.
+
+    A domain error at the crypto boundary, so reading a shredded report anywhere (the
+    JSON API, the web status page, an upload onto it) answers ``404 not_found`` with a
+    zh-CN message instead of an unhandled exception. ``str()`` keeps the operator's
+    detail (the data key id, nothing personal); users see ``message``.
+    """
+
+    message = "该报告的数据已按规定销毁"
+
+    def __init__(self, data_key_id: uuid.UUID) -> None:
+        NotFoundError.__init__(self, self.message)
+        self.args = (f"data key {data_key_id} was destroyed",)
 
 
 class FieldDecryptionError(DecryptionError):
@@ -109,21 +126,31 @@ class Vault:
     def unwrap(self, key: DataKey) -> bytes:
         if key.wrapped is None or key.destroyed_at is not None:
             key.__dict__.pop("_raw", None)
-            raise KeyUnavailableError(f"data key {key.id} was destroyed")
+            raise DataDestroyedError(key.id)
         cached: bytes | None = key.__dict__.get("_raw")
         if cached is not None:
             return cached
-        kek = self.keyring.kek(key.kek_id)
-        if kek is None or kek.key is None:
-            raise KeyUnavailableError(f"data key {key.id} needs KEK {key.kek_id}, which the keyring lacks")
-        try:
-            raw = aead.open_(kek.key, key.wrapped, self._wrap_aad(key.id, key.kek_id))
-        except DecryptionError:
-            raise KeyUnavailableError(
-                f"data key {key.id} does not unwrap under KEK {key.kek_id}: wrong keyring?"
-            ) from None
+        raw = self._unwrap_stored(key.id, key.kek_id, key.wrapped)
         key._raw = raw  # type: ignore[attr-defined]
         return raw
+
+    def _unwrap_stored(self, data_key_id: uuid.UUID, kek_id: str, wrapped: bytes) -> bytes:
+        kek = self.keyring.kek(kek_id)
+        if kek is None or kek.key is None:
+            raise KeyUnavailableError(f"data key {data_key_id} needs KEK {kek_id}, which the keyring lacks")
+        try:
+            return aead.open_(kek.key, wrapped, self._wrap_aad(data_key_id, kek_id))
+        except DecryptionError:
+            raise KeyUnavailableError(
+                f"data key {data_key_id} does not unwrap under KEK {kek_id}: wrong keyring?"
+            ) from None
+
+    def rewrapped(self, data_key_id: uuid.UUID, kek_id: str, wrapped: bytes) -> tuple[str, bytes]:
+        """A stored wrapped data key re-wrapped under the current KEK: (current KEK id, new wrapped form).
+
+        What ``rewrap`` does, on the stored columns alone (no ORM object), for ``keys rotate``.
+        """
+        return self.wrap(data_key_id, self._unwrap_stored(data_key_id, kek_id, wrapped))
 
     def rewrap(self, key: DataKey) -> bool:
         """Re-wrap under the current KEK; False when it already is (or was destroyed)."""

@@ -12,8 +12,9 @@ from app.core.dbtypes import utcnow
 from app.core.rest import BEARER, ApiBlueprint
 from app.errors import ValidationError
 from app.extensions import limiter
+from app.reporters import service as reporters
 from app.reporters import subscriptions
-from app.reporters.auth import current_reporter, reporter_required
+from app.reporters.auth import current_reporter, current_token, reporter_required
 from app.reporters.models import Reporter
 from app.reporters.schemas import CodeIn, LoginOut, MeOut, PhoneOut, SubscriptionsIn, SubscriptionsOut
 from app.wechat import service
@@ -46,6 +47,16 @@ def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
     settings = current_app.config["QZBG"]
     result = service.login(data["code"], now=utcnow(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
     return {"token": result.token, "expires_in": result.expires_in, "reporter": _reporter_out(result.reporter)}
+
+
+@blp.route("/auth/logout", methods=["POST"])
+@transactional
+@blp.doc(security=BEARER)
+@reporter_required
+@blp.response(204)
+def logout() -> None:
+    """Revoke the bearer token of this request; it answers 401 from now on."""
+    reporters.revoke(current_token(), now=utcnow())
 
 
 @blp.route("/auth/phone", methods=["POST"])

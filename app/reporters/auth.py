@@ -21,8 +21,14 @@ def current_reporter() -> Reporter:
     return reporter
 
 
+def current_token() -> str:
+    """The bearer token of this request (after ``reporter_required``)."""
+    token: str = g.bearer_token
+    return token
+
+
 def reporter_required(view: F) -> F:
-    """Resolve the bearer token to ``g.reporter`` before the view runs."""
+    """Resolve the bearer token to ``g.reporter`` (and keep it as ``g.bearer_token``) before the view runs."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -30,6 +36,7 @@ def reporter_required(view: F) -> F:
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("请先登录后再操作")
         g.reporter = authenticate(token.strip(), now=dt.datetime.now(dt.UTC))
+        g.bearer_token = token.strip()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -70,8 +70,10 @@ def authenticate(token: str, *, now: dt.datetime) -> Reporter:
 
 
 def revoke(token: str, *, now: dt.datetime) -> None:
+    """End a token's session (logout); the token then answers 401."""
     session = db.session.scalars(
         select(ReporterSession).where(ReporterSession.token_hash == _token_hash(token))
     ).one_or_none()
-    if session is not None:
+    if session is not None and session.revoked_at is None:
         session.revoked_at = now
+        db.session.flush()

@@ -3,11 +3,44 @@
 Files live under ``QZBG_ATTACHMENTS_DIR`` with random names; the original name
 is a sealed column. The blob is AEAD-sealed with the report's data key, bound
 to the attachment row, so a blob swapped between rows fails to open.
+
+Photos (JPEG, PNG, WebP, HEIC) lose their metadata before they are sealed
+(``app.reports.photos``: GPS position, capture time, device and owner names,
+embedded previews), and are turned upright first when EXIF said they were
+turned. A file that claims to be an image and does not decode is refused.
+
+Evidence: ``original_sha256`` is the SHA-256 of the bytes exactly as uploaded,
+before any cleaning. **No sealed original is kept**, on purpose:
+
+- This service is the reporting channel, not the evidence seizure. Electronic
+  evidence is taken by the police from the original medium (the reporter's
+  phone or camera) with its hash recorded (the 2016 rules of the Supreme
+  People's Court, Supreme People's Procuratorate and Ministry of Public
+  Security on electronic data); the digest recorded here, at the moment of
+  reporting, proves that the file they take is the very file that was
+  reported, metadata included, and that it was not altered since.
+- The picture itself is not degraded: JPEG, PNG and WebP are filtered
+  losslessly (the pixel data stay byte for byte as taken); only a turned photo
+  or a HEIC is re-encoded, at high quality.
+- The metadata are what the fix exists to remove: a GPS position points to a
+  child's home or school, owner and device names to the reporter. A sealed
+  original would keep them in the store for every future reader of the report
+  while no prosecutor's workflow reads them (none exists yet; none is in
+  CONTRACT.md). Personal information is kept only as far as needed (PIPL
+  art. 6, and stricter for minors).
+
+If prosecutors come to need the originals, storing them is a forward change:
+a second blob sealed the same way, behind a role that only they hold; the
+digests recorded from now on let them check any original handed in later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import hashlib
+import logging
 import os
 import secrets
 import uuid
@@ -21,12 +54,17 @@ from sqlalchemy.orm import Session
 from app.core.fields import clean_text
 from app.core.sniff import EXTENSIONS, SNIFF_BYTES, sniff
 from app.crypto.vault import get_vault
-from app.errors import ConflictError, PayloadTooLargeError, ValidationError
+from app.errors import ConflictError, PayloadTooLargeError, ServiceUnavailableError, ValidationError
 from app.extensions import db
+from app.reports import photos
 from app.reports.models import Attachment, Report
+
+log = logging.getLogger("qzbg.attachments")
 
 MAX_PER_REPORT = 9
 UNSUPPORTED_TYPE = "不支持的文件类型：仅接受 JPEG、PNG、WebP、HEIC 图片，MP4 视频，MP3、M4A、AAC、AMR 音频和 PDF"
+UNDECODABLE_IMAGE = "文件无法作为图片打开，可能已损坏或并非图片，请重新选择"
+TOO_MANY_PIXELS = f"图片像素过多（超过 {photos.MAX_PIXELS // 1_000_000} 百万像素），请缩小后重新上传"
 CHUNK = 64 * 1024
 # Reporter-visible statuses submitted/received: the report is not yet with the police.
 OPEN_FOR_UPLOAD = ("new", "reviewing")
@@ -77,6 +115,22 @@ def clean_filename(name: str | None, content_type: str) -> str:
     return base or f"附件.{EXTENSIONS[content_type]}"
 
 
+def _hashed(chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+
+
+def _cleaned_photo(content_type: str, original: bytes) -> Iterator[bytes]:
+    try:
+        cleaned = photos.strip_metadata(content_type, original)
+    except photos.TooManyPixels:
+        raise ValidationError(fields={"file": [TOO_MANY_PIXELS]}) from None
+    except photos.Undecodable:
+        raise ValidationError(fields={"file": [UNDECODABLE_IMAGE]}) from None
+    return (cleaned[i : i + CHUNK] for i in range(0, len(cleaned), CHUNK))
+
+
 def store(
     report: Report,
     stream: BinaryIO,
@@ -89,7 +143,10 @@ def store(
     """Seal one upload to disk and add its row; nothing stays behind when it is refused.
 
     The report row is locked first, so parallel uploads cannot pass the limit or
-    land after the report moved on.
+    land after the report moved on. A photo is read whole (at most ``max_bytes``)
+    to take its metadata off; other files stream through. A store that cannot
+    be written (full, read-only, gone) raises ``ServiceUnavailableError``, with
+    no blob and no row left.
     """
     db.session.refresh(report, attribute_names=["status", "version"], with_for_update=True)
     if report.status not in OPEN_FOR_UPLOAD:
@@ -105,33 +162,57 @@ def store(
         raise ValidationError(
             fields={"file": [UNSUPPORTED_TYPE]}
         )
+    too_large = PayloadTooLargeError(f"附件不能超过 {max_bytes // (1024 * 1024)} MB")
+    digest = hashlib.sha256()
+    if content_type in photos.IMAGE_TYPES:
+        try:
+            original = b"".join(_hashed(_chunks(head, stream, max_bytes), digest))
+        except _TooLarge:
+            raise too_large from None
+        chunks = _cleaned_photo(content_type, original)
+        del original
+    else:
+        chunks = _hashed(_chunks(head, stream, max_bytes), digest)
     attachment = Attachment(
         id=uuid.uuid4(), report_id=report.id, storage_name=secrets.token_hex(16), content_type=content_type,
         created_at=now,
     )
-    directory.mkdir(parents=True, exist_ok=True)
     final = directory / attachment.storage_name
     partial = directory / f".{attachment.storage_name}.part"
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         with partial.open("xb") as out:
             attachment.size = get_vault().encrypt_stream(
-                report.data_key, Attachment.__tablename__, attachment.id, _chunks(head, stream, max_bytes), out
+                report.data_key, Attachment.__tablename__, attachment.id, chunks, out
             )
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, final)
+        stored_size = final.stat().st_size
     except _TooLarge:
-        partial.unlink(missing_ok=True)
-        raise PayloadTooLargeError(f"附件不能超过 {max_bytes // (1024 * 1024)} MB") from None
+        _remove(partial)
+        raise too_large from None
+    except OSError as exc:
+        _remove(partial)
+        _remove(final)
+        # The errno only (ENOSPC, EROFS, EACCES...): paths and messages stay out of the logs.
+        log.error("attachment_store_unwritable", extra={"errno": errno.errorcode.get(exc.errno or 0, "unknown")})
+        raise ServiceUnavailableError("附件暂时无法保存，请稍后再试") from None
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         raise
     db.session.info.setdefault(_NEW_FILES, []).append(final)
-    attachment.stored_size = final.stat().st_size
+    attachment.stored_size = stored_size
+    attachment.original_sha256 = digest.hexdigest()
     report.attachments.append(attachment)
     attachment.seal("filename_data", clean_filename(filename, content_type))
     db.session.flush()
     return attachment
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only store may refuse even that
+        path.unlink(missing_ok=True)
 
 
 def open_blob(attachment: Attachment, directory: Path) -> bytes:

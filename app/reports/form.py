@@ -31,9 +31,11 @@ DATETIME_FIELDS = frozenset({"incident.discovered_at", "incident.occurred_at", "
 BOOL_FIELDS = frozenset({"urgent", "victim.has_disability", "police.notified"})
 INT_FIELDS = frozenset({"unit_id", "victim.age"})
 # Form-only inputs; "categories" and "files" are read with getlist.
-SKIP_FIELDS = frozenset({"csrf_token", "form_key", "website", "categories", "files"})
+SKIP_FIELDS = frozenset({"csrf_token", "form_key", "website", "categories", "files", "staged_file", "staged_remove"})
 SECTIONS = ("reporter", "victim", "incident", "suspect", "police")
-REQUIRED_SECTIONS = ("reporter", "victim", "incident")
+# Always sent to the schema, so their required fields read "此项必填". The web form asks "是否已报警"
+# of everyone (no default: a skipped answer is not "no"); the API leaves the police section optional.
+REQUIRED_SECTIONS = ("reporter", "victim", "incident", "police")
 
 
 def _field_names() -> tuple[str, ...]:
@@ -113,9 +115,6 @@ def shape_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, lis
                 section_data[field] = value
         elif value is not None:
             data[name] = value
-    police = data.get("police")
-    if police:
-        police.setdefault("notified", False)
     for section in SECTIONS:
         if section not in REQUIRED_SECTIONS and not data.get(section):
             data.pop(section, None)

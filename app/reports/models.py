@@ -109,6 +109,9 @@ class Attachment(Sealed, db.Model):  # type: ignore[name-defined,misc]
     size: Mapped[int] = mapped_column(Integer)
     stored_size: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(40))
+    # SHA-256 (hex) of the file exactly as uploaded, before its metadata were taken off: evidence that a file
+    # handed in later is the one reported. None for attachments stored before digests were recorded.
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
     filename_data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

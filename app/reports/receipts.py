@@ -28,6 +28,11 @@ def _receipt_box() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+def seal(text: str) -> str:
+    """``text`` sealed for the session cookie (which Flask only signs)."""
+    return _receipt_box().encrypt(text.encode()).decode()
+
+
 def _open_sealed(sealed: str | None, *, ttl: int | None) -> str | None:
     if not sealed:
         return None
@@ -35,6 +40,11 @@ def _open_sealed(sealed: str | None, *, ttl: int | None) -> str | None:
         return _receipt_box().decrypt(sealed.encode(), ttl=ttl).decode()
     except (InvalidToken, ValueError):
         return None
+
+
+def unseal(sealed: str | None, *, ttl: int | None) -> str | None:
+    """What ``seal`` sealed, if it is ours and younger than ``ttl`` seconds; else None."""
+    return _open_sealed(sealed, ttl=ttl)
 
 
 def open_form(session: Any, form_key: str) -> None:

@@ -8,27 +8,59 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import functools
+import logging
 import secrets
-from collections.abc import Iterable
 from typing import Any, BinaryIO, cast
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.auth.actor import Actor
 from app.core.db import transactional
 from app.core.ratelimit import intake_limited
-from app.errors import AppError, BadRequestError, NotFoundError, PayloadTooLargeError
-from app.extensions import limiter
-from app.reports import attachments, presenters, receipts, service
+from app.errors import (
+    AppError,
+    BadRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+from app.extensions import csrf, limiter
+from app.reports import attachments, presenters, receipts, service, staging
 from app.reports.constants import CATEGORIES, GENDER_LABELS
-from app.reports.form import FIELD_NAMES, FORM_KEY, client_key, parse_report_form
+from app.reports.form import FIELD_NAMES, FORM_KEY, INTEGER, client_key, parse_report_form
 from app.reports.queries import find_by_client_key
 from app.reports.tracking import CST
 from app.units import queries as units
 
 bp = Blueprint("web", __name__)
+log = logging.getLogger("qzbg.security")
+
+CSRF_EXPIRED = "页面已过期，请核对下面填写的内容，再点“提交报告”。"
+STORE_UNAVAILABLE = "系统暂时无法保存报告，报告尚未提交。您填写的内容都在下面，请稍后再点“提交报告”。"
+UNIT_GONE = "所选单位不存在或已停用，请重新选择"
+STAGED_REMOVE = "staged_remove"  # one checkbox per staged file: ticked, it is left out
+STAGED_LISTED = "staged_file"  # one hidden input per staged file the page listed
+STAGED_GONE = "之前保存的附件已过期，请重新选择"
+
+
+def _settings() -> Any:
+    return current_app.config["QZBG"]
 
 
 def _uploads() -> list[FileStorage]:
@@ -36,27 +68,53 @@ def _uploads() -> list[FileStorage]:
     return [f for f in request.files.getlist("files") if f and f.filename]
 
 
-def _store_report(data: dict[str, Any], form_key: str, uploads: Iterable[FileStorage]) -> service.Submission:
-    """Store the report and its files in one transaction; a repeat of the same form stores nothing."""
+class _FileRefused(Exception):
+    """One file of a valid form could not become an attachment: the report is not stored."""
+
+    def __init__(
+        self, name: str, error: AppError, *, index: int | None = None, staged: staging.StagedFile | None = None
+    ) -> None:
+        super().__init__(name)
+        self.error, self.index, self.staged = error, index, staged
+        texts = (error.fields or {}).get("file") or (error.fields or {}).get("files") or [error.message]
+        self.messages = [f"{name}：{text}" for text in texts]
+
+
+def _store_report(
+    data: dict[str, Any], form_key: str, staged: list[staging.StagedFile], uploads: list[FileStorage]
+) -> service.Submission:
+    """Store the report, its staged files and its new files in one transaction; a repeat stores nothing."""
     now = dt.datetime.now(dt.UTC)
-    settings = current_app.config["QZBG"]
+    settings = _settings()
     result = service.submit(
         data, actor=Actor.public(), client_key=client_key(form_key), now=now,
         status_code=receipts.form_status_code(session, form_key),
     )
     if result.created:
-        for upload in uploads:
-            attachments.store(
-                result.report, cast(BinaryIO, upload.stream), upload.filename, directory=settings.attachments_dir,
-                max_bytes=settings.max_attachment_bytes, now=now,
-            )
+        store = functools.partial(
+            attachments.store, result.report, directory=settings.attachments_dir,
+            max_bytes=settings.max_attachment_bytes, now=now,
+        )
+        for item in staged:
+            try:
+                with staging.opened(session, form_key, settings.attachments_dir, item) as stream:
+                    store(stream, item.name)
+            except (ValidationError, PayloadTooLargeError) as exc:
+                raise _FileRefused(item.name, exc, staged=item) from None
+        for index, upload in enumerate(uploads):
+            try:
+                store(cast(BinaryIO, upload.stream), upload.filename)
+            except (ValidationError, PayloadTooLargeError) as exc:
+                raise _FileRefused(staging.display_name(upload.filename), exc, index=index) from None
     return result
 
 
 def _render_form(
     values: MultiDict[str, str], errors: dict[str, list[str]], form_key: str, status: int = 200, *,
-    files_dropped: bool = False,
+    notice: str | None = None, files_dropped: bool = False, headers: dict[str, str] | None = None,
 ) -> ResponseReturnValue:
+    settings = _settings()
+    staged = staging.listed(session, form_key, settings.attachments_dir)
     context = {
         "values": values,
         "errors": errors,
@@ -64,16 +122,108 @@ def _render_form(
         # then those with no field of their own (an unknown field name).
         "field_errors": [(name, errors[name]) for name in FIELD_NAMES if name in errors],
         "other_errors": {k: v for k, v in errors.items() if k not in FIELD_NAMES},
+        "notice": notice,
         "files_dropped": files_dropped,
+        "staged": staged,
         "form_key": form_key,
         "categories": CATEGORIES,
         "genders": GENDER_LABELS,
         "units": units.search(None, None, limit=1000),
-        "max_mb": current_app.config["QZBG"].max_attachment_mb,
+        "max_mb": settings.max_attachment_mb,
         "max_files": attachments.MAX_PER_REPORT,
+        "more_files": attachments.MAX_PER_REPORT - len(staged),
         "now_local": dt.datetime.now(CST).strftime("%Y-%m-%dT%H:%M"),
     }
-    return render_template("reports/form.html", **context), status
+    return render_template("reports/form.html", **context), status, headers or {}
+
+
+def _refused(
+    form_key: str, errors: dict[str, list[str]], status: int, uploads: list[FileStorage], *,
+    notice: str | None = None, headers: dict[str, str] | None = None,
+) -> ResponseReturnValue:
+    """The form again with everything typed, and the chosen files staged for the next try."""
+    settings = _settings()
+    try:
+        file_errors = staging.stage(
+            session, form_key, uploads, directory=settings.attachments_dir, max_bytes=settings.max_attachment_bytes,
+        )
+    except OSError as exc:
+        # A full or read-only store: the person is told to choose the files again.
+        logging.getLogger("qzbg.errors").error(
+            "staging_unwritable", extra={"errno": errno.errorcode.get(exc.errno or 0, "unknown")}
+        )
+        return _render_form(request.form, errors, form_key, status, notice=notice, files_dropped=bool(uploads),
+                            headers=headers)
+    if file_errors:
+        errors = {**errors, "files": [*errors.get("files", []), *file_errors]}
+    return _render_form(request.form, errors, form_key, status, notice=notice, headers=headers)
+
+
+def _unit_error(form: MultiDict[str, str], errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The unit check the service makes on a valid form, made beside the other errors too."""
+    value = form.get("unit_id", "").strip()
+    if "unit_id" in errors or not INTEGER.match(value) or units.is_active(int(value)):
+        return {}
+    return {"unit_id": [UNIT_GONE]}
+
+
+def _csrf_valid() -> bool:
+    """Flask-WTF's check, made here so that a failure shows the form again instead of an error page."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        csrf.protect()
+    except CSRFError:
+        log.warning("csrf_failed", extra={"endpoint": request.endpoint})
+        return False
+    return True
+
+
+def _expired(form_key: str) -> ResponseReturnValue:
+    """A CSRF failure (an expired session in WeChat's browser): the form again, the input kept, a new
+    token, nothing stored or staged: the request may not be the person's own."""
+    if receipts.form_status_code(session, form_key) is None:
+        receipts.open_form(session, form_key)  # the session that held this form's 查询码 is gone
+    return _render_form(request.form, {}, form_key, 400, notice=CSRF_EXPIRED, files_dropped=bool(_uploads()))
+
+
+def _submit(form_key: str) -> ResponseReturnValue:
+    directory = _settings().attachments_dir
+    removed = request.form.getlist(STAGED_REMOVE)
+    staging.remove(session, form_key, directory, removed)
+    staged = staging.listed(session, form_key, directory)
+    uploads = _uploads()
+    data, errors = parse_report_form(request.form)
+    if set(request.form.getlist(STAGED_LISTED)) - set(removed) - {f.id for f in staged}:
+        # Files the page listed are gone (their key or the files expired): never a report silently without them.
+        errors["files"] = [STAGED_GONE]
+    if errors:
+        return _refused(form_key, {**errors, **_unit_error(request.form, errors)}, 422, uploads)
+    try:
+        _store_report(data, form_key, staged, uploads)
+    except ServiceUnavailableError as exc:
+        # The error answer rolls the transaction back: the report and any blob already written go with it.
+        headers = {"Retry-After": "30", **exc.headers}
+        return _refused(form_key, {}, 503, uploads, notice=STORE_UNAVAILABLE, headers=headers)
+    except _FileRefused as refused:
+        # That file is left out (a staged one is removed); the others are staged for the next try.
+        if refused.staged is not None:
+            staging.remove(session, form_key, directory, [refused.staged.id])
+        others = [u for i, u in enumerate(uploads) if i != refused.index]
+        return _refused(form_key, {"files": refused.messages}, refused.error.status, others)
+    except AppError as exc:
+        if not exc.fields:
+            raise
+        return _refused(form_key, dict(exc.fields), exc.status, uploads)
+    receipts.submitted(session, form_key)
+
+    @after_this_request
+    def discard_staged(response: Response) -> Response:
+        if response.status_code == 303:  # committed: the staged files are attachments now
+            staging.discard(session, form_key, directory)
+        return response
+
+    return redirect(url_for("web.receipt", key=form_key), code=303)
 
 
 def _preselected(unit_code: str) -> MultiDict[str, str]:
@@ -105,22 +255,14 @@ def report_form() -> ResponseReturnValue:
     if request.form.get("website"):
         # Honeypot: people never see this field; bots fill it. Nothing is stored.
         raise BadRequestError("提交失败，请刷新页面后重新填写")
-    uploads = _uploads()
-    data, errors = parse_report_form(request.form)
-    if errors:
-        return _render_form(request.form, errors, form_key, 422, files_dropped=bool(uploads))
-    try:
-        _store_report(data, form_key, uploads)
-    except AppError as exc:
-        # The error answer rolls the transaction back: the report and any blob already written go with it.
-        if isinstance(exc, PayloadTooLargeError):
-            exc.fields = {"files": [exc.message]}
-        if not exc.fields:
-            raise
-        errors = {("files" if key == "file" else key): msgs for key, msgs in exc.fields.items()}
-        return _render_form(request.form, errors, form_key, exc.status, files_dropped=bool(uploads))
-    receipts.submitted(session, form_key)
-    return redirect(url_for("web.receipt", key=form_key), code=303)
+    if not _csrf_valid():
+        return _expired(form_key)
+    return _submit(form_key)
+
+
+# Checked in the view (_csrf_valid), so that a failure shows the form again; every other form keeps
+# Flask-WTF's check before the request.
+csrf.exempt("app.reports.routes.report_form")
 
 
 @bp.get("/report/receipt/<key>")
@@ -132,7 +274,17 @@ def receipt(key: str) -> ResponseReturnValue:
     if report is None:
         raise NotFoundError()
     status_code = receipts.take_for_receipt(session, key)
-    return render_template("reports/receipt.html", report=report, status_code=status_code)
+    if status_code and service.find_by_status_code(report.tracking_no, status_code) is None:
+        status_code = None  # never a code that does not open this report (a form re-opened after it was stored)
+    return render_template(
+        "reports/receipt.html", report=report, status_code=status_code, office_phone=_settings().office_phone,
+        ack_hours=_ack_hours(report),
+    )
+
+
+def _ack_hours(report: Any) -> int:
+    """Within how many hours the office acknowledges this report (its deadline, counted from submission)."""
+    return max(1, round((report.acknowledge_due_at - report.submitted_at).total_seconds() / 3600))
 
 
 @bp.route("/report/status", methods=["GET", "POST"])
@@ -150,20 +302,13 @@ def report_status() -> ResponseReturnValue:
             error="查询号或查询码不正确，请核对后重试",
         ), 404
     return render_template(
-        "reports/status_view.html", view=presenters.reporter_view(report), cst=CST, categories=CATEGORIES
+        "reports/status_view.html", view=presenters.reporter_view(report), cst=CST, categories=CATEGORIES,
+        office_phone=_settings().office_phone, ack_hours=_ack_hours(report),
     )
 
 
 @bp.after_request
 def no_store(response: Any) -> Any:
-    """Report pages can carry personal data: never cached, never framed."""
+    """Report pages can carry personal data: never cached (security headers: app/core/headers.py)."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Not "no-referrer": over HTTPS Flask-WTF refuses a form POST without a same-origin Referer.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    )
     return response

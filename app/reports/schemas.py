@@ -81,7 +81,9 @@ class VictimIn(StrictSchema):
     guardian_phone = Phone(load_default=None, allow_none=True)
     has_disability = StrictBool(load_default=None, allow_none=True)
 
-    @validates_schema
+    # Every schema-level check runs even when other fields failed (skip_on_field_errors=False), so a
+    # reporter sees every error in one round; each check reads only what passed its own field checks.
+    @validates_schema(skip_on_field_errors=False)
     def check_age(self, data: dict[str, Any], **kwargs: Any) -> None:
         age = data.get("age")
         if age is not None and not 0 <= age <= 17:
@@ -94,7 +96,7 @@ class IncidentIn(StrictSchema):
     location = Text(load_default=None, allow_none=True, max_length=200)
     description = Text(required=True, min_length=10, max_length=5000, multiline=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def check_times(self, data: dict[str, Any], **kwargs: Any) -> None:
         now = dt.datetime.now(dt.UTC)
         discovered = data.get("discovered_at")
@@ -116,7 +118,7 @@ class PoliceIn(StrictSchema):
     station = Text(load_default=None, allow_none=True, max_length=100)
     notified_at = AwareDateTime(load_default=None, allow_none=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def check_time(self, data: dict[str, Any], **kwargs: Any) -> None:
         at = data.get("notified_at")
         if at and at > dt.datetime.now(dt.UTC) + CLOCK_SKEW:
@@ -137,20 +139,24 @@ class ReportBody(StrictSchema):
     suspect = NestedIn(SuspectIn, load_default=None, allow_none=True)
     police = NestedIn(PoliceIn, load_default=None, allow_none=True)
 
-    @validates_schema
-    def check_categories(self, data: dict[str, Any], **kwargs: Any) -> None:
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def check_categories(self, data: dict[str, Any], original_data: Any, **kwargs: Any) -> None:
         codes = data.get("categories")
-        if codes is None:
-            return
+        given = original_data.get("categories") if isinstance(original_data, dict) else None
+        if codes is None or not isinstance(given, list) or len(given) != len(codes):
+            return  # missing, not a list, or a code already refused on its own
         if not 1 <= len(codes) <= len(CATEGORIES):
             raise ValidationError("请选择至少一种情形", "categories")
         if len(set(codes)) != len(codes):
             raise ValidationError("情形不能重复选择", "categories")
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def check_id_number_age(self, data: dict[str, Any], **kwargs: Any) -> None:
         victim, incident = data.get("victim"), data.get("incident")
-        if not victim or not incident or not victim.get("id_number"):
+        # A section with errors of its own still brings the fields that passed.
+        if not isinstance(victim, dict) or not isinstance(incident, dict):
+            return
+        if not victim.get("id_number") or not incident.get("discovered_at"):
             return
         born = birth_date(victim["id_number"])
         assert born is not None  # IdNumber checked it

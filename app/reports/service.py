@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import secrets
 import uuid
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth.actor import Actor
+from app.core.logs import security_event
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
@@ -33,6 +35,8 @@ ACK_DEADLINE = dt.timedelta(hours=24)
 # 查询码: 10 characters without look-alikes (no 0/O, 1/I/L), about 50 bits.
 STATUS_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 STATUS_CODE_LENGTH = 10
+# QZBG-<year>-<sequence of at least 6 digits> (tracking.py), ASCII digits only.
+TRACKING_NO_SHAPE = re.compile(r"QZBG-[0-9]{4}-[0-9]{6,10}")
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH = _hasher.hash("qzbg-dummy-status-code")
 
@@ -157,11 +161,21 @@ def make_status_code() -> str:
 
 
 def find_by_status_code(tracking_no: str, status_code: str) -> Report | None:
-    """The report whose tracking number and 查询码 both match; constant work when either is wrong."""
-    report = db.session.scalars(select(Report).where(Report.tracking_no == tracking_no)).one_or_none()
+    """The report whose tracking number and 查询码 both match; constant work when either is wrong.
+
+    A tracking number not of the form ``QZBG-YYYY-NNNNNN`` never reaches the query."""
+    well_formed = TRACKING_NO_SHAPE.fullmatch(tracking_no) is not None
+    report = (
+        db.session.scalars(select(Report).where(Report.tracking_no == tracking_no)).one_or_none()
+        if well_formed else None
+    )
     stored = report.status_code_hash if report is not None and report.status_code_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, status_code.strip().upper())
     except (VerificationError, InvalidHashError):
+        report = None
+    if report is None or not report.status_code_hash:
+        # Neither the number nor the code typed is logged: only that a look-up failed, and from where.
+        security_event("security.lookup_failed", reason="no_match" if well_formed else "malformed_tracking_no")
         return None
-    return report if report is not None and report.status_code_hash else None
+    return report

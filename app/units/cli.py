@@ -1,4 +1,4 @@
-"""``flask units import FILE``."""
+"""``flask units import FILE`` and ``flask units fetch-codes``."""
 
 from __future__ import annotations
 
@@ -7,21 +7,45 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from app.core.db import unit_of_work
 from app.errors import AppError
-from app.extensions import db
-from app.units import service
+from app.units import qrcodes, service
 
 units_cli = AppGroup("units", help="Member units.")
+
+
+def _fetch_codes(codes: list[str] | None, *, refresh: bool = False) -> int:
+    """Fetch missing mini-program codes and say how it went; the number that failed."""
+    if not qrcodes.wechat_configured():
+        click.echo("mini-program codes: not fetched, WeChat is not configured (QZBG_WECHAT_APPID / SECRET)")
+        return 0
+    outcome = qrcodes.fetch_missing(codes, refresh=refresh)
+    click.echo(f"mini-program codes: {outcome.fetched} fetched, {outcome.current} already current, "
+               f"{outcome.failed} failed")
+    if outcome.failed:
+        click.echo("some mini-program codes could not be fetched from WeChat; run `flask units fetch-codes` "
+                   "later (their posters show the web QR code meanwhile)", err=True)
+    return outcome.failed
 
 
 @units_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_units(path: Path) -> None:
-    """Create or update member units from a CSV or JSON file (all rows or none)."""
+    """Create or update member units from a CSV or JSON file (all rows or none), then fetch their
+    mini-program codes (a WeChat failure leaves the import in place: retry with fetch-codes)."""
     try:
-        created, updated = service.upsert(service.read_rows(path))
+        with unit_of_work():
+            result = service.upsert(service.read_rows(path))
     except AppError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
-    db.session.commit()
-    click.echo(f"units: {created} created, {updated} updated")
+    click.echo(f"units: {result.created} created, {result.updated} updated")
+    _fetch_codes(result.codes)
+
+
+@units_cli.command("fetch-codes")
+@click.option("--refresh", is_flag=True, help="Fetch every active unit's code again, current ones included.")
+def fetch_codes(refresh: bool) -> None:
+    """Fetch the mini-program codes that active units lack (after a WeChat failure at import);
+    exits 1 if some still failed, so a cron job can alert."""
+    if _fetch_codes(None, refresh=refresh):
+        raise SystemExit(1)

@@ -1,19 +1,32 @@
-"""QR codes for member units: the mini-program code (scene = unit code) and a plain code of the web form."""
+"""QR codes for member units: the mini-program code (scene = unit code) and a plain code of the web form.
+
+The mini-program code comes from WeChat (getwxacodeunlimit) when a unit is imported, or later with
+``flask units fetch-codes``, and is kept in ``unit_qrcodes``. The public routes only serve what is
+stored: an unauthenticated request never makes us call WeChat, so a slow or failing WeChat (or
+someone walking unit codes) cannot slow a poster down or spend WeChat's quota.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
+import logging
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 import qrcode
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
+from app.core.db import unit_of_work
 from app.core.sniff import sniff
 from app.extensions import db
 from app.units.models import Unit, UnitQrCode
-from app.wechat.client import WeChatUnavailable, get_gateway
+from app.wechat.client import WeChatError, WeChatUnavailable, configured, get_gateway
+
+log = logging.getLogger("qzbg.units")
 
 
 def web_form_url(unit: Unit) -> str:
@@ -27,24 +40,103 @@ def web_qr_png(unit: Unit) -> bytes:
     return out.getvalue()
 
 
-def wxacode(unit: Unit, *, now: dt.datetime) -> UnitQrCode:
-    """The unit's mini-program code: fetched once from getwxacodeunlimit, then kept."""
-    settings = current_app.config["QZBG"]
-    stored = db.session.scalars(
+def wechat_configured() -> bool:
+    return configured(current_app.config["QZBG"])
+
+
+def _stored(unit: Unit) -> UnitQrCode | None:
+    return db.session.scalars(
         select(UnitQrCode).where(UnitQrCode.unit_id == unit.id, UnitQrCode.kind == "wxacode")
     ).one_or_none()
-    if stored is not None and stored.scene == unit.code and stored.page == settings.wechat_report_page:
-        return stored
-    image = get_gateway().wxacode_unlimited(unit.code, settings.wechat_report_page, settings.wechat_env_version)
+
+
+def _current() -> Select[Any]:
+    """Ids of units whose kept mini-program code is current: same scene (the unit code), same page."""
+    return (
+        select(UnitQrCode.unit_id)
+        .join(Unit, Unit.id == UnitQrCode.unit_id)
+        .where(UnitQrCode.kind == "wxacode", UnitQrCode.scene == Unit.code,
+               UnitQrCode.page == current_app.config["QZBG"].wechat_report_page)
+    )
+
+
+def stored_wxacode(unit: Unit) -> UnitQrCode | None:
+    """The unit's kept mini-program code, if it is current; never calls WeChat."""
+    stored = _stored(unit)
+    if stored is None or stored.scene != unit.code or stored.page != current_app.config["QZBG"].wechat_report_page:
+        return None
+    return stored
+
+
+def has_wxacode(unit: Unit) -> bool:
+    """Whether a current mini-program code is kept for the unit (without loading the image)."""
+    return db.session.scalars(_current().where(UnitQrCode.unit_id == unit.id)).first() is not None
+
+
+def download_wxacode(code: str) -> tuple[bytes, str]:
+    """The mini-program code image for a unit code, from getwxacodeunlimit: (image, content type).
+    Touches no database, so no transaction waits on WeChat."""
+    settings = current_app.config["QZBG"]
+    image = get_gateway().wxacode_unlimited(code, settings.wechat_report_page, settings.wechat_env_version)
     content_type = sniff(image[:64])
     if content_type not in ("image/png", "image/jpeg"):
         raise WeChatUnavailable(None, "getwxacodeunlimit returned no image")
+    return image, content_type
+
+
+def store_wxacode(unit: Unit, image: bytes, content_type: str, *, now: dt.datetime) -> UnitQrCode:
+    """Keep ``image`` as the unit's mini-program code for the current page (replacing an old one)."""
+    stored = _stored(unit)
     if stored is None:
         stored = UnitQrCode(unit_id=unit.id, kind="wxacode")
         db.session.add(stored)
     stored.scene, stored.page, stored.image, stored.content_type = (
-        unit.code, settings.wechat_report_page, image, content_type,
+        unit.code, current_app.config["QZBG"].wechat_report_page, image, content_type,
     )
     stored.created_at = now
     db.session.flush()
     return stored
+
+
+@dataclasses.dataclass
+class FetchOutcome:
+    fetched: int = 0
+    current: int = 0  # already stored and current
+    failed: int = 0
+
+
+def fetch_missing(codes: Iterable[str] | None = None, *, refresh: bool = False) -> FetchOutcome:
+    """Fetch the mini-program codes of active units (``codes``, or all) that have none or a stale one.
+
+    For CLI commands, after the units are committed. WeChat is called outside any transaction and
+    each code is stored in a short one of its own, so a failure loses nothing already done; it is
+    logged and counted, never raised, and the next run (``flask units fetch-codes`` or the next
+    import) tries again.
+    """
+    outcome = FetchOutcome()
+    stmt = select(Unit.id, Unit.code).where(Unit.active.is_(True)).order_by(Unit.id)
+    wanted = None if codes is None else set(codes)  # filtered here: no IN list of thousands of codes
+    current = set() if refresh else set(db.session.scalars(_current()))
+    todo: list[tuple[int, str]] = []
+    for unit_id, code in db.session.execute(stmt).all():
+        if wanted is not None and code not in wanted:
+            continue
+        if unit_id in current:
+            outcome.current += 1
+        else:
+            todo.append((unit_id, code))
+    db.session.rollback()  # no transaction stays open while WeChat is called
+    for unit_id, code in todo:
+        try:
+            image, content_type = download_wxacode(code)
+        except WeChatError as exc:
+            outcome.failed += 1
+            log.warning("unit_wxacode_fetch_failed", extra={"unit_id": unit_id, "error": type(exc).__name__,
+                                                            "errcode": exc.errcode})
+            continue
+        with unit_of_work():
+            unit = db.session.get(Unit, unit_id)
+            if unit is not None and unit.code == code:
+                store_wxacode(unit, image, content_type, now=dt.datetime.now(dt.UTC))
+                outcome.fetched += 1
+    return outcome

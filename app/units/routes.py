@@ -1,17 +1,16 @@
 """Unit QR codes as PNG downloads and a printable A4 poster.
 
 The codes are meant to hang on a hospital or school wall, so they are public;
-staff pages link to them.
+staff pages link to them. These routes serve only what is stored and never call
+WeChat (see app/units/qrcodes.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from app.core.db import transactional
+from app.errors import NotFoundError, UpstreamUnavailableError
 from app.units import qrcodes
 from app.units import queries as units
 from app.units.models import UNIT_TYPES
@@ -28,10 +27,19 @@ def _png(data: bytes, content_type: str, filename: str) -> Response:
 
 
 @bp.get("/<string:code>/wxacode.png")
-@transactional
 def unit_wxacode(code: str) -> ResponseReturnValue:
-    """The mini-program code whose scene is the unit's code."""
-    stored = qrcodes.wxacode(units.by_code(code), now=dt.datetime.now(dt.UTC))
+    """The mini-program code whose scene is the unit's code, as fetched at import.
+
+    404 while WeChat is not configured (there is no mini-program to open); 503 with
+    Retry-After while the code has not been fetched yet (``flask units fetch-codes``).
+    """
+    unit = units.by_code(code)
+    if not qrcodes.wechat_configured():
+        raise NotFoundError("该单位暂无小程序码，请使用网页报告二维码")
+    stored = qrcodes.stored_wxacode(unit)
+    if stored is None:
+        raise UpstreamUnavailableError("小程序码尚未生成，请稍后再试或使用网页报告二维码",
+                                       headers={"Retry-After": "600"})
     return _png(stored.image, stored.content_type, f"wxacode-{code}.png")
 
 
@@ -44,8 +52,13 @@ def unit_web_qrcode(code: str) -> ResponseReturnValue:
 
 @bp.get("/<string:code>/poster")
 def unit_poster(code: str) -> ResponseReturnValue:
-    """A printable A4 poster: unit name, both codes, the 110 reminder."""
+    """A printable A4 poster: unit name, the codes, the 110 reminder.
+
+    The mini-program code only once WeChat is configured and the code is kept; the web QR code always.
+    """
     unit = units.by_code(code)
+    with_wxacode = qrcodes.wechat_configured() and qrcodes.has_wxacode(unit)
     return render_template(
-        "units/poster.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, ""), web_url=qrcodes.web_form_url(unit)
+        "units/poster.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, ""), web_url=qrcodes.web_form_url(unit),
+        with_wxacode=with_wxacode,
     )

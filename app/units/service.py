@@ -1,8 +1,14 @@
-"""Member units: create or update from an import file."""
+"""Member units: create or update from an import file.
+
+After the upsert is committed, the caller fetches the units' mini-program codes with
+``qrcodes.fetch_missing(result.codes)`` (``flask units import`` does): WeChat is never
+called inside the import's transaction, and its failure never undoes the import.
+"""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Iterable
@@ -18,7 +24,14 @@ from app.units.models import Unit
 from app.units.schemas import UnitIn
 
 
-def upsert(rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+@dataclasses.dataclass(frozen=True)
+class Upserted:
+    created: int
+    updated: int
+    codes: list[str]  # every unit code of the import, created or updated
+
+
+def upsert(rows: Iterable[dict[str, Any]]) -> Upserted:
     """Create or update units by code; every row is checked before anything is written."""
     schema = UnitIn()
     checked = []
@@ -38,7 +51,7 @@ def upsert(rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
                 setattr(unit, key, value)
             updated += 1
     db.session.flush()
-    return created, updated
+    return Upserted(created, updated, [data["code"] for data in checked])
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from flask import Flask
 from flask.typing import ResponseReturnValue
 
 from app.errors import AppError, RateLimitedError, UnauthorizedError, UpstreamUnavailableError, render_error
-from app.wechat.client import WeChatError, WeChatInvalidCode, WeChatRateLimited
+from app.wechat.client import WeChatBusy, WeChatError, WeChatInvalidCode, WeChatRateLimited, WeChatUnavailable
 
 
 def to_app_error(exc: WeChatError) -> AppError:
@@ -15,7 +15,10 @@ def to_app_error(exc: WeChatError) -> AppError:
         return UnauthorizedError("微信登录凭证无效或已使用，请重新进入小程序后再试")
     if isinstance(exc, WeChatRateLimited):
         return RateLimitedError("微信接口调用过于频繁，请稍后再试", headers={"Retry-After": "60"})
-    return UpstreamUnavailableError("微信服务暂时不可用，请稍后再试", headers={"Retry-After": "30"})
+    retry_after = str(exc.retry_after or 30) if isinstance(exc, WeChatUnavailable) else "30"
+    if isinstance(exc, WeChatBusy):
+        return UpstreamUnavailableError("微信服务响应缓慢，请稍后再试", headers={"Retry-After": retry_after})
+    return UpstreamUnavailableError("微信服务暂时不可用，请稍后再试", headers={"Retry-After": retry_after})
 
 
 def init_app(app: Flask) -> None:

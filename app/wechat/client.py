@@ -9,11 +9,23 @@
   and fetched from the stable-token endpoint, which never invalidates a token
   another deployment still holds.
 - wechatpy's and requests' exceptions become ``WeChatError`` subclasses here.
+- A circuit breaker: after ``QZBG_WECHAT_BREAKER_FAILURES`` consecutive calls ended
+  unavailable (timeout, refused, 5xx, busy), every call fails at once with
+  ``WeChatCircuitOpen`` (503 with ``Retry-After``) for ``QZBG_WECHAT_BREAKER_COOLDOWN``
+  seconds; then one trial call goes out, and its outcome closes or reopens the
+  circuit. A bulkhead: at most ``QZBG_WECHAT_MAX_CONCURRENT`` calls are in flight per
+  process; one more fails at once (``WeChatBusy``), so a slow WeChat never holds every
+  thread of a worker. Both live in the gateway, one per app and so one per process:
+  each gunicorn worker (and the notify worker) learns of an outage on its own, after
+  a few failures of its own. That is enough: the point is not to wait on a WeChat
+  that is down, and no other process needs to agree.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -42,7 +54,22 @@ class WeChatError(Exception):
 
 
 class WeChatUnavailable(WeChatError):
-    """Down, timing out, busy, or misconfigured (bad appid/secret): try again later."""
+    """Down, timing out, busy, or misconfigured (bad appid/secret): try again later.
+
+    ``retry_after``: seconds a client should wait, when we know better than the default.
+    """
+
+    def __init__(self, errcode: int | None, what: str, *, retry_after: int | None = None) -> None:
+        super().__init__(errcode, what)
+        self.retry_after = retry_after
+
+
+class WeChatCircuitOpen(WeChatUnavailable):
+    """Not sent: WeChat failed too often just now, and the cool-down has not ended."""
+
+
+class WeChatBusy(WeChatUnavailable):
+    """Not sent: this process already has as many WeChat calls in flight as it allows."""
 
 
 class WeChatRateLimited(WeChatError):
@@ -71,6 +98,55 @@ def translate(errcode: int | None, what: str) -> WeChatError:
     if errcode is None or errcode in (-1, 40013, 40125, 40164, 41002, 41004) or errcode in TOKEN_ERRORS:
         return WeChatUnavailable(errcode, what)
     return WeChatBadRequest(errcode, what)
+
+
+class CircuitBreaker:
+    """Consecutive-failure breaker, thread-safe, for one process.
+
+    closed: calls go out; ``failures`` consecutive failures open it.
+    open: calls fail at once until ``cooldown`` seconds have passed.
+    half-open: one trial call goes out (the others still fail at once); its success
+    closes the circuit, its failure opens it for another cool-down.
+    """
+
+    def __init__(self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = failures
+        self.cooldown = cooldown
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._trial = False  # a half-open trial call is in flight
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            if self._opened_at is None:
+                return "closed"
+            return "half-open" if self._trial or self.clock() >= self._opened_at + self.cooldown else "open"
+
+    def before(self, what: str) -> None:
+        """Let a call go out, or raise WeChatCircuitOpen."""
+        with self._lock:
+            if self._opened_at is None:
+                return
+            wait = self._opened_at + self.cooldown - self.clock()
+            if wait > 0 or self._trial:
+                raise WeChatCircuitOpen(None, f"{what} (circuit open)", retry_after=max(1, math.ceil(wait)))
+            self._trial = True  # this call is the trial
+
+    def success(self) -> None:
+        with self._lock:
+            if self._opened_at is not None:
+                log.info("wechat_circuit_closed")
+            self._failures, self._opened_at, self._trial = 0, None, False
+
+    def failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._trial or (self._opened_at is None and self._failures >= self.threshold):
+                log.warning("wechat_circuit_opened", extra={"failures": self._failures, "cooldown": self.cooldown})
+                self._opened_at, self._trial = self.clock(), False
 
 
 class _Client(WeChatClient):  # type: ignore[misc]
@@ -114,12 +190,41 @@ class _Client(WeChatClient):  # type: ignore[misc]
 class WeChatGateway:
     """The calls the app makes, each bounded in time and retries, each raising only WeChatError."""
 
-    def __init__(self, appid: str, secret: str, base: str, timeout: float, cache: TokenCache) -> None:
+    def __init__(
+        self, appid: str, secret: str, base: str, timeout: float, cache: TokenCache, *,
+        breaker: CircuitBreaker | None = None, max_concurrent: int = 12,
+    ) -> None:
         self.appid = appid
         self.base = base
         self.client = _Client(appid, secret, base, timeout, cache)
+        self.breaker = breaker or CircuitBreaker(failures=5, cooldown=30)
+        self._slots = threading.BoundedSemaphore(max_concurrent)
 
     def _call(self, what: str, send: Callable[[dict[str, Any]], T], *, token: bool = True) -> T:
+        """One call through the bulkhead and the breaker. Only "unavailable" counts as a failure:
+        a refusal (bad code, frequency limit, bad request) is WeChat answering."""
+        if not self._slots.acquire(blocking=False):
+            log.warning("wechat_busy", extra={"call": what})
+            raise WeChatBusy(None, f"{what} (too many calls in flight)", retry_after=5)
+        try:
+            self.breaker.before(what)
+            try:
+                result = self._attempts(what, send, token=token)
+            except WeChatUnavailable:
+                self.breaker.failure()
+                raise
+            except WeChatError:
+                self.breaker.success()
+                raise
+            except BaseException:
+                self.breaker.failure()  # never leave a half-open trial unanswered
+                raise
+            self.breaker.success()
+            return result
+        finally:
+            self._slots.release()
+
+    def _attempts(self, what: str, send: Callable[[dict[str, Any]], T], *, token: bool) -> T:
         stale: str | None = None
         for attempt in (1, 2):
             params: dict[str, Any] = {}
@@ -239,16 +344,31 @@ def _token_cache(app: Flask, settings: Settings) -> TokenCache:
     return FileTokenCache(settings.instance_path, appid)
 
 
+_build_lock = threading.Lock()
+
+
+def configured(settings: Settings) -> bool:
+    """Whether the mini-program credentials are set (without them nothing goes to WeChat)."""
+    return bool(settings.wechat_appid and settings.wechat_secret)
+
+
 def get_gateway() -> WeChatGateway:
-    """The app's gateway, built on first use; WeChatUnavailable while credentials are unset."""
+    """The app's gateway, built once on first use; WeChatUnavailable while credentials are unset."""
     settings: Settings = current_app.config["QZBG"]
-    if not settings.wechat_appid or not settings.wechat_secret:
+    if not configured(settings):
         raise WeChatUnavailable(None, "not configured (QZBG_WECHAT_APPID / QZBG_WECHAT_SECRET)")
     gateway: WeChatGateway | None = current_app.extensions.get("qzbg.wechat")
-    if gateway is None:
-        gateway = WeChatGateway(
-            settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base, settings.wechat_timeout,
-            _token_cache(current_app._get_current_object(), settings),  # type: ignore[attr-defined]
-        )
-        current_app.extensions["qzbg.wechat"] = gateway
+    if gateway is not None:
+        return gateway
+    with _build_lock:  # one gateway, so one breaker and one bulkhead, for all threads
+        gateway = current_app.extensions.get("qzbg.wechat")
+        if gateway is None:
+            gateway = WeChatGateway(
+                settings.wechat_appid or "", settings.wechat_secret or "", settings.wechat_api_base,
+                settings.wechat_timeout,
+                _token_cache(current_app._get_current_object(), settings),  # type: ignore[attr-defined]
+                breaker=CircuitBreaker(settings.wechat_breaker_failures, settings.wechat_breaker_cooldown),
+                max_concurrent=settings.wechat_max_concurrent,
+            )
+            current_app.extensions["qzbg.wechat"] = gateway
     return gateway

@@ -27,6 +27,7 @@ import qrcode
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+POLL_INTERVAL = 0.05  # seconds between serve_forever's shutdown checks
 MODES = ("normal", "error_5xx", "hang", "busy", "freq_limit")
 LOGIN_CODE = re.compile(r"^dev-([A-Za-z0-9_.-]{1,40})$")
 PHONE_CODE = re.compile(r"^phone-(1[3-9]\d{9})$")
@@ -62,6 +63,7 @@ class FakeWeChat:
         self.mode = "normal"
         self.url: str | None = None  # set when served by FakeWeChatServer
         self.hang_seconds = 3.0
+        self.hang_paths: set[str] | None = None  # None: "hang" mode hangs every path
         self.watermark_appid: str | None = None  # None: the real appid
         self.tokens: dict[str, float] = {}  # access token -> expiry (epoch)
         self.stable_token: str | None = None
@@ -239,7 +241,7 @@ class FakeWeChat:
             self.calls.append(Call(request.path, query, body_bytes, time.time()))
         if self.mode == "error_5xx":
             return Response("<html>502 Bad Gateway</html>", status=502, content_type="text/html")
-        if self.mode == "hang":
+        if self.mode == "hang" and (self.hang_paths is None or request.path in self.hang_paths):
             time.sleep(self.hang_seconds)
         if self.mode == "busy":
             return self._json(self._err(-1, "system error"))
@@ -299,7 +301,10 @@ class FakeWeChatServer:
         self.server: BaseWSGIServer = make_server(host, port, self.fake.wsgi, threaded=True)
         self.url = f"http://{host}:{self.server.server_port}"
         self.fake.url = self.url
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval, so shutdown() returns at once rather than after the default 0.5 s.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True
+        )
 
     def __enter__(self) -> FakeWeChatServer:
         self._thread.start()

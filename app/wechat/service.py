@@ -6,10 +6,11 @@ import dataclasses
 import datetime as dt
 
 from app.crypto.vault import get_vault
+from app.errors import ValidationError
 from app.extensions import db
 from app.reporters import service as reporters
 from app.reporters.models import Reporter
-from app.wechat.client import get_gateway
+from app.wechat.client import WeChatInvalidCode, get_gateway
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,13 +32,31 @@ def login(code: str, *, now: dt.datetime, ttl: dt.timedelta) -> Login:
     return Login(reporter, token, expires_in)
 
 
+def _end_read_transaction() -> None:
+    """End the transaction the bearer-token look-up opened, before waiting on WeChat: on SQLite it
+    holds the write lock (BEGIN IMMEDIATE), so every report would queue behind a slow WeChat, and
+    on any backend it holds a pooled connection. Nothing is written yet, so nothing is lost; the
+    reporter reloads on next use."""
+    if db.session.new or db.session.dirty or db.session.deleted:
+        raise RuntimeError("unflushed changes before a WeChat call")
+    db.session.rollback()
+
+
 def mask_phone(number: str) -> str:
     return number[:3] + "****" + number[-4:] if len(number) >= 7 else "****"
 
 
 def verify_phone(reporter: Reporter, code: str, *, now: dt.datetime) -> str:
-    """getuserphonenumber; the number sealed with a blind index. Returns it masked."""
-    number = get_gateway().phone_number(code)
+    """getuserphonenumber; the number sealed with a blind index. Returns it masked.
+
+    A bad, used or foreign phone code is the body's fault (422 on ``code``), not the session's:
+    a 401 here would make the mini-program log the user out.
+    """
+    _end_read_transaction()
+    try:
+        number = get_gateway().phone_number(code)
+    except WeChatInvalidCode:
+        raise ValidationError(fields={"code": ["手机号授权凭证无效或已使用，请重新点击获取手机号"]}) from None
     reporter.seal("phone_data", number)
     reporter.phone_bidx = get_vault().blind_index("phone", number)
     reporter.phone_verified_at = now

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,6 @@ from tests.conftest import build_app
 from tests.factories import report_body
 
 PROJECT = Path(__file__).resolve().parents[2]
-FLASK = PROJECT / ".venv" / "bin" / "flask"
 
 
 def submit_report(client: FlaskClient, login: Any, /, **sections: Any) -> uuid.UUID:
@@ -81,10 +81,10 @@ def vault_for(keyring: Keyring | None = None, cipher: str = "aes-256-gcm", blind
 
 
 def flask_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``.venv/bin/flask --app wsgi ARGS`` in the project directory, with only the given QZBG_* variables."""
+    """``flask --app wsgi ARGS`` (this interpreter's) in the project directory, with only the given QZBG_* variables."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("QZBG_", "FLASK_"))}
     return subprocess.run(
-        [str(FLASK), "--app", "wsgi", *args],
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
         cwd=PROJECT, env={**base, **env}, capture_output=True, text=True, timeout=timeout, check=False,
     )
 

@@ -6,7 +6,10 @@ import json
 import stat
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.elements import BinaryExpression
 
 from app.crypto.cipher import parse_header
 from app.crypto.keyfile import load
@@ -226,3 +229,73 @@ def test_rotation_under_sm4_rewraps_data_keys_made_under_aes_with_sm4(own_app, o
 
     # The AES app, reading the rotated keyring from the file, unwraps SM4-wrapped keys.
     assert_readable_by_a_fresh_app(own_settings, own_login, names)
+
+
+class BatchReads:
+    """The lower bound of each batch ``keys rotate`` reads from ``data_keys`` (None: from the start)."""
+
+    def __init__(self) -> None:
+        self.bounds: list[object] = []
+
+    def on_execute(self, state) -> None:
+        statement = state.statement
+        if not state.is_select or "data_keys.kek_id !=" not in str(statement) or "ORDER BY" not in str(statement):
+            return
+        lower = [
+            element.right.value for element in visitors.iterate(statement.whereclause)
+            if isinstance(element, BinaryExpression) and element.operator is operators.gt
+        ]
+        self.bounds.append(lower[0] if lower else None)
+
+    def __enter__(self) -> BatchReads:
+        event.listen(Session, "do_orm_execute", self.on_execute)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(Session, "do_orm_execute", self.on_execute)
+
+
+def walk_order() -> list[tuple[object, uuid.UUID]]:
+    """(position, id) of every data key in the order rotation walks them: rowid on SQLite, id on PostgreSQL."""
+    db.session.remove()
+    position = "rowid" if db.engine.dialect.name == "sqlite" else "id"
+    rows = db.session.execute(text(f"SELECT {position}, id FROM data_keys ORDER BY {position}")).all()  # noqa: S608
+    db.session.remove()
+    return [(p, k if isinstance(k, uuid.UUID) else uuid.UUID(str(k))) for p, k in rows]
+
+
+def stored_keys() -> dict[uuid.UUID, tuple[str, bytes, object]]:
+    db.session.remove()
+    keys = {k.id: (k.kek_id, k.wrapped, k.rewrapped_at) for k in db.session.scalars(select(DataKey))}
+    db.session.remove()
+    return keys
+
+
+def test_rotation_in_several_batches_walks_by_keyset_and_rewraps_every_key_exactly_once(
+    own_app, own_login, own_runner
+):
+    submit_many(own_app, own_login, 6)  # six report keys and the reporter's own: seven data keys
+    before = stored_keys()
+    order = walk_order()
+    walked = [key_id for _position, key_id in order]
+    positions = [position for position, _key_id in order]
+
+    with BatchReads() as reads:
+        partial = keys(own_runner, "rotate", "--batch-size", "2", "--max-batches", "2")
+        halfway = stored_keys()
+        resumed = keys(own_runner, "rotate", "--resume", "--batch-size", "2")
+    after = stored_keys()
+
+    assert partial.exit_code == 0, partial.output
+    assert "re-wrapped 4 data keys; 3 still under older keys" in partial.output
+    assert resumed.exit_code == 0, resumed.output
+    assert "re-wrapped 3 data keys; 0 still under older keys" in resumed.output
+    new = get_vault().keyring.current
+    # The first run re-wrapped the first four keys of the walk; the resumed run left those alone and did the rest.
+    assert [k for k in walked if halfway[k][0] == new] == walked[:4]
+    assert all(halfway[k] == before[k] for k in walked[4:])
+    assert all(after[k] == halfway[k] for k in walked[:4])
+    assert all(after[k][0] == new and after[k][1] != before[k][1] and after[k][2] for k in walked)
+    # Each batch reads from just past the last key of the batch before, never from the start again:
+    # run 1 reads two batches, run 2 starts over and reads two batches and one that finds nothing.
+    assert reads.bounds == [None, positions[1], None, positions[5], positions[6]]

@@ -1,7 +1,10 @@
-"""Start-up fails closed on an unusable keyring or cipher, with one clear ``qzbg: `` line on stderr.
+"""Start-up fails closed on an unusable keyring or cipher, with one clear ``qzbg: `` line.
 
-Each test runs the real ``.venv/bin/flask --app wsgi ...`` in a subprocess with
-only the QZBG_* variables it sets.
+Most tests run in-process: ``start`` does what ``wsgi.py`` does for ``flask --app wsgi
+...`` (read the settings, build the app, check the keyring against the database) and
+returns the one line ``wsgi.py`` would print. Three tests run the real ``flask``
+command in a subprocess, to prove that the wiring in ``wsgi.py`` prints that line
+alone on stderr and exits non-zero; they are marked slow.
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ import shutil
 import stat
 from pathlib import Path
 
+import flask_migrate
 import pytest
 
+from app import create_app
+from app.config import ConfigError, Settings
 from app.crypto import keyfile as keyring_file
+from app.crypto.service import check_keyring_matches_database
 from app.extensions import db
 from tests.conftest import build_app, login_reporter, make_settings
 from tests.crypto.helpers import flask_cli
@@ -33,17 +40,41 @@ def env_for(instance: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def start(env: dict[str, str], *, keys_init: bool = False) -> str | None:
+    """What ``wsgi.py`` does at start-up, in this process: None when the app starts, else the line it prints."""
+    try:
+        app = create_app(Settings.from_env(env), {"TESTING": True}, require_keyring=not keys_init)
+        if not keys_init:
+            check_keyring_matches_database(app)
+    except ConfigError as exc:
+        return f"qzbg: {exc}"
+    return None
+
+
+def keys_init(env: dict[str, str]):
+    """``flask keys init`` through the click test runner, on an app built as ``wsgi.py`` builds it for that command."""
+    app = create_app(Settings.from_env(env), {"TESTING": True}, require_keyring=False)
+    return app.test_cli_runner().invoke(args=["keys", "init"])
+
+
+def assert_one_line(line: str | None, *fragments: str) -> str:
+    assert line is not None, "the app started"
+    assert "\n" not in line, line
+    assert line.startswith("qzbg: "), line
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
 def assert_refused_with_one_line(result, *fragments: str) -> str:
+    """A real ``flask`` process: non-zero exit, that one line alone on stderr, nothing on stdout."""
     assert result.returncode != 0, result.stdout
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     (line,) = lines
-    assert line.startswith("qzbg: "), line
-    for fragment in fragments:
-        assert fragment in line, line
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
-    return line
+    return assert_one_line(line, *fragments)
 
 
 def valid_keyring_json() -> dict:
@@ -86,17 +117,24 @@ def _mutations() -> dict[str, object]:
 MUTATIONS = _mutations()
 
 
-def test_start_up_without_a_keyring_file_is_refused_with_one_line_naming_the_file_and_the_fix(tmp_path):
+@pytest.mark.slow
+def test_start_up_without_a_keyring_file_is_refused_by_the_real_command_with_one_line_naming_the_file_and_the_fix(
+    tmp_path,
+):
     result = flask_cli("routes", env=env_for(tmp_path))
-    line = assert_refused_with_one_line(result, "密钥环", str(tmp_path / "keyring.json"), "keys init")
+    line = assert_refused_with_one_line(result, "密钥环", str(tmp_path / "keys" / "keyring.json"), "keys init")
+    assert "找不到" in line
+
+
+def test_start_up_without_a_keyring_file_is_refused_with_one_line_naming_the_file_and_the_fix(tmp_path):
+    line = assert_one_line(start(env_for(tmp_path)), "密钥环", str(tmp_path / "keys" / "keyring.json"), "keys init")
     assert "找不到" in line
 
 
 def test_start_up_with_qzbg_keyring_pointing_nowhere_names_that_path(tmp_path):
     elsewhere = tmp_path / "secrets" / "ring.json"
     keyring_file.save(keyring_file.generate(), tmp_path / "keyring.json")  # the default exists, but is not used
-    result = flask_cli("routes", env=env_for(tmp_path, QZBG_KEYRING=str(elsewhere)))
-    assert_refused_with_one_line(result, "密钥环", str(elsewhere))
+    assert_one_line(start(env_for(tmp_path, QZBG_KEYRING=str(elsewhere))), "密钥环", str(elsewhere))
 
 
 @pytest.mark.parametrize("build", MUTATIONS.values(), ids=MUTATIONS.keys())
@@ -105,12 +143,11 @@ def test_start_up_with_an_unusable_keyring_is_refused_with_one_line_naming_the_k
     content = build()
     path.write_bytes(content)
 
-    result = flask_cli("routes", env=env_for(tmp_path))
+    line = assert_one_line(start(env_for(tmp_path)), "密钥环", str(path))
 
-    assert_refused_with_one_line(result, "密钥环", str(path))
     # Whatever key material the file held is not echoed.
     for material in re.findall(rb"[A-Za-z0-9+/]{40,}={0,2}", content):
-        assert material.decode() not in result.stderr
+        assert material.decode() not in line
 
 
 @pytest.mark.parametrize(
@@ -118,18 +155,21 @@ def test_start_up_with_an_unusable_keyring_is_refused_with_one_line_naming_the_k
 )
 def test_start_up_with_an_unknown_cipher_setting_is_refused_with_one_line(tmp_path, variable, value):
     keyring_file.save(keyring_file.generate(), tmp_path / "keyring.json")
-    result = flask_cli("routes", env=env_for(tmp_path, **{variable: value}))
-    assert_refused_with_one_line(result, variable)
+    assert_one_line(start(env_for(tmp_path, **{variable: value})), variable)
 
 
 def test_start_up_with_a_good_keyring_and_sm4_succeeds(tmp_path):
     keyring_file.save(keyring_file.generate(), tmp_path / "keyring.json")
-    result = flask_cli("routes", env=env_for(tmp_path, QZBG_FIELD_CIPHER="sm4-gcm", QZBG_BLIND_INDEX="hmac-sm3"))
-    assert result.returncode == 0, result.stderr
-    assert "/api/v1/reports" in result.stdout
+    env = env_for(tmp_path, QZBG_FIELD_CIPHER="sm4-gcm", QZBG_BLIND_INDEX="hmac-sm3")
+    assert start(env) is None
+    app = create_app(Settings.from_env(env), {"TESTING": True})
+    assert "/api/v1/reports" in {rule.rule for rule in app.url_map.iter_rules()}
+    assert app.extensions["qzbg.vault"].field_cipher == "sm4-gcm"
 
 
-def test_keys_init_creates_an_owner_only_keyring_where_none_exists_and_the_app_then_starts(tmp_path):
+@pytest.mark.slow
+def test_keys_init_by_the_real_command_creates_a_keyring_where_none_exists_and_the_app_then_starts(tmp_path):
+    # wsgi.py lets `keys init` alone start without a keyring.
     path = tmp_path / "nested" / "keyring.json"
     env = env_for(tmp_path, QZBG_KEYRING=str(path))
 
@@ -138,10 +178,23 @@ def test_keys_init_creates_an_owner_only_keyring_where_none_exists_and_the_app_t
     assert result.returncode == 0, result.stderr
     ring = keyring_file.load(path)
     assert f"keyring created: {path} (current key {ring.current})" in result.stdout
+    assert flask_cli("routes", env=env).returncode == 0
+
+
+def test_keys_init_creates_an_owner_only_keyring_where_none_exists_and_the_app_then_starts(tmp_path):
+    path = tmp_path / "nested" / "keyring.json"
+    env = env_for(tmp_path, QZBG_KEYRING=str(path))
+    assert start(env) is not None
+
+    result = keys_init(env)
+
+    assert result.exit_code == 0, result.output
+    ring = keyring_file.load(path)
+    assert f"keyring created: {path} (current key {ring.current})" in result.output
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(ring.keks) == 1
     assert ring.current_kek.key != ring.blind_index_key
-    assert flask_cli("routes", env=env).returncode == 0
+    assert start(env) is None
 
 
 def test_keys_init_leaves_an_existing_keyring_untouched(tmp_path):
@@ -149,10 +202,10 @@ def test_keys_init_leaves_an_existing_keyring_untouched(tmp_path):
     keyring_file.save(keyring_file.generate(), path)
     before = path.read_bytes()
 
-    result = flask_cli("keys", "init", env=env_for(tmp_path))
+    result = keys_init(env_for(tmp_path))
 
-    assert result.returncode == 0, result.stderr
-    assert f"keyring exists: {path} (unchanged)" in result.stdout
+    assert result.exit_code == 0, result.output
+    assert f"keyring exists: {path} (unchanged)" in result.output
     assert path.read_bytes() == before
 
 
@@ -160,27 +213,26 @@ def test_keys_init_refuses_and_does_not_overwrite_a_broken_keyring(tmp_path):
     path = tmp_path / "keyring.json"
     path.write_text("{broken")
 
-    result = flask_cli("keys", "init", env=env_for(tmp_path))
-
-    assert_refused_with_one_line(result, "密钥环", str(path))
+    # An existing keyring file is read (and must be sound) even for `keys init`.
+    assert_one_line(start(env_for(tmp_path), keys_init=True), "密钥环", str(path))
     assert path.read_text() == "{broken"
 
 
 @pytest.fixture(scope="module")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An instance made by the real commands (keys init, db upgrade) holding one stored data key."""
+    """An instance with a keyring and a migrated database holding one stored data key (keyring A's)."""
     instance = tmp_path_factory.mktemp("migrated")
     env = env_for(instance)
-    assert flask_cli("keys", "init", env=env).returncode == 0
-    upgraded = flask_cli("db", "upgrade", env=env)
-    assert upgraded.returncode == 0, upgraded.stderr
-    app = build_app(make_settings(instance, env["QZBG_DATABASE_URL"]))
+    assert keys_init(env).exit_code == 0
+    keyring_path = instance / "keys" / "keyring.json"  # where `keys init` puts it by default
+    app = build_app(make_settings(instance, env["QZBG_DATABASE_URL"], keyring_path=keyring_path))
+    (instance / "keyring.json").unlink()  # make_settings' own, unused here
     with app.app_context():
+        flask_migrate.upgrade()
         login_reporter("o-startup")  # a reporter account: one data key wrapped under keyring A
         db.session.remove()
         db.engine.dispose()
-    started = flask_cli("routes", env=env)
-    assert started.returncode == 0, started.stderr
+    assert start(env) is None
     return instance
 
 
@@ -192,10 +244,11 @@ def migrated_instance(migrated_template: Path, tmp_path: Path) -> Path:
     return instance
 
 
-def test_start_up_with_a_freshly_generated_keyring_that_cannot_unwrap_stored_data_keys_is_refused(
+@pytest.mark.slow
+def test_start_up_of_the_real_command_with_a_keyring_that_cannot_unwrap_stored_data_keys_is_refused(
     migrated_instance,
 ):
-    path = migrated_instance / "keyring.json"
+    path = migrated_instance / "keys" / "keyring.json"
     needed = keyring_file.load(path).current
     keyring_file.save(keyring_file.generate(), path)
 
@@ -204,24 +257,30 @@ def test_start_up_with_a_freshly_generated_keyring_that_cannot_unwrap_stored_dat
     assert_refused_with_one_line(result, "密钥环与数据库不匹配", needed)
 
 
+def test_start_up_with_a_freshly_generated_keyring_that_cannot_unwrap_stored_data_keys_is_refused(
+    migrated_instance,
+):
+    path = migrated_instance / "keys" / "keyring.json"
+    needed = keyring_file.load(path).current
+    keyring_file.save(keyring_file.generate(), path)
+
+    assert_one_line(start(env_for(migrated_instance)), "密钥环与数据库不匹配", needed)
+
+
 def test_start_up_with_the_right_kek_id_but_other_key_material_is_refused(migrated_instance):
-    path = migrated_instance / "keyring.json"
+    path = migrated_instance / "keys" / "keyring.json"
     ring = keyring_file.load(path)
     impostor = keyring_file.Kek(id=ring.current, key=secrets.token_bytes(32), created_at=ring.current_kek.created_at)
     keyring_file.save(keyring_file.Keyring(ring.current, (impostor,), ring.blind_index_key), path)
 
-    result = flask_cli("routes", env=env_for(migrated_instance))
-
-    assert_refused_with_one_line(result, "密钥环与数据库不匹配", ring.current)
+    assert_one_line(start(env_for(migrated_instance)), "密钥环与数据库不匹配", ring.current)
 
 
 def test_start_up_with_the_kek_that_stored_data_keys_need_destroyed_is_refused(migrated_instance):
     # Retiring behind the CLI's back (which would have refused): the data key's KEK is gone.
-    path = migrated_instance / "keyring.json"
+    path = migrated_instance / "keys" / "keyring.json"
     ring = keyring_file.load(path)
     old = ring.current
     keyring_file.save(keyring_file.with_retired(keyring_file.with_new_kek(ring), old), path)
 
-    result = flask_cli("routes", env=env_for(migrated_instance))
-
-    assert_refused_with_one_line(result, "密钥环与数据库不匹配", old)
+    assert_one_line(start(env_for(migrated_instance)), "密钥环与数据库不匹配", old)

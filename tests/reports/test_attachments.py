@@ -37,11 +37,20 @@ def webp_bytes() -> bytes:
     return out.getvalue()
 
 
+def heic_bytes() -> bytes:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (30, 30, 200)).save(out, "HEIF")
+    return out.getvalue()
+
+
 SAMPLES = {
     "image/jpeg": jpeg_bytes,
     "image/png": png_bytes,
     "image/webp": webp_bytes,
-    "image/heic": lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64,
+    "image/heic": heic_bytes,
     "video/mp4": lambda: b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 64,
     "audio/mp4": lambda: b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 64,
     "audio/aac": lambda: b"\xff\xf1\x50\x80\x02\x1f\xfc" + b"\x21" * 64,

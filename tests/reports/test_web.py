@@ -181,8 +181,16 @@ def stored_reports() -> list[Report]:
 
 
 def files_in(directory: Path) -> list[Path]:
-    """Every file left in the attachments directory, partial uploads included."""
-    return [p for p in directory.rglob("*") if p.is_file()] if directory.exists() else []
+    """Every attachment file left in the attachments directory, partial uploads included (staged ones apart)."""
+    if not directory.exists():
+        return []
+    return [p for p in directory.rglob("*") if p.is_file() and ".staged" not in p.relative_to(directory).parts]
+
+
+def staged_in(directory: Path) -> list[Path]:
+    """The files staged for forms that came back with errors (reports/staging.py)."""
+    root = directory / ".staged"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
 def receipt_codes(client: FlaskClient, location: str) -> tuple[str, str]:
@@ -380,6 +388,20 @@ def test_an_inactive_unit_is_an_error_beside_the_unit_field(
     assert stored_reports() == []
 
 
+def test_an_inactive_unit_is_named_beside_the_other_errors(
+    client: FlaskClient, submit: Callable[..., TestResponse], unit: Unit
+) -> None:
+    unit.active = False
+    db.session.commit()
+
+    response = submit(unit_id=str(unit.id), **{"reporter.phone": "12345"})
+
+    assert response.status_code == 422
+    doc = parse(response.text)
+    assert "停用" in doc.find(data_error_for="unit_id").text()
+    assert doc.find(data_error_for="reporter.phone")
+
+
 # --- field errors -----------------------------------------------------------------------------------------------
 
 
@@ -422,12 +444,12 @@ def test_the_form_keeps_its_form_key_after_an_error_so_the_corrected_post_is_sti
 def test_an_empty_form_names_every_required_field(client: FlaskClient) -> None:
     _doc, hidden = open_form(client)
 
-    response = post_form(client, {**hidden, "reporter.name": "", "incident.description": "", "police.notified": "0"})
+    response = post_form(client, {**hidden, "reporter.name": "", "incident.description": ""})
 
     assert response.status_code == 422
     doc = parse(response.text)
     for name in ("categories", "reporter.name", "reporter.phone", "victim.gender",
-                 "incident.discovered_at", "incident.description"):
+                 "incident.discovered_at", "incident.description", "police.notified"):
         assert doc.find_all(data_error_for=name), name
     assert "此项必填" in doc.find(data_error_for="reporter.name").text()
     assert stored_reports() == []
@@ -460,6 +482,99 @@ def test_a_wrong_value_is_an_error_beside_its_field(
     error = parse(response.text).find(data_error_for=name)
     assert message in error.text()
     assert stored_reports() == []
+
+
+def errors_shown(response: TestResponse) -> dict[str, str]:
+    """{field name: its first error text} of a refused form, as the person sees them beside the fields."""
+    shown: dict[str, str] = {}
+    for node in parse(response.text).iter():
+        name = node.attrs.get("data-error-for")
+        if name and node.tag == "p":
+            shown.setdefault(name, node.text())
+    return shown
+
+
+def adult_id_number() -> str:
+    from tests.factories import valid_id_number
+
+    return valid_id_number(dt.date(1990, 5, 1))
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # The issue's case: a missing gender used to hide the age until the next round.
+        ({"victim.gender": None, "victim.age": "19"}, {"victim.gender": "必填", "victim.age": "0至17"}),
+        ({"victim.gender": None, "victim.age": "19", "reporter.phone": "12345", "incident.description": "太短"},
+         {"victim.gender": "必填", "victim.age": "0至17", "reporter.phone": "手机号码", "incident.description": "10"}),
+        ({"reporter.name": "", "incident.occurred_at": "2099-01-01T10:00",
+          "incident.discovered_at": "2025-03-01T10:00"},
+         {"reporter.name": "必填", "incident.occurred_at": "晚于发现时间"}),
+        ({"victim.gender": None, "victim.id_number": adult_id_number(), "victim.age": ""},
+         {"victim.gender": "必填", "victim.id_number": "已满18周岁"}),
+        ({"categories": ["abuse_injury", "abuse_injury"], "reporter.phone": ""},
+         {"categories": "重复", "reporter.phone": "必填"}),
+        ({"police.notified": "1", "police.notified_at": "2099-01-01T10:00", "victim.age": "18",
+          "incident.discovered_at": "2099-01-01T09:00"},
+         {"police.notified_at": "晚于当前时间", "victim.age": "0至17", "incident.discovered_at": "晚于当前时间"}),
+        ({"police.notified": None, "victim.age": "30"}, {"police.notified": "必填", "victim.age": "0至17"}),
+    ],
+)
+def test_every_error_of_a_form_is_shown_at_once(
+    submit: Callable[..., TestResponse], changes: dict[str, Any], expected: dict[str, str]
+) -> None:
+    response = submit(**changes)
+
+    assert response.status_code == 422
+    shown = errors_shown(response)
+    assert set(shown) == set(expected), shown
+    for name, words in expected.items():
+        assert words in shown[name], (name, shown[name])
+    summary = parse(response.text).find("div", id="form-errors")
+    assert len(summary.find_all("li")) == len(expected)
+    assert stored_reports() == []
+
+
+def test_a_wrong_category_code_is_one_error_not_also_none_chosen(submit: Callable[..., TestResponse]) -> None:
+    response = submit(categories=["no_such_code"], **{"victim.age": "19"})
+
+    assert response.status_code == 422
+    categories = [n.text() for n in parse(response.text).find_all("p", data_error_for="categories")]
+    assert len(categories) == 1
+    assert "可选" in categories[0]
+    assert "0至17" in errors_shown(response)["victim.age"]
+
+
+def test_the_police_question_has_no_answer_chosen_when_the_form_opens(client: FlaskClient) -> None:
+    doc, _hidden = open_form(client)
+
+    radios = doc.find_all("input", name="police.notified")
+    assert {r.attrs["value"] for r in radios} == {"1", "0"}
+    assert [r for r in radios if "checked" in r.attrs] == []
+    assert doc.find("fieldset", id="f-police.notified").find_all("span", **{"class": "req"})
+
+
+def test_a_reporter_who_skips_the_police_question_is_asked_to_answer_it(
+    submit: Callable[..., TestResponse],
+) -> None:
+    response = submit(**{"police.notified": None, "police.station": "城北派出所"})
+
+    assert response.status_code == 422
+    doc = parse(response.text)
+    error = doc.find(data_error_for="police.notified")
+    assert "必填" in error.text()
+    assert error.closest("field").find_all("input", name="police.notified")
+    assert [r for r in doc.find_all("input", name="police.notified") if "checked" in r.attrs] == []
+    assert doc.find("input", name="police.station").attrs["value"] == "城北派出所"
+    assert stored_reports() == []
+
+
+@pytest.mark.parametrize("answer", ["0", "1"])
+def test_the_police_answer_given_is_stored(submit: Callable[..., TestResponse], answer: str) -> None:
+    assert submit(**{"police.notified": answer}).status_code == 303
+
+    [report] = stored_reports()
+    assert report.section("police")["notified"] is (answer == "1")
 
 
 def test_a_discovery_time_in_the_future_is_refused(submit: Callable[..., TestResponse]) -> None:
@@ -587,9 +702,11 @@ def test_a_text_file_named_jpg_is_refused_beside_the_files_field_and_nothing_is_
     assert response.status_code == 422
     doc = parse(response.text)
     error = doc.find(data_error_for="files")
+    assert "photo.jpg" in error.text()
     assert "不支持的文件类型" in error.text()
     assert error.closest("field").find_all("input", name="files")
-    assert "重新选择" in doc.find(data_error_for="files").closest("field").text()
+    # The good file waits for the corrected form; the refused one is not kept.
+    assert [n.text() for n in doc.find_all("span", **{"class": "staged-name"})] == ["good.png"]
     assert doc.find("input", name="reporter.name").attrs["value"] == "王医生"
     assert stored_reports() == []
     assert files_in(app.config["QZBG"].attachments_dir) == []
@@ -623,12 +740,14 @@ def test_a_file_over_the_size_limit_is_refused_beside_the_files_field(
     assert files_in(app.config["QZBG"].attachments_dir) == []
 
 
-def test_a_field_error_asks_for_the_chosen_files_again(submit: Callable[..., TestResponse]) -> None:
+def test_a_field_error_keeps_the_chosen_files_and_lists_them(submit: Callable[..., TestResponse]) -> None:
     response = submit(**{"reporter.phone": "12345"}, files=[(image_bytes(), "a.png", "image/png")])
 
     assert response.status_code == 422
     files_field = parse(response.text).find("input", name="files").closest("field")
-    assert "重新选择" in files_field.text()
+    assert [n.text() for n in files_field.find_all("span", **{"class": "staged-name"})] == ["a.png"]
+    assert files_field.find_all("input", name="staged_remove")
+    assert "请重新选择" not in files_field.text()
 
 
 # --- the status lookup ------------------------------------------------------------------------------------------

@@ -46,3 +46,13 @@ def test_unit_type_must_be_a_contract_code(runner, tmp_path):
     result = runner.invoke(args=["units", "import", str(path)])
     assert result.exit_code != 0
     assert db.session.scalars(select(Unit)).all() == []
+
+
+def test_units_import_without_wechat_configured_imports_and_says_codes_were_not_fetched(runner, tmp_path):
+    path = tmp_path / "units.csv"
+    path.write_text("code,name,type\nhosp-9,某医院,hospital\n", encoding="utf-8")
+    result = runner.invoke(args=["units", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output
+    assert "not configured" in result.output
+    assert db.session.scalars(select(Unit.code)).all() == ["hosp-9"]

