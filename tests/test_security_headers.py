@@ -17,7 +17,7 @@ EXPECTED = {
     "Referrer-Policy": "same-origin",
 }
 SAMPLES = {"filename": "site.css", "report_id": str(uuid.uuid4()), "scene": "hosp-001", "key": "B" * 24,
-           "code": "hosp-001"}
+           "code": "hosp-001", "username": "nobody"}
 TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
 
 

@@ -1,7 +1,7 @@
 """offices staff audit
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-01 09:32:36.380705
 
 """
@@ -15,7 +15,7 @@ import app.core.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
