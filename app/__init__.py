@@ -121,7 +121,9 @@ def _migrations_dir() -> Any:
 
 
 def _configure_sqlite(engine: Any) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
+    """WAL, foreign keys, a busy timeout; BEGIN IMMEDIATE for writing transactions so writers queue instead
+    of failing, a deferred BEGIN for the others so reads never wait for the write lock (see app/core/db.py)."""
+    from app.core.db import writes_expected
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
@@ -134,7 +136,7 @@ def _configure_sqlite(engine: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes_expected() else "BEGIN")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -8,11 +8,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.reports.models import Report
+from app.reports.models import Report, ReportCategory
 from app.reports.presenters import reporter_summary
 
 
@@ -52,8 +52,18 @@ def reporter_reports(reporter_id: uuid.UUID, *, limit: int, cursor: str | None) 
     }
 
 
+def report_id_by_client_key(client_key: str) -> uuid.UUID | None:
+    """The id of the report stored under this idempotency key: one unique-index look-up, no row loaded."""
+    return db.session.scalar(select(Report.id).where(Report.client_key == client_key))
+
+
 def find_by_client_key(client_key: str) -> Report | None:
     return db.session.scalars(select(Report).where(Report.client_key == client_key)).one_or_none()
+
+
+def has_category(code: str) -> ColumnElement[bool]:
+    """A filter on reports of one category code, the same SQL on SQLite and PostgreSQL (index on code)."""
+    return exists().where(ReportCategory.report_id == Report.id, ReportCategory.code == code)
 
 
 def reporter_report(reporter_id: uuid.UUID, report_id: uuid.UUID) -> Report:

@@ -28,7 +28,7 @@ def _png(data: bytes, content_type: str, filename: str) -> Response:
 
 
 @bp.get("/<string:code>/wxacode.png")
-@transactional
+@transactional(writes=True)  # stores the code fetched on first use
 def unit_wxacode(code: str) -> ResponseReturnValue:
     """The mini-program code whose scene is the unit's code."""
     stored = qrcodes.wxacode(units.by_code(code), now=dt.datetime.now(dt.UTC))
