@@ -77,7 +77,8 @@ def test_the_bearer_token_is_one_look_up_that_leaves_the_data_key_alone(client, 
     token_lookup, page = sent
     assert "reporter_sessions.token_hash" in token_lookup
     assert "data_keys" not in token_lookup
-    assert "data_keys" not in page and "_data" not in page
+    assert "data_keys" not in page
+    assert "_data" not in page
 
 
 def test_the_idempotency_check_reads_only_the_id_and_a_repeat_loads_the_report_once(
