@@ -5,19 +5,25 @@ the route decorator), so its answer is rendered inside the transaction and the
 commit comes once, after it; an exception or an error answer (status 400 and up)
 rolls everything back. CLI commands and the notify worker use ``unit_of_work``.
 
-Write intent (SQLite): a transaction that will write starts with ``BEGIN
-IMMEDIATE``, taking the write lock at its first statement, so writers queue on the
-busy timeout instead of failing. Every other transaction starts with a plain
-(deferred) ``BEGIN`` and takes no lock: WAL readers neither wait for a writer nor
-hold one up. A deferred transaction must not write after it has read: SQLite
-cannot upgrade a read snapshot that another writer has moved past
-(SQLITE_BUSY_SNAPSHOT, "database is locked", at once, whatever the busy timeout).
-So the intent is decided before the transaction begins:
+Write intent (SQLite). SQLite has one writer at a time, and a deferred
+transaction that has read cannot safely become a writer: once another writer has
+committed past its snapshot, the upgrade fails at once (SQLITE_BUSY_SNAPSHOT,
+"database is locked"), whatever the busy timeout. So each transaction is one of:
 
-- ``transactional`` views write unless the request is GET, HEAD or OPTIONS;
-  ``@transactional(writes=True)`` for a GET that writes;
-- ``unit_of_work`` and code outside any request (CLI, worker, shell) write;
-- other views (reads, never under ``transactional``) do not.
+- ``read``: a plain (deferred) ``BEGIN``; WAL readers neither wait for a writer
+  nor hold one up. Views outside ``transactional``, and ``transactional`` views
+  answering GET, HEAD or OPTIONS.
+- ``write``: a plain ``BEGIN`` too, but just before its first write or locking
+  read (``SELECT ... FOR UPDATE``, which PostgreSQL would lock and SQLite cannot),
+  the read-only part so far is committed and ``BEGIN IMMEDIATE`` takes the write
+  lock, waiting on the busy timeout. Token look-ups, validation, sealing and other
+  plain reads run beside other writers; only the writing part is serialised. The
+  plain reads before the lock see a snapshot a moment older than the writes:
+  never weaker than PostgreSQL's READ COMMITTED, which the code must be correct
+  under anyway. ``transactional`` views answering anything else, or
+  ``@transactional(writes=True)``.
+- ``serial``: ``BEGIN IMMEDIATE`` at once, serialised from its first read:
+  ``unit_of_work`` (CLI commands, the notify worker) and code outside requests.
 
 PostgreSQL ignores the intent: its transactions take row locks as they go.
 """
@@ -37,43 +43,33 @@ from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_write_intent: contextvars.ContextVar[bool | None] = contextvars.ContextVar("qzbg_write_intent", default=None)
+READ, WRITE, SERIAL = "read", "write", "serial"
+_intent: contextvars.ContextVar[str | None] = contextvars.ContextVar("qzbg_write_intent", default=None)
 
 
-def writes_expected() -> bool:
-    """Whether the transaction about to begin will write (SQLite: BEGIN IMMEDIATE rather than BEGIN)."""
-    intent = _write_intent.get()
+def current_intent() -> str:
+    """``read``, ``write`` or ``serial`` (see the module docstring) for the transaction here."""
+    intent = _intent.get()
     if intent is not None:
         return intent
-    return not has_request_context()
+    return READ if has_request_context() else SERIAL
 
 
 @contextlib.contextmanager
-def write_intent(writes: bool) -> Iterator[None]:
-    """Transactions begun inside this block are (or are not) write transactions."""
-    token = _write_intent.set(writes)
+def intent(value: str) -> Iterator[None]:
+    """Transactions begun (and first writes made) inside this block have this intent."""
+    token = _intent.set(value)
     try:
         yield
     finally:
-        _write_intent.reset(token)
-
-
-def _end_read_before_write() -> None:
-    """A read begun before a writing view (a before_request hook) would have to upgrade: end it first."""
-    session = db.session()
-    if session.in_transaction() and not (session.new or session.dirty or session.deleted) and (
-        session.get_bind().dialect.name == "sqlite"
-    ):
-        session.rollback()
+        _intent.reset(token)
 
 
 def _transactional(view: F, writes: bool | None) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        intent = writes if writes is not None else request.method not in READ_METHODS
-        with write_intent(intent):
-            if intent:
-                _end_read_before_write()
+        writing = writes if writes is not None else request.method not in READ_METHODS
+        with intent(WRITE if writing else READ):
             try:
                 response = current_app.make_response(view(*args, **kwargs))
             except BaseException:
@@ -111,7 +107,7 @@ def transactional(view: F | None = None, /, *, writes: bool | None = None) -> F 
 @contextlib.contextmanager
 def unit_of_work() -> Iterator[Session]:
     """One transaction for a CLI command or a worker step: committed at the end, rolled back on error."""
-    with write_intent(True):
+    with intent(SERIAL):
         try:
             yield db.session()
             db.session.commit()

@@ -7,18 +7,20 @@ its first number).
 PostgreSQL: the number is taken on a connection of its own, in a one-statement
 autocommit transaction, so the counter row is locked only for that statement and
 submissions never queue behind each other's COMMIT. A submission that then rolls
-back leaves a gap; its number is never handed out again. That connection commits
-with ``synchronous_commit off``: a number is visible to the next allocation at
-once, and it is durable before any report carrying it is, because the report's
-own (synchronous) COMMIT comes later in the write-ahead log and flushes it too. A
-crash can only forget numbers that no stored report carries and nobody was shown.
+back leaves a gap (its number is not handed out again). That connection commits
+with ``synchronous_commit off``, saving a WAL flush per number: the new value is
+visible to the next allocation at once, and it is durable before any report
+carrying it is, because the report's own (synchronous) COMMIT comes later in the
+write-ahead log and flushing it flushes the counter too. A database crash can
+only make the counter forget numbers that no stored report carries and nobody was
+shown (answers go out after COMMIT), so no stored number is ever given twice.
 The counter engine has a small pool of its own (a request never waits for a
 second connection of the main pool while holding one) and no pre-ping: a dropped
 connection is retried once on a fresh one.
 
-SQLite: writers run one at a time (``BEGIN IMMEDIATE`` for writing transactions,
-see ``app/core/db.py``), so the number is taken in the submitting transaction
-and a rolled-back submission leaves no gap.
+SQLite: writers run one at a time (the write lock is taken before a writing
+transaction's first write, which this is; see ``app/core/db.py``), so the number
+is taken in the submitting transaction and a rolled-back submission leaves no gap.
 """
 
 from __future__ import annotations
