@@ -152,7 +152,7 @@ class Attachment(Sealed, db.Model):  # type: ignore[name-defined,misc]
 
 
 class TrackingCounter(db.Model):  # type: ignore[name-defined,misc]
-    """The last tracking sequence handed out per year; incremented under a row lock."""
+    """The last tracking sequence handed out per year, advanced by one upsert (see ``tracking.py``)."""
 
     __tablename__ = "tracking_counters"
 
