@@ -14,8 +14,11 @@ from app.reports.models import Report
 from app.reports.queries import encode_cursor, reporter_page_query
 
 INDEX = "ix_reports_reporter_id_submitted_at_id"
-REPORTERS = 40
-REPORTS_EACH = 100  # 4,000 reports, and one reporter with three
+# 40,000 reports of 400 busy reporters, interleaved in time as they come in, and one reporter with three:
+# enough rows that walking the whole table's time index past other reporters' reports costs more than
+# the reporter's own index, as it does in production.
+REPORTERS = 400
+REPORTS_EACH = 100
 
 
 def _fill() -> tuple[uuid.UUID, uuid.UUID, dt.datetime]:
@@ -28,7 +31,7 @@ def _fill() -> tuple[uuid.UUID, uuid.UUID, dt.datetime]:
     reporters = [uuid.uuid4() for _ in range(REPORTERS + 1)]
     db.session.execute(insert(Reporter), [{"id": r, "data_key_id": key, "created_at": now} for r in reporters])
     few, many = reporters[0], reporters[1:]
-    owners = [few] * 3 + [r for r in many for _ in range(REPORTS_EACH)]
+    owners = [few] * 3 + [many[i % REPORTERS] for i in range(REPORTERS * REPORTS_EACH)]
     rows = []
     for n, owner in enumerate(owners):
         at = now - dt.timedelta(minutes=n)
