@@ -4,11 +4,11 @@ from app.crypto.models import DataKey
 from app.notify.models import OutboxMessage
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
-from app.reports.models import Attachment, Report, ReportEvent, TrackingCounter
+from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
 from app.units.models import Unit, UnitQrCode
 from app.wechat.tokens import WeChatAccessToken
 
 __all__ = [
-    "Attachment", "DataKey", "OutboxMessage", "Report", "ReportEvent", "Reporter", "ReporterSession",
+    "Attachment", "DataKey", "OutboxMessage", "Report", "ReportCategory", "ReportEvent", "Reporter", "ReporterSession",
     "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken",
 ]

@@ -68,6 +68,11 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = StrictJsonParser()
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        """As flask-smorest's, with the schema instantiated once here: given a class, webargs would build it
+        (and each nested schema) anew on every request. Loading leaves an instance unchanged: threads share it."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
 
 class QzbgApi(Api):  # type: ignore[misc]
     """flask-smorest's Api, with errors left to ``app.errors`` and documented as our envelope."""
