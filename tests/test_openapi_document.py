@@ -35,6 +35,14 @@ OPERATIONS = {
 }
 
 
+# The envelope's ``code`` for each status (CONTRACT.md).
+ERROR_CODES = {
+    400: ["bad_request"], 401: ["unauthorized"], 404: ["not_found"], 409: ["conflict"], 413: ["payload_too_large"],
+    415: ["unsupported_media_type"], 422: ["validation_error"], 429: ["rate_limited"],
+    503: ["upstream_unavailable", "service_unavailable"],
+}
+
+
 @pytest.fixture
 def document(client: Any) -> dict[str, Any]:
     response = client.get(API_SCHEMA_PATH)
@@ -76,7 +84,10 @@ def test_each_operation_documents_the_errors_it_can_give_and_no_default(document
     assert errors == OPERATIONS[(method, path)][1]
     for status in errors:
         response = resolve(document, responses[str(status)])
-        assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+        error = response["content"]["application/json"]["schema"]["properties"]["error"]
+        assert error["allOf"] == [{"$ref": "#/components/schemas/ErrorBody"}]
+        assert error["properties"]["code"]["enum"] == ERROR_CODES[status]
+        assert ("fields" in error.get("required", [])) is (status == 422)
         assert re.search(r"[\u4e00-\u9fff]", response["description"])
         headers = response.get("headers", {})
         if status in (429, 503):

@@ -57,7 +57,7 @@ OPEN_OPERATIONS = {
 # Operations with no parameter or body to break cannot be fuzzed negatively.
 NOTHING_TO_BREAK = {("get", "/api/v1/categories"), ("get", "/api/v1/units/scene/{scene}"), ("get", "/api/v1/me")}
 FUZZ_SETTINGS = settings(
-    max_examples=15,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     database=None,

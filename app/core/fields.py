@@ -291,7 +291,8 @@ class ListIn(fields.List):
     default_error_messages = {  # noqa: RUF012
         **COMMON_MESSAGES,
         "invalid": "应为列表",
-        "size": "应有 {min} 至 {max} 项",
+        "too_few": "至少需要 {min} 项",
+        "too_many": "最多 {max} 项",
         "unique": "不能重复",
     }
 
@@ -308,8 +309,10 @@ class ListIn(fields.List):
         return properties
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
-        if isinstance(value, list) and not self.min_items <= len(value) <= self.max_items:
-            raise self.make_error("size", min=self.min_items, max=self.max_items)
+        if isinstance(value, list) and len(value) < self.min_items:
+            raise self.make_error("too_few", min=self.min_items)
+        if isinstance(value, list) and len(value) > self.max_items:
+            raise self.make_error("too_many", max=self.max_items)
         items: list[Any] = super()._deserialize(value, attr, data, **kwargs)
         if self.unique and len({repr(item) for item in items}) != len(items):
             raise self.make_error("unique")

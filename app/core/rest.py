@@ -142,20 +142,40 @@ RETRY_AFTER = {
 # Not marked required until every 401 of a bearer endpoint carries it (issue 6, B.14).
 WWW_AUTHENTICATE = {"description": "Bearer", "schema": {"type": "string", "pattern": "^Bearer"}}
 
-# status -> (description, headers) of the error responses operations refer to.
-ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
-    400: ("请求格式有误（bad_request）：不是 UTF-8 编码的 JSON 对象、有重复的字段名或无法解析", {}),
-    401: ("未登录（unauthorized）：缺少、无效或已过期的 Bearer 令牌；登录时为无效或已用过的 code",
+# status -> (the codes its envelope carries, description, headers) of the error responses operations refer to.
+ERROR_RESPONSES: dict[int, tuple[tuple[str, ...], str, dict[str, Any]]] = {
+    400: (("bad_request",), "请求格式有误：不是 UTF-8 编码的 JSON 对象、有重复的字段名或无法解析", {}),
+    401: (("unauthorized",), "未登录：缺少、无效或已过期的 Bearer 令牌；登录时为无效或已用过的 code",
           {"WWW-Authenticate": WWW_AUTHENTICATE}),
-    404: ("找不到（not_found）：不存在，或不是本人的报告", {}),
-    409: ("状态冲突（conflict）：报告当前的状态不允许此操作", {}),
-    413: ("内容过大（payload_too_large）：请求体超过 1 MiB，或附件超过上限", {}),
-    415: ("内容类型不受支持（unsupported_media_type）", {}),
-    422: ("提交内容有误（validation_error）：fields 按字段路径列出每个错误", {}),
-    429: ("操作过于频繁（rate_limited）", {"Retry-After": RETRY_AFTER}),
-    503: ("服务暂时不可用（upstream_unavailable：微信等外部服务；service_unavailable：数据库或存储）",
+    404: (("not_found",), "找不到：不存在，或不是本人的报告", {}),
+    409: (("conflict",), "状态冲突：报告当前的状态不允许此操作", {}),
+    413: (("payload_too_large",), "内容过大：请求体超过 1 MiB，或附件超过上限", {}),
+    415: (("unsupported_media_type",), "内容类型不受支持", {}),
+    422: (("validation_error",), "提交内容有误：fields 按字段路径列出每个错误", {}),
+    429: (("rate_limited",), "操作过于频繁", {"Retry-After": RETRY_AFTER}),
+    503: (("upstream_unavailable", "service_unavailable"),
+          "服务暂时不可用：upstream_unavailable 为微信等外部服务，service_unavailable 为数据库或存储",
           {"Retry-After": RETRY_AFTER}),
 }
+
+
+def error_envelope_schema(status: int) -> dict[str, Any]:
+    """The envelope as a status gives it: its codes, and ``fields`` exactly when it is a 422."""
+    codes = ERROR_RESPONSES[status][0]
+    error: dict[str, Any] = {
+        "allOf": [{"$ref": "#/components/schemas/ErrorBody"}],
+        "properties": {"code": {"type": "string", "enum": list(codes)}},
+    }
+    if status == 422:
+        error["required"] = ["fields"]
+    else:
+        error["not"] = {"required": ["fields"]}
+    return {
+        "type": "object",
+        "properties": {"error": error},
+        "required": ["error"],
+        "additionalProperties": False,
+    }
 
 
 def error_response_name(status: int) -> str:
@@ -214,10 +234,12 @@ class QzbgApi(Api):  # type: ignore[misc]
         self.ma_plugin.converter.add_attribute_function(custom_field_properties)
 
     def _register_responses(self) -> None:
-        for status, (description, headers) in ERROR_RESPONSES.items():
+        # The envelope's parts as components, then one response per status that refers to them.
+        self.spec.components.schema("ErrorEnvelope", schema=self.ERROR_SCHEMA)
+        for status, (codes, description, headers) in ERROR_RESPONSES.items():
             response: dict[str, Any] = {
-                "description": description,
-                "content": {"application/json": {"schema": self.ERROR_SCHEMA}},
+                "description": f"{description}（{'、'.join(codes)}）",
+                "content": {"application/json": {"schema": error_envelope_schema(status)}},
             }
             if headers:
                 response["headers"] = headers

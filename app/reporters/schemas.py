@@ -39,7 +39,11 @@ class SubscriptionsIn(StrictSchema):
     """The templates accepted in wx.requestSubscribeMessage; one may repeat (one grant per acceptance)."""
 
     template_ids = ListIn(
-        Text(max_length=64), min_items=1, max_items=20, required=True, error_messages={"size": "请提供1至20个模板ID"}
+        Text(max_length=64),
+        min_items=1,
+        max_items=20,
+        required=True,
+        error_messages={"too_few": "请提供1至20个模板ID", "too_many": "请提供1至20个模板ID"},
     )
 
 

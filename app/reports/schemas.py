@@ -164,7 +164,7 @@ class ReportBody(StrictSchema):
         max_items=len(CATEGORIES),
         unique=True,
         required=True,
-        error_messages={"size": "请选择1至9种情形", "unique": "情形不能重复选择"},
+        error_messages={"too_few": "请选择至少一种情形", "too_many": "最多选择9种情形", "unique": "情形不能重复选择"},
         metadata={"description": "1至9个情形代码，不重复"},
     )
     urgent = StrictBool(load_default=False)
