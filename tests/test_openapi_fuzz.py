@@ -145,8 +145,10 @@ def within_prose_rules(body: Any, unit_id: int) -> Any:
     victim = body["victim"]
     if victim.get("id_number") is not None and victim["id_number"].strip():
         age = victim.get("age") if victim.get("age") is not None else 9
-        victim["id_number"] = valid_id_number(discovered.date().replace(year=discovered.year - age - 1, day=1))
-        victim["age"] = age_on(birth_date(victim["id_number"]), discovered.date())
+        day = discovered.date().replace(day=min(discovered.day, 28))
+        born = day.replace(year=day.year - age) - dt.timedelta(days=1)  # the birthday just passed
+        victim["id_number"] = valid_id_number(born)
+        assert age_on(birth_date(victim["id_number"]), discovered.date()) == age
     police = body.get("police")
     if police and police.get("notified_at") is not None:
         police["notified_at"] = discovered.isoformat()
