@@ -179,7 +179,9 @@ def _migrations_dir() -> Any:
 
 
 def _configure_sqlite(engine: Any) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
+    """WAL, foreign keys, a busy timeout; the write lock taken only where a transaction writes, so that
+    writers queue instead of failing and reads never wait for it (intents: see app/core/db.py)."""
+    from app.core.db import READ, SERIAL, current_intent
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
@@ -192,7 +194,39 @@ def _configure_sqlite(engine: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        serial = current_intent() == SERIAL
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if serial else "BEGIN")
+        connection.info[_SQLITE_DEFERRED] = not serial
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def lock_before_first_write(
+        connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        if not connection.info.get(_SQLITE_DEFERRED) or not _writes_or_locks(statement, context):
+            return
+        connection.info[_SQLITE_DEFERRED] = False
+        if current_intent() != READ:
+            # Nothing written yet: end the read snapshot and wait for the write lock.
+            cursor.execute("COMMIT")
+            cursor.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def on_end(connection: Any) -> None:
+        connection.info.pop(_SQLITE_DEFERRED, None)
+
+
+_SQLITE_DEFERRED = "qzbg.sqlite_deferred"
+# A savepoint opens a nested write: the lock comes before it, never inside it.
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
+
+
+def _writes_or_locks(statement: str, context: Any) -> bool:
+    """A write, or a read PostgreSQL would lock (FOR UPDATE, dropped from SQLite's SQL but kept on the query)."""
+    if statement.lstrip()[:9].upper().startswith(_WRITE_VERBS):
+        return True
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
 
 
 def register_blueprints(app: Flask) -> None:

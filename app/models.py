@@ -7,12 +7,13 @@ from app.notify.models import OutboxMessage
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
-from app.reports.models import Attachment, Report, ReportEvent, TrackingCounter
+from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
 from app.units.models import Unit, UnitQrCode
 from app.wechat.tokens import WeChatAccessToken
 
 __all__ = [
     "Attachment", "AuditEntry", "AuditHead", "DataKey", "Office", "OfficeDistrict", "OutboxMessage", "PoliceUnit",
-    "RecoveryCode", "Report", "ReportEvent", "Reporter", "ReporterSession", "StaffSession", "StaffUser",
+    "RecoveryCode", "Report", "ReportCategory", "ReportEvent", "Reporter", "ReporterSession", "StaffSession",
+    "StaffUser",
     "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken",
 ]

@@ -54,6 +54,7 @@ def instance_env(directory: Path, database_url: str, port: int, workers: int) ->
         "QZBG_KEYRING": str(directory / "keyring.json"),
         "QZBG_ATTACHMENTS_DIR": str(directory / "attachments"),
         "QZBG_INTAKE_RATE_LIMIT": RELAXED_LIMIT,
+        "QZBG_INTAKE_IP_RATE_LIMIT": RELAXED_LIMIT,
         "QZBG_LOOKUP_RATE_LIMIT": RELAXED_LIMIT,
         "QZBG_BIND": f"{HOST}:{port}",
         "QZBG_WORKERS": str(workers),

@@ -44,7 +44,7 @@ def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResul
         if name == "sqlite":
             database = Database(
                 f"sqlite:///{directory / 'qzbg.sqlite3'}",
-                f"SQLite {sqlite3.sqlite_version} (WAL, BEGIN IMMEDIATE), file under {root}",
+                f"SQLite {sqlite3.sqlite_version} (WAL, write lock at the first write), file under {root}",
             )
         else:
             database = stack.enter_context(postgres_database(os.environ[PG_ENV]))
@@ -85,8 +85,9 @@ def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResul
                     )
         # gunicorn has stopped: check what it stored and logged.
         stored = bench_app.stored()
-        counted = (stored["reports"], stored["tracking_nos"], stored["events"], stored.get("counter", created))
-        ok = all(n == created for n in counted)
+        counted = (stored["reports"], stored["tracking_nos"], stored["events"])
+        # On PostgreSQL a number is taken outside the submitting transaction: a failed submission leaves a gap.
+        ok = all(n == created for n in counted) and stored.get("counter", created) >= created
         counter = f", counter at {stored['counter']}" if "counter" in stored else ""
         result.notes.append(
             f"stored: {stored['reports']} reports, {stored['tracking_nos']} distinct tracking numbers, "

@@ -24,7 +24,7 @@ PAGE = 100
 
 
 @bp.get("/users")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.users")
 def users() -> ResponseReturnValue:
     """The office's accounts."""
@@ -35,7 +35,7 @@ def users() -> ResponseReturnValue:
 
 
 @bp.get("/police-units")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.police_units")
 def police_units() -> ResponseReturnValue:
     """The office's police units (imported with ``flask police-units import``)."""
@@ -53,7 +53,7 @@ def _date(value: str | None) -> dt.datetime | None:
 
 
 @bp.get("/audit")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.audit")
 def audit_log() -> ResponseReturnValue:
     """The office's audit entries, newest first, filtered by actor, action, target and date."""
@@ -91,7 +91,7 @@ def _office_user(username: str) -> StaffUser:
 
 
 @bp.route("/users/<username>/role", methods=["GET", "POST"])
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.users.manage")
 def user_role(username: str) -> ResponseReturnValue:
     """Change an account's role (sensitive: a recent second factor); every session of that user ends."""

@@ -77,7 +77,7 @@ def _finish_login(user: StaffUser, next_url: str, *, second_factor: bool) -> Res
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @limiter.limit(staff_login_limit, methods=["POST"])
 def login() -> ResponseReturnValue:
     """The first step: username and password."""
@@ -100,7 +100,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.route("/login/otp", methods=["GET", "POST"])
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @limiter.limit(staff_login_limit, methods=["POST"])
 def login_otp() -> ResponseReturnValue:
     """The second step: a TOTP code, or one of the recovery codes."""
@@ -128,7 +128,7 @@ def _qr_data_uri(text: str) -> str:
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @limiter.limit(staff_login_limit, methods=["POST"])
 def login_enrol() -> ResponseReturnValue:
     """First login: set up the authenticator app (QR code and the secret as text), confirm one code."""
@@ -154,7 +154,7 @@ def login_enrol() -> ResponseReturnValue:
 
 
 @bp.get("/account/recovery-codes")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("account")
 def recovery_codes() -> ResponseReturnValue:
     """The ten recovery codes, shown this once (reloading shows them no more)."""
@@ -164,7 +164,7 @@ def recovery_codes() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 def logout() -> ResponseReturnValue:
     """End this browser's session (CSRF-protected like every form)."""
     live = current_session()
@@ -180,7 +180,7 @@ def logout() -> ResponseReturnValue:
 
 
 @bp.route("/account/step-up", methods=["GET", "POST"])
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("account")
 @limiter.limit(staff_login_limit, methods=["POST"])
 def step_up() -> ResponseReturnValue:
@@ -200,7 +200,7 @@ def step_up() -> ResponseReturnValue:
 
 
 @bp.get("/account/sessions")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("account")
 def account_sessions() -> ResponseReturnValue:
     """One's own live sessions, with a button to end all the others."""
@@ -211,7 +211,7 @@ def account_sessions() -> ResponseReturnValue:
 
 
 @bp.post("/account/sessions/end-others")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("account")
 def end_other_sessions() -> ResponseReturnValue:
     live = current_session()

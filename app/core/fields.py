@@ -1,7 +1,9 @@
 """Shared marshmallow building blocks with zh-CN messages.
 
 Every input rule lives in a marshmallow schema; these fields make the rules
-strict (no silent type coercion in JSON) and the messages readable.
+strict (no silent type coercion in JSON) and the messages readable. Each field
+also says its rules to the OpenAPI document (``openapi_properties``, read by
+``app.core.rest``), so the document states what the code enforces.
 """
 
 from __future__ import annotations
@@ -32,15 +34,50 @@ class StrictSchema(Schema):
     }
 
 
-# Control, surrogate, private-use and unassigned characters; zero-width spaces, bidi overrides and
-# byte-order marks (they hide or reorder text). ZWJ (U+200D) stays: emoji sequences need it.
-DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})
+# Control and surrogate characters, the private-use block of the BMP (vendor symbols that show as
+# anything or nothing); zero-width spaces, bidi overrides and byte-order marks (they hide or reorder
+# text). ZWJ (U+200D) stays: emoji sequences need it. Unassigned code points stay (tomorrow's emoji),
+# and so do the supplementary private-use planes: the set is then a few ranges that the OpenAPI
+# document's patterns can state and that every regex dialect and generator reads.
+DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Co"})
+_BMP_END = "\uffff"
 INVISIBLE = frozenset("\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _LINE_BREAKS = re.compile(r"\r\n?|\u2028|\u2029")
 
+# The same sets as regular-expression classes, for the document's patterns (Python/JSON Schema syntax).
+# DROPPED: what cleaning removes (\r counts here: "\r\n" is one line break); SPACE: what it keeps but
+# strips at the ends; a visible character is neither. Lone surrogates (which only a JSON escape can
+# send) are dropped too, but no pattern over Unicode scalar values can name them.
+_DROPPED = (
+    "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff"
+    "\\ue000-\\uf8ff"
+)
+_SPACE = "\\t\\n \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+
+
+def text_pattern(min_length: int, *, blank_allowed: bool) -> str | None:
+    """A pattern true exactly when cleaning leaves at least ``min_length`` characters (or nothing, if blank
+    is allowed): a visible character, at least ``min_length - 2`` more kept ones, and a last visible one."""
+    dropped, kept, visible = f"[{_DROPPED}]", f"[^{_DROPPED}]", f"[^{_DROPPED}{_SPACE}]"
+    if min_length <= 1:
+        # Anchored, not a bare class: schemathesis rewrites a one-class pattern with the length limits.
+        return None if blank_allowed else f"^[{_DROPPED}{_SPACE}]*{visible}"
+    pattern = f"^[{_DROPPED}{_SPACE}]*{visible}(?:{dropped}*{kept}){{{min_length - 2},}}{dropped}*{visible}"
+    return f"{blank_pattern()}|{pattern}" if blank_allowed else pattern
+
+
+def blank_pattern() -> str:
+    """True of a text that cleaning leaves empty."""
+    return f"^[{_DROPPED}{_SPACE}]*$"
+
+
+def text_length(value: str) -> int:
+    """A text's length as sent, a line break counting once whichever way it is written."""
+    return len(_LINE_BREAKS.sub("\n", value))
+
 
 def clean_text(value: str, *, multiline: bool) -> str:
-    """Drop control, surrogate and unassigned-format characters; keep newlines in multiline text."""
+    """Drop control, surrogate, BMP private-use and invisible characters; keep newlines in multiline text."""
     value = _LINE_BREAKS.sub("\n", value)
     out = []
     for ch in value:
@@ -48,7 +85,7 @@ def clean_text(value: str, *, multiline: bool) -> str:
             out.append("\n" if multiline else " ")
         elif ch == "\t":
             out.append(" ")
-        elif unicodedata.category(ch) in DROPPED_CATEGORIES or ch in INVISIBLE:
+        elif (unicodedata.category(ch) in DROPPED_CATEGORIES and ch <= _BMP_END) or ch in INVISIBLE:
             continue
         else:
             out.append(ch)
@@ -56,7 +93,10 @@ def clean_text(value: str, *, multiline: bool) -> str:
 
 
 class Text(fields.String):
-    """A free text: cleaned, then measured in characters. Empty after cleaning counts as missing."""
+    """A free text: at most ``max_length`` characters as sent, then cleaned; at least ``min_length`` left.
+
+    Empty after cleaning counts as missing (None where the field allows it).
+    """
 
     default_error_messages = {  # noqa: RUF012
         **COMMON_MESSAGES,
@@ -71,12 +111,25 @@ class Text(fields.String):
         self.min_length = min_length
         self.multiline = multiline
 
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        """maxLength as sent; the pattern says what cleaning must leave."""
+        properties: dict[str, Any] = {"maxLength": self.max_length}
+        if not self.allow_none:
+            properties["minLength"] = self.min_length
+        pattern = text_pattern(self.min_length, blank_allowed=self.allow_none)
+        if pattern:
+            properties["pattern"] = pattern
+        return properties
+
     # A blank optional text is None (missing), hence the wider return type than String's.
     def _deserialize(  # type: ignore[override]
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
     ) -> str | None:
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        # Measured as sent too: what cleaning drops still counts, so the document's maxLength holds.
+        if text_length(value) > self.max_length:
+            raise self.make_error("too_long", max=self.max_length)
         text = clean_text(value, multiline=self.multiline)
         if not text:
             if self.allow_none:
@@ -84,9 +137,37 @@ class Text(fields.String):
             raise self.make_error("required")
         if len(text) < self.min_length:
             raise self.make_error("too_short", min=self.min_length)
-        if len(text) > self.max_length:
-            raise self.make_error("too_long", max=self.max_length)
         return text
+
+
+class Code(fields.String):
+    """A token from a client or provider (a WeChat code): visible ASCII only, refused rather than cleaned."""
+
+    PATTERN = re.compile(r"^[!-~]+$")
+    default_error_messages = {  # noqa: RUF012
+        **COMMON_MESSAGES,
+        "invalid": "应为文本",
+        "too_long": "不能超过 {max} 个字符",
+        "characters": "格式不正确：只能包含英文字母、数字和符号，不能有空格或控制字符",
+    }
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        return {"minLength": 1, "maxLength": self.max_length, "pattern": self.PATTERN.pattern}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if not value:
+            raise self.make_error("required")
+        if len(value) > self.max_length:
+            raise self.make_error("too_long", max=self.max_length)
+        if not self.PATTERN.fullmatch(value):
+            raise self.make_error("characters")
+        return value
 
 
 class StrictBool(fields.Boolean):
@@ -104,10 +185,15 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 class StrictInt(fields.Integer):
+    """A JSON integer (not a float, a string or a boolean) that fits a 32-bit column."""
+
     default_error_messages = {**COMMON_MESSAGES, "invalid": "应为整数", "too_large": "数值超出范围"}  # noqa: RUF012
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
+
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        return {"minimum": ret.get("minimum", INT32_MIN), "maximum": ret.get("maximum", INT32_MAX)}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
@@ -119,9 +205,25 @@ class StrictInt(fields.Integer):
         return number
 
 
-class AwareDateTime(fields.AwareDateTime):
-    """ISO 8601 with an offset, e.g. 2026-11-20T10:30:00+08:00."""
+class QueryInt(fields.Integer):
+    """An integer query argument: ASCII digits only (``int()`` would also take " 5", "+5" and "٥")."""
 
+    PATTERN = re.compile(r"^-?[0-9]{1,10}$")
+    default_error_messages = {**COMMON_MESSAGES, "invalid": "应为整数"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not self.PATTERN.fullmatch(value):
+            raise self.make_error("invalid")
+        number: int = super()._deserialize(value, attr, data, **kwargs)
+        return number
+
+
+class AwareDateTime(fields.AwareDateTime):
+    """RFC 3339 with an offset, e.g. 2026-11-20T10:30:00+08:00: exactly the document's pattern."""
+
+    PATTERN = re.compile(
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    )
     default_error_messages = {  # noqa: RUF012
         **COMMON_MESSAGES,
         "invalid": "时间格式不正确，应为 ISO 8601 格式并带时区，如 2026-11-20T10:30:00+08:00",
@@ -132,8 +234,11 @@ class AwareDateTime(fields.AwareDateTime):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", **kwargs)
 
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        return {"pattern": self.PATTERN.pattern}
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
-        if not isinstance(value, str) or len(value) > 40:
+        if not isinstance(value, str) or not self.PATTERN.fullmatch(value):
             raise self.make_error("invalid")
         result: dt.datetime = super()._deserialize(value, attr, data, **kwargs)
         try:
@@ -152,7 +257,9 @@ class Choice(fields.String):
     def __init__(self, choices: tuple[str, ...] | list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.choices = tuple(choices)
-        self.metadata = {"enum": list(self.choices), **self.metadata}
+
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        return {"enum": [*self.choices, None] if self.allow_none else list(self.choices)}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
@@ -163,8 +270,50 @@ class Choice(fields.String):
 
 
 class NestedIn(fields.Nested):
+    """A section object; a nullable one is documented as "this schema or null", never as any object."""
+
     default_error_messages = {**COMMON_MESSAGES, "type": "格式不正确，应为 JSON 对象"}  # noqa: RUF012
+
+    # OpenAPI 3.0's null: ``nullable`` counts only beside ``type``, so "null and nothing else" needs the enum.
+    NULL_ONLY = {"type": "object", "nullable": True, "enum": [None]}  # noqa: RUF012
+
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        # apispec writes a nullable reference as anyOf [any object or null, the schema]: any object passes.
+        refs = [item for item in ret.get("anyOf", []) if "$ref" in item]
+        if refs:
+            ret["anyOf"] = [*refs, dict(self.NULL_ONLY)]
+        return {}
 
 
 class ListIn(fields.List):
-    default_error_messages = {**COMMON_MESSAGES, "invalid": "应为列表"}  # noqa: RUF012
+    """A list with a size range and, if ``unique``, no repeated item; each rule has its own message."""
+
+    default_error_messages = {  # noqa: RUF012
+        **COMMON_MESSAGES,
+        "invalid": "应为列表",
+        "too_few": "至少需要 {min} 项",
+        "too_many": "最多 {max} 项",
+        "unique": "不能重复",
+    }
+
+    def __init__(
+        self, cls_or_instance: Any, *, min_items: int, max_items: int, unique: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(cls_or_instance, **kwargs)
+        self.min_items, self.max_items, self.unique = min_items, max_items, unique
+
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        properties: dict[str, Any] = {"minItems": self.min_items, "maxItems": self.max_items}
+        if self.unique:
+            properties["uniqueItems"] = True
+        return properties
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if isinstance(value, list) and len(value) < self.min_items:
+            raise self.make_error("too_few", min=self.min_items)
+        if isinstance(value, list) and len(value) > self.max_items:
+            raise self.make_error("too_many", max=self.max_items)
+        items: list[Any] = super()._deserialize(value, attr, data, **kwargs)
+        if self.unique and len({repr(item) for item in items}) != len(items):
+            raise self.make_error("unique")
+        return items

@@ -42,6 +42,7 @@ def no_store(response: Any) -> Any:
 @limiter.limit(login_limit)
 @blp.arguments(CodeIn)
 @blp.response(200, LoginOut)
+@blp.errors(400, 401, 413, 415, 422, 429, 503)
 def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
     """Exchange a wx.login code for a bearer token."""
     settings = current_app.config["QZBG"]
@@ -54,6 +55,7 @@ def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=BEARER)
 @reporter_required
 @blp.response(204)
+@blp.errors(401, 503)
 def logout() -> None:
     """Revoke the bearer token of this request; it answers 401 from now on."""
     reporters.revoke(current_token(), now=utcnow())
@@ -65,6 +67,7 @@ def logout() -> None:
 @reporter_required
 @blp.arguments(CodeIn)
 @blp.response(200, PhoneOut)
+@blp.errors(400, 401, 413, 415, 422, 429, 503)
 def verify_phone(data: dict[str, Any]) -> dict[str, Any]:
     """Verify the reporter's phone number with a getPhoneNumber code."""
     masked = service.verify_phone(current_reporter(), data["code"], now=utcnow())
@@ -75,6 +78,7 @@ def verify_phone(data: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=BEARER)
 @reporter_required
 @blp.response(200, MeOut)
+@blp.errors(401, 503)
 def get_me() -> dict[str, Any]:
     """The reporter's own account, with the verified phone number to prefill a report."""
     reporter = current_reporter()
@@ -88,6 +92,7 @@ def get_me() -> dict[str, Any]:
 @reporter_required
 @blp.arguments(SubscriptionsIn)
 @blp.response(200, SubscriptionsOut)
+@blp.errors(400, 401, 413, 415, 422, 503)
 def record_subscriptions(data: dict[str, Any]) -> dict[str, Any]:
     """Record the templates the user accepted in wx.requestSubscribeMessage (one grant each)."""
     known = {current_app.config["QZBG"].wechat_status_template_id} - {None}

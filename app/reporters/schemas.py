@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from marshmallow import fields
 
-from marshmallow import ValidationError, fields, validates
-
-from app.core.fields import ListIn, StrictSchema, Text
+from app.core.fields import Code, ListIn, StrictSchema, Text
 from app.units.schemas import UnitOut
 
 
 class CodeIn(StrictSchema):
-    code = Text(required=True, max_length=128, metadata={"description": "wx.login 或 getPhoneNumber 返回的 code"})
+    # Refused, not cleaned: a code with a control character in it is not one WeChat issued.
+    code = Code(required=True, max_length=128, metadata={"description": "wx.login 或 getPhoneNumber 返回的 code"})
 
 
 class ReporterAccountOut(StrictSchema):
@@ -37,12 +36,15 @@ class MeOut(ReporterAccountOut):
 
 
 class SubscriptionsIn(StrictSchema):
-    template_ids = ListIn(Text(max_length=64), required=True)
+    """The templates accepted in wx.requestSubscribeMessage; one may repeat (one grant per acceptance)."""
 
-    @validates("template_ids")
-    def check_ids(self, value: list[str], **kwargs: Any) -> None:
-        if not 1 <= len(value) <= 20:
-            raise ValidationError("请提供1至20个模板ID")
+    template_ids = ListIn(
+        Text(max_length=64),
+        min_items=1,
+        max_items=20,
+        required=True,
+        error_messages={"too_few": "请提供1至20个模板ID", "too_many": "请提供1至20个模板ID"},
+    )
 
 
 class SubscriptionsOut(StrictSchema):

@@ -14,6 +14,7 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from app.crypto.vault import get_vault
 from app.errors import UnauthorizedError
@@ -58,15 +59,26 @@ def issue_token(reporter: Reporter, *, now: dt.datetime, ttl: dt.timedelta) -> t
 
 
 def authenticate(token: str, *, now: dt.datetime) -> Reporter:
-    """The reporter a live token belongs to; UnauthorizedError otherwise."""
+    """The reporter a live token belongs to; UnauthorizedError otherwise.
+
+    One statement through the unique index on the token hash; the reporter's data
+    key is loaded only if a view unseals something.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise UnauthorizedError("登录已失效，请重新登录")
-    session = db.session.scalars(
-        select(ReporterSession).where(ReporterSession.token_hash == _token_hash(token))
+    reporter = db.session.scalars(
+        select(Reporter)
+        .join(ReporterSession, ReporterSession.reporter_id == Reporter.id)
+        .where(
+            ReporterSession.token_hash == _token_hash(token),
+            ReporterSession.revoked_at.is_(None),
+            ReporterSession.expires_at > now,
+        )
+        .options(lazyload(Reporter.data_key))
     ).one_or_none()
-    if session is None or session.revoked_at is not None or session.expires_at <= now:
+    if reporter is None:
         raise UnauthorizedError("登录已失效，请重新登录")
-    return session.reporter
+    return reporter
 
 
 def revoke(token: str, *, now: dt.datetime) -> None:

@@ -19,16 +19,17 @@ from app.core.rest import BEARER, ApiBlueprint
 from app.errors import UnsupportedMediaTypeError
 from app.reporters.auth import current_reporter, reporter_required
 from app.reports import attachments, presenters, queries, service
-from app.reports.api_schemas import (
+from app.reports.constants import CATEGORIES
+from app.reports.schemas import (
     AttachmentOut,
     CategoryListOut,
+    ReportCreatedOut,
     ReportDetailOut,
+    ReportIn,
     ReportListArgs,
     ReportListOut,
     UploadIn,
 )
-from app.reports.constants import CATEGORIES
-from app.reports.schemas import ReportCreatedOut, ReportIn
 
 blp = ApiBlueprint("api_v1", __name__, url_prefix="/api/v1", description="强制报告小程序接口")
 
@@ -48,6 +49,7 @@ def list_categories() -> dict[str, Any]:
 @blp.arguments(ReportIn)
 @blp.response(201, ReportCreatedOut)
 @blp.alt_response(200, schema=ReportCreatedOut, description="同一 client_id 的重复提交：返回原报告，不新建")
+@blp.errors(400, 401, 413, 415, 422, 429, 503)
 def create_report(data: dict[str, Any]) -> Any:
     """Submit a mandatory report; idempotent on ``client_id`` per reporter."""
     reporter = current_reporter()
@@ -63,6 +65,7 @@ def create_report(data: dict[str, Any]) -> Any:
 @reporter_required
 @blp.arguments(ReportListArgs, location="query")
 @blp.response(200, ReportListOut)
+@blp.errors(401, 422, 503)
 def list_reports(args: dict[str, Any]) -> dict[str, Any]:
     """The reporter's own reports, newest first, ``limit`` at a time."""
     return queries.reporter_reports(current_reporter().id, limit=args["limit"], cursor=args["cursor"])
@@ -72,6 +75,7 @@ def list_reports(args: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=BEARER)
 @reporter_required
 @blp.response(200, ReportDetailOut)
+@blp.errors(401, 404, 503)
 def get_report(report_id: uuid.UUID) -> dict[str, Any]:
     """The reporter's view of their own report, with its timeline."""
     return presenters.reporter_view(queries.reporter_report(current_reporter().id, report_id))
@@ -83,6 +87,7 @@ def get_report(report_id: uuid.UUID) -> dict[str, Any]:
 @reporter_required
 @blp.arguments(UploadIn, location="files")
 @blp.response(201, AttachmentOut)
+@blp.errors(401, 404, 409, 413, 415, 422, 503)
 def upload_attachment(files: dict[str, Any], report_id: uuid.UUID) -> dict[str, Any]:
     """Add a photo, video, recording or PDF to an own report not yet transferred."""
     report = queries.reporter_report(current_reporter().id, report_id)

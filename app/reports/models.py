@@ -1,9 +1,12 @@
-"""Reports, their timeline events, attachments and the tracking-number counter.
+"""Reports, their categories, timeline events, attachments and the tracking-number counter.
 
 What stays in clear follows DOMAIN.md's confidentiality rules (categories,
 urgent flag, victim gender and age band, unit, district, channel, timestamps,
 statuses). Everything that says who or what happened is sealed per section in
 ``*_data`` columns under the report's own data key.
+
+Categories are rows of ``report_categories`` (one per code, indexed by code), so
+statistics and filters are the same SQL on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dbtypes import UTCDateTime, utcnow
@@ -20,9 +23,12 @@ from app.crypto.models import DataKey
 from app.crypto.sealed import Sealed
 from app.extensions import db
 from app.offices.models import DEFAULT_OFFICE_ID
+from app.reports.constants import CATEGORIES
 from app.units.models import Unit
 
 SEALED_SECTIONS = ("reporter", "victim", "incident", "suspect", "police")
+# DOMAIN.md's order of the category codes: how ``Report.categories`` lists them.
+_CATEGORY_ORDER = {code: position for position, code in enumerate(CATEGORIES)}
 
 
 class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
@@ -32,14 +38,16 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     tracking_no: Mapped[str] = mapped_column(String(20), unique=True)
     # Idempotency: "<reporter id>:<client_id>" from the API, "web:<sha256 of form key>" from the form.
     client_key: Mapped[str] = mapped_column(String(100), unique=True)
-    reporter_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reporters.id"), index=True)
+    # Indexed with submitted_at and id below: a reporter's list, newest first.
+    reporter_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reporters.id"))
     channel: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), index=True, default="new")
-    categories: Mapped[list[str]] = mapped_column(JSON)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     # The office whose staff handle it: its unit's, else the office covering the chosen district, else the default.
-    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True, default=DEFAULT_OFFICE_ID)
+    office_id: Mapped[int] = mapped_column(
+        ForeignKey("offices.id"), index=True, default=DEFAULT_OFFICE_ID, nullable=True
+    )
     unit_type: Mapped[str | None] = mapped_column(String(40))
     district_code: Mapped[str | None] = mapped_column(String(12))
     victim_gender: Mapped[str] = mapped_column(String(10))
@@ -63,6 +71,9 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
 
     data_key: Mapped[DataKey] = relationship(lazy="joined")
     unit: Mapped[Unit | None] = relationship()
+    category_rows: Mapped[list[ReportCategory]] = relationship(
+        back_populates="report", cascade="all, delete-orphan", passive_deletes=True
+    )
     events: Mapped[list[ReportEvent]] = relationship(
         back_populates="report", order_by="ReportEvent.at, ReportEvent.seq", cascade="all, delete-orphan"
     )
@@ -73,8 +84,35 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     # Two prosecutors acting at once: the second UPDATE finds a stale version.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
+    @property
+    def categories(self) -> list[str]:
+        """The report's category codes in DOMAIN.md's order."""
+        return sorted((row.code for row in self.category_rows), key=lambda code: _CATEGORY_ORDER.get(code, 99))
+
+    @categories.setter
+    def categories(self, codes: list[str]) -> None:
+        self.category_rows = [ReportCategory(code=code) for code in dict.fromkeys(codes)]
+
     def section(self, name: str) -> Any:
         return self.unseal(f"{name}_data")
+
+
+class ReportCategory(db.Model):  # type: ignore[name-defined,misc]
+    """One situation a report describes (a code of DOMAIN.md); a report has one to nine."""
+
+    __tablename__ = "report_categories"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    report: Mapped[Report] = relationship(back_populates="category_rows")
+
+    # Statistics and filters by category: the reports of one code without touching the table.
+    __table_args__ = (Index("ix_report_categories_code_report_id", "code", "report_id"),)
+
+
+# A reporter's own list (queries.reporter_reports): newest first, keyset on (submitted_at, id).
+Index("ix_reports_reporter_id_submitted_at_id", Report.reporter_id, Report.submitted_at.desc(), Report.id.desc())
 
 
 class ReportEvent(Sealed, db.Model):  # type: ignore[name-defined,misc]
@@ -122,7 +160,7 @@ class Attachment(Sealed, db.Model):  # type: ignore[name-defined,misc]
 
 
 class TrackingCounter(db.Model):  # type: ignore[name-defined,misc]
-    """The last tracking sequence handed out per year; incremented under a row lock."""
+    """The last tracking sequence handed out per year, advanced by one upsert (see ``tracking.py``)."""
 
     __tablename__ = "tracking_counters"
 

@@ -8,11 +8,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.reports.models import Report
+from app.reports.models import Report, ReportCategory
 from app.reports.presenters import reporter_summary
 
 
@@ -33,8 +33,11 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise ValidationError(fields={"cursor": ["分页参数无效，请从第一页重新加载"]}) from None
 
 
-def reporter_reports(reporter_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    """One page of a reporter's own reports, newest first: only the summary columns are read."""
+def reporter_page_query(
+    reporter_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Select[uuid.UUID, str, str, dt.datetime, dt.datetime]:
+    """One page of a reporter's reports, newest first: the summary columns only, read along
+    ``ix_reports_reporter_id_submitted_at_id`` (no sort, no sealed column, no data key)."""
     stmt = (
         select(Report.id, Report.tracking_no, Report.status, Report.submitted_at, Report.updated_at)
         .where(Report.reporter_id == reporter_id)
@@ -44,7 +47,12 @@ def reporter_reports(reporter_id: uuid.UUID, *, limit: int, cursor: str | None) 
     if cursor:
         at, report_id = decode_cursor(cursor)
         stmt = stmt.where(or_(Report.submitted_at < at, and_(Report.submitted_at == at, Report.id < report_id)))
-    rows = db.session.execute(stmt).all()
+    return stmt
+
+
+def reporter_reports(reporter_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page of a reporter's own reports, newest first: only the summary columns are read."""
+    rows = db.session.execute(reporter_page_query(reporter_id, limit=limit, cursor=cursor)).all()
     page = rows[:limit]
     return {
         "items": [reporter_summary(row) for row in page],
@@ -52,8 +60,18 @@ def reporter_reports(reporter_id: uuid.UUID, *, limit: int, cursor: str | None) 
     }
 
 
+def report_id_by_client_key(client_key: str) -> uuid.UUID | None:
+    """The id of the report stored under this idempotency key: one unique-index look-up, no row loaded."""
+    return db.session.scalar(select(Report.id).where(Report.client_key == client_key))
+
+
 def find_by_client_key(client_key: str) -> Report | None:
     return db.session.scalars(select(Report).where(Report.client_key == client_key)).one_or_none()
+
+
+def has_category(code: str) -> ColumnElement[bool]:
+    """A filter on reports of one category code, the same SQL on SQLite and PostgreSQL (index on code)."""
+    return exists().where(ReportCategory.report_id == Report.id, ReportCategory.code == code)
 
 
 def reporter_report(reporter_id: uuid.UUID, report_id: uuid.UUID) -> Report:

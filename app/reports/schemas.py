@@ -1,7 +1,7 @@
-"""The report body of CONTRACT.md: the one place report input is checked.
+"""Report inputs, then the answers of the reports API (``<Noun>Out``).
 
-Used by the JSON API and, after the form's strings are shaped into the same
-structure, by the web form.
+The report body of CONTRACT.md is checked here and only here: by the JSON API and, after the form's
+strings are shaped into the same structure, by the web form.
 """
 
 from __future__ import annotations
@@ -10,11 +10,26 @@ import datetime as dt
 import unicodedata
 from typing import Any
 
-from marshmallow import ValidationError, fields, validates_schema
+from flask_smorest.fields import Upload
+from marshmallow import ValidationError, fields, validate, validates_schema
+from werkzeug.datastructures import FileStorage
 
-from app.core.fields import AwareDateTime, Choice, ListIn, NestedIn, StrictBool, StrictInt, StrictSchema, Text
+from app.core.fields import (
+    COMMON_MESSAGES,
+    AwareDateTime,
+    Choice,
+    ListIn,
+    NestedIn,
+    QueryInt,
+    StrictBool,
+    StrictInt,
+    StrictSchema,
+    Text,
+    blank_pattern,
+)
 from app.reports.constants import CATEGORIES, GENDERS
-from app.reports.idcard import age_on, birth_date, is_phone, normalise_id_number
+from app.reports.idcard import LANDLINE, MOBILE, age_on, birth_date, is_phone, normalise_id_number
+from app.reports.states import REPORTER_STATUS_LABELS
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -28,6 +43,11 @@ class Phone(Text):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=20, **kwargs)
+
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        # As the document states it: ASCII digits (full-width ones and spaces are also taken, and dropped).
+        pattern = f"^(?:{MOBILE.pattern[1:-1]}|{LANDLINE.pattern[1:-1]})$"
+        return {"maxLength": 20, "pattern": f"{blank_pattern()}|{pattern}" if self.allow_none else pattern}
 
     # A blank optional text is None (missing), hence the wider return type than String's.
     def _deserialize(  # type: ignore[override]
@@ -52,6 +72,13 @@ class IdNumber(Text):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=18, min_length=18, **kwargs)
 
+    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
+        shape = "^[1-9][0-9]{16}[0-9Xx]$"
+        return {
+            "pattern": f"^\\s*$|{shape}" if self.allow_none else shape,
+            "description": "18位居民身份证号码：末位校验码须正确，出生日期须为真实日期，且发现时未满18周岁",
+        }
+
     # A blank optional text is None (missing), hence the wider return type than String's.
     def _deserialize(  # type: ignore[override]
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
@@ -74,7 +101,10 @@ class ReporterIn(StrictSchema):
 class VictimIn(StrictSchema):
     name = Text(load_default=None, allow_none=True, max_length=50)
     gender = Choice(GENDERS, required=True)
-    age = StrictInt(load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": 17})
+    age = StrictInt(
+        load_default=None, allow_none=True,
+        metadata={"minimum": 0, "maximum": 17, "description": "周岁；填写了身份证号码时须与之相符"},
+    )
     id_number = IdNumber(load_default=None, allow_none=True)
     address = Text(load_default=None, allow_none=True, max_length=200)
     guardian_name = Text(load_default=None, allow_none=True, max_length=50)
@@ -91,8 +121,8 @@ class VictimIn(StrictSchema):
 
 
 class IncidentIn(StrictSchema):
-    discovered_at = AwareDateTime(required=True)
-    occurred_at = AwareDateTime(load_default=None, allow_none=True)
+    discovered_at = AwareDateTime(required=True, metadata={"description": "不能晚于当前时间（允许5分钟误差）"})
+    occurred_at = AwareDateTime(load_default=None, allow_none=True, metadata={"description": "不能晚于 discovered_at"})
     location = Text(load_default=None, allow_none=True, max_length=200)
     description = Text(required=True, min_length=10, max_length=5000, multiline=True)
 
@@ -116,7 +146,9 @@ class SuspectIn(StrictSchema):
 class PoliceIn(StrictSchema):
     notified = StrictBool(required=True, metadata={"description": "是否已报警"})
     station = Text(load_default=None, allow_none=True, max_length=100)
-    notified_at = AwareDateTime(load_default=None, allow_none=True)
+    notified_at = AwareDateTime(
+        load_default=None, allow_none=True, metadata={"description": "不能晚于当前时间（允许5分钟误差）"}
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def check_time(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -129,26 +161,23 @@ class ReportBody(StrictSchema):
     """Everything but ``client_id``: what the web form and the API share."""
 
     categories = ListIn(
-        Choice(tuple(CATEGORIES)), required=True, metadata={"description": "1至9个情形代码，不重复"}
+        Choice(tuple(CATEGORIES)),
+        min_items=1,
+        max_items=len(CATEGORIES),
+        unique=True,
+        required=True,
+        error_messages={"too_few": "请选择至少一种情形", "too_many": "最多选择9种情形", "unique": "情形不能重复选择"},
+        metadata={"description": "1至9个情形代码，不重复"},
     )
     urgent = StrictBool(load_default=False)
-    unit_id = StrictInt(load_default=None, allow_none=True)
+    unit_id = StrictInt(
+        load_default=None, allow_none=True, metadata={"description": "启用中的成员单位的 id；公众报告为 null"}
+    )
     reporter = NestedIn(ReporterIn, required=True)
     victim = NestedIn(VictimIn, required=True)
     incident = NestedIn(IncidentIn, required=True)
     suspect = NestedIn(SuspectIn, load_default=None, allow_none=True)
     police = NestedIn(PoliceIn, load_default=None, allow_none=True)
-
-    @validates_schema(skip_on_field_errors=False, pass_original=True)
-    def check_categories(self, data: dict[str, Any], original_data: Any, **kwargs: Any) -> None:
-        codes = data.get("categories")
-        given = original_data.get("categories") if isinstance(original_data, dict) else None
-        if codes is None or not isinstance(given, list) or len(given) != len(codes):
-            return  # missing, not a list, or a code already refused on its own
-        if not 1 <= len(codes) <= len(CATEGORIES):
-            raise ValidationError("请选择至少一种情形", "categories")
-        if len(set(codes)) != len(codes):
-            raise ValidationError("情形不能重复选择", "categories")
 
     @validates_schema(skip_on_field_errors=False)
     def check_id_number_age(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -181,8 +210,122 @@ class ReportIn(ReportBody):
     )
 
 
+class ReportListArgs(StrictSchema):
+    cursor = Text(load_default=None, max_length=200)
+    # marshmallow 4 ignores a validator's False: the range must raise.
+    limit = QueryInt(load_default=20, validate=validate.Range(1, 50, error="应在1至50之间"))
+
+
+class FileIn(Upload):
+    """A multipart file part; a text part of the same name is not a file."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> FileStorage:
+        if not isinstance(value, FileStorage):
+            raise self.make_error("invalid")
+        return value
+
+
+class UploadIn(StrictSchema):
+    file = FileIn(
+        required=True,
+        error_messages={**COMMON_MESSAGES, "required": "请选择要上传的文件", "invalid": "请以文件形式上传"},
+        metadata={"description": "附件文件"},
+    )
+
+
+# ---- answers ---------------------------------------------------------------------------------------
+
+
+STATUS = {"enum": list(REPORTER_STATUS_LABELS)}
+
+
 class ReportCreatedOut(StrictSchema):
-    id = fields.UUID()
-    tracking_no = fields.String()
-    status = fields.String()
-    submitted_at = fields.AwareDateTime()
+    id = fields.UUID(required=True)
+    tracking_no = fields.String(required=True)
+    status = fields.String(required=True, metadata=STATUS)
+    submitted_at = fields.AwareDateTime(required=True)
+
+
+class CategoryOut(StrictSchema):
+    code = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class CategoryListOut(StrictSchema):
+    items = fields.List(fields.Nested(CategoryOut), required=True)
+
+
+class ReportSummaryOut(StrictSchema):
+    id = fields.UUID(required=True)
+    tracking_no = fields.String(required=True)
+    status = fields.String(required=True, metadata=STATUS)
+    status_label = fields.String(required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(required=True)
+
+
+class ReportListOut(StrictSchema):
+    items = fields.List(fields.Nested(ReportSummaryOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ReporterOut(StrictSchema):
+    name = fields.String()
+    phone = fields.String()
+    position = fields.String(allow_none=True)
+
+
+class VictimOut(StrictSchema):
+    name = fields.String(allow_none=True)
+    gender = fields.String(metadata={"enum": list(GENDERS)})
+    age = fields.Integer(allow_none=True)
+    id_number = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    guardian_name = fields.String(allow_none=True)
+    guardian_phone = fields.String(allow_none=True)
+    has_disability = fields.Boolean(allow_none=True)
+
+
+class IncidentOut(StrictSchema):
+    discovered_at = fields.String()
+    occurred_at = fields.String(allow_none=True)
+    location = fields.String(allow_none=True)
+    description = fields.String()
+
+
+class SuspectOut(StrictSchema):
+    name = fields.String(allow_none=True)
+    relation = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+
+
+class PoliceOut(StrictSchema):
+    notified = fields.Boolean()
+    station = fields.String(allow_none=True)
+    notified_at = fields.String(allow_none=True)
+
+
+class AttachmentOut(StrictSchema):
+    id = fields.UUID(required=True)
+    filename = fields.String(required=True)
+    size = fields.Integer(required=True)
+    content_type = fields.String(required=True)
+
+
+class TimelineEntryOut(StrictSchema):
+    at = fields.AwareDateTime(required=True)
+    status = fields.String(required=True, metadata=STATUS)
+    label = fields.String(required=True)
+
+
+class ReportDetailOut(ReportSummaryOut):
+    categories = fields.List(fields.String(), required=True)
+    urgent = fields.Boolean(required=True)
+    unit_id = fields.Integer(allow_none=True, required=True)
+    reporter = fields.Nested(ReporterOut, required=True)
+    victim = fields.Nested(VictimOut, required=True)
+    incident = fields.Nested(IncidentOut, required=True)
+    suspect = fields.Nested(SuspectOut, allow_none=True, required=True)
+    police = fields.Nested(PoliceOut, allow_none=True, required=True)
+    attachments = fields.List(fields.Nested(AttachmentOut), required=True)
+    timeline = fields.List(fields.Nested(TimelineEntryOut), required=True)

@@ -25,7 +25,7 @@ from app.reporters.models import Reporter
 from app.reports.constants import age_band
 from app.reports.idcard import age_on, birth_date
 from app.reports.models import SEALED_SECTIONS, Report, ReportEvent
-from app.reports.queries import find_by_client_key
+from app.reports.queries import report_id_by_client_key
 from app.reports.states import REPORTER_STATUS, Action, Status, transition
 from app.reports.tracking import CST, next_tracking_no
 from app.units.models import Unit
@@ -69,49 +69,27 @@ def submit(
     reporter: Reporter | None = None,
     status_code: str | None = None,
 ) -> Submission:
-    """Store a validated report with its first timeline event, all in the caller's transaction.
+    """Store a validated report with its categories and first timeline event, all in the caller's transaction.
 
     Idempotent on ``client_key``: a repeat returns the stored report and ``created=False``.
+    The sealing and hashing come before the first statement, so that on SQLite the
+    write lock (taken at the transaction's first statement) is not held through them.
     """
-    existing = find_by_client_key(client_key)
-    if existing is not None:
-        return Submission(existing, created=False)
+    report = _sealed_report(data, actor=actor, client_key=client_key, now=now, status_code=status_code)
+
+    existing_id = report_id_by_client_key(client_key)
+    if existing_id is not None:
+        return Submission(_stored(existing_id), created=False)
 
     unit = None
     if data.get("unit_id") is not None:
         unit = db.session.get(Unit, data["unit_id"])
         if unit is None or not unit.active:
             raise ValidationError(fields={"unit_id": ["所选单位不存在或已停用，请重新选择"]})
-
-    vault = get_vault()
-    victim = data["victim"]
-    report = Report(
-        id=uuid.uuid4(),
-        client_key=client_key,
-        reporter_id=reporter.id if reporter else None,
-        channel=actor.channel,
-        status=transition(None, Action.SUBMIT, actor.role),
-        categories=list(data["categories"]),
-        urgent=bool(data.get("urgent")),
-        unit_id=unit.id if unit else None,
-        unit_type=unit.type if unit else None,
-        district_code=unit.district_code if unit else None,
-        victim_gender=victim["gender"],
-        victim_age_band=age_band(_victim_age(victim, data["incident"]["discovered_at"])),
-        submitted_at=now,
-        updated_at=now,
-        acknowledge_due_at=now + (ACK_DEADLINE_URGENT if data.get("urgent") else ACK_DEADLINE),
-        data_key=vault.new_data_key(),
-    )
-    # Stored exactly as submitted: a missing police section means "not stated", not "not notified".
-    sections = {name: data.get(name) for name in SEALED_SECTIONS}
-    for name in SEALED_SECTIONS:
-        report.seal(f"{name}_data", _jsonable(sections[name]))
-    if victim.get("id_number"):
-        report.victim_id_bidx = vault.blind_index("victim.id_number", victim["id_number"])
-    report.reporter_phone_bidx = vault.blind_index("phone", data["reporter"]["phone"])
-    if status_code is not None:
-        report.status_code_hash = _hasher.hash(status_code)  # only the hash of the 查询码 is kept
+    report.reporter_id = reporter.id if reporter else None
+    report.unit_id = unit.id if unit else None
+    report.unit_type = unit.type if unit else None
+    report.district_code = unit.district_code if unit else None
     report.tracking_no = next_tracking_no(now)
     report.events.append(
         ReportEvent(at=now, seq=0, action=Action.SUBMIT, from_status=None, to_status=Status.NEW, actor=actor.label)
@@ -122,13 +100,50 @@ def submit(
             db.session.flush()
     except IntegrityError:
         # The same client_key committed by a parallel request in between.
-        existing = find_by_client_key(client_key)
-        if existing is None:
+        existing_id = report_id_by_client_key(client_key)
+        if existing_id is None:
             raise
-        return Submission(existing, created=False)
-    if reporter is not None and unit is not None:
+        return Submission(_stored(existing_id), created=False)
+    if reporter is not None and unit is not None and reporter.unit_id != unit.id:
         reporter.unit_id = unit.id  # the unit the reporter files for, shown at their next login
     return Submission(report, created=True)
+
+
+def _sealed_report(
+    data: dict[str, Any], *, actor: Actor, client_key: str, now: dt.datetime, status_code: str | None
+) -> Report:
+    """The new report with its sealed sections, blind indexes and 查询码 hash: CPU only, no statement."""
+    vault = get_vault()
+    victim = data["victim"]
+    report = Report(
+        id=uuid.uuid4(),
+        client_key=client_key,
+        channel=actor.channel,
+        status=transition(None, Action.SUBMIT, actor.role),
+        categories=list(data["categories"]),
+        urgent=bool(data.get("urgent")),
+        victim_gender=victim["gender"],
+        victim_age_band=age_band(_victim_age(victim, data["incident"]["discovered_at"])),
+        submitted_at=now,
+        updated_at=now,
+        acknowledge_due_at=now + (ACK_DEADLINE_URGENT if data.get("urgent") else ACK_DEADLINE),
+        data_key=vault.new_data_key(),
+    )
+    # Stored exactly as submitted: a missing police section means "not stated", not "not notified".
+    for name in SEALED_SECTIONS:
+        report.seal(f"{name}_data", _jsonable(data.get(name)))
+    if victim.get("id_number"):
+        report.victim_id_bidx = vault.blind_index("victim.id_number", victim["id_number"])
+    report.reporter_phone_bidx = vault.blind_index("phone", data["reporter"]["phone"])
+    if status_code is not None:
+        report.status_code_hash = _hasher.hash(status_code)  # only the hash of the 查询码 is kept
+    return report
+
+
+def _stored(report_id: uuid.UUID) -> Report:
+    report = db.session.get(Report, report_id)
+    assert report is not None  # found by its client_key in this transaction
+    return report
 
 
 def change_status(report: Report, action: str, *, actor: Actor, now: dt.datetime) -> ReportEvent:

@@ -14,7 +14,7 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 
 
 @bp.get("/")
-@transactional
+@transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("review.inbox")
 def inbox() -> ResponseReturnValue:
     """The office's reports by status (police: what was transferred to their unit)."""

@@ -44,7 +44,9 @@ class Unit(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(40), index=True)
     district_code: Mapped[str | None] = mapped_column(String(12))
-    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True, default=DEFAULT_OFFICE_ID)
+    office_id: Mapped[int] = mapped_column(
+        ForeignKey("offices.id"), index=True, default=DEFAULT_OFFICE_ID, nullable=True
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -127,6 +127,24 @@ def padded_body(total_bytes: int) -> bytes:
     return data
 
 
+def encoded(encoding: str, prefix: bytes = b"") -> dict[str, Any]:
+    """A valid report, encoded other than as plain UTF-8."""
+    return {"data": lambda w: prefix + json.dumps(report_body(), ensure_ascii=False).encode(encoding),
+            "content_type": "application/json"}
+
+
+def duplicated(key: str, value: Any, section: str | None = None) -> dict[str, Any]:
+    """A valid report whose top level (or ``section``) names ``key`` a second time, last."""
+    def body(world: World) -> bytes:
+        sent = report_body()
+        extra = f", {json.dumps(key)}: {json.dumps(value)}}}"
+        if section is None:
+            return (json.dumps(sent)[:-1] + extra).encode()
+        inner = json.dumps(sent.pop(section))
+        return (json.dumps(sent)[:-1] + f', {json.dumps(section)}: {inner[:-1] + extra}}}').encode()
+    return {"data": body, "content_type": "application/json"}
+
+
 def multipart_file(content: bytes = PNG, name: str = "photo.png") -> Lazy:
     return lambda world: {"file": (io.BytesIO(content), name)}
 
@@ -145,6 +163,16 @@ CASES = [
     bad("top-level-string", 400, "bad_request", **raw('"我要举报"')),
     bad("top-level-null", 400, "bad_request", **raw("null")),
     bad("invalid-utf8", 400, "bad_request", **raw(b'{"client_id": "\xff\xfe"}')),
+    bad("utf-16-with-bom", 400, "bad_request", **encoded("utf-16")),
+    bad("utf-16-le-without-bom", 400, "bad_request", **encoded("utf-16-le")),
+    bad("utf-16-be-without-bom", 400, "bad_request", **encoded("utf-16-be")),
+    bad("utf-32-with-bom", 400, "bad_request", **encoded("utf-32")),
+    bad("utf-32-le-without-bom", 400, "bad_request", **encoded("utf-32-le")),
+    bad("utf-8-with-bom", 400, "bad_request", **encoded("utf-8", prefix=b"\xef\xbb\xbf")),
+    bad("duplicate-top-level-key", 400, "bad_request", **duplicated("urgent", True)),
+    bad("duplicate-client-id", 400, "bad_request", **duplicated("client_id", str(uuid.uuid4()))),
+    bad("duplicate-nested-key", 400, "bad_request", **duplicated("gender", "male", section="victim")),
+    bad("duplicate-key-same-value", 400, "bad_request", **duplicated("categories", ["abuse_injury"])),
     bad("nan-constant", 400, "bad_request", **raw('{"victim": {"age": NaN}}')),
     bad("infinity-constant", 400, "bad_request", **raw('{"victim": {"age": -Infinity}}')),
     bad("deep-array-100000", 400, "bad_request", **raw("[" * 100_000)),
@@ -245,6 +273,9 @@ CASES = [
             incident={"description": "\u200b\u200e\u2066\ufeff \t\r\n\x00" * 20}),
     invalid("description-5001-chars", "incident.description", incident={"description": "描" * 5001}),
     invalid("name-51-chars", "reporter.name", reporter={"name": "王" * 51}),
+    invalid("name-50-chars-and-an-invisible-one", "reporter.name", reporter={"name": "王" * 50 + "\u200b"}),
+    invalid("description-5001-chars-with-control-chars", "incident.description",
+            incident={"description": "描" * 4990 + "\x00" * 11}),
     invalid("name-lone-surrogate", "reporter.name", reporter={"name": "\ud800"}),
     invalid("name-only-control-chars", "reporter.name", reporter={"name": "\x00\x08\x1f\x7f\u0085"}),
     # ---- phones ---------------------------------------------------------------------------
@@ -323,7 +354,7 @@ CASES = [
     # ---- attachments ----------------------------------------------------------------------
     bad("upload-as-json", 415, "unsupported_media_type", path=REPORTS + "/{own_report}/attachments",
         json={"file": base64.b64encode(PNG).decode()}),
-    bad("upload-without-file-field", 422, "validation_error", fields=("file",),
+    bad("upload-without-file-field", 422, "validation_error", fields=("file", "other"),
         path=REPORTS + "/{own_report}/attachments", data={"other": "x"}, content_type="multipart/form-data"),
     bad("upload-file-as-text-field", 422, "validation_error", fields=("file",),
         path=REPORTS + "/{own_report}/attachments", data={"file": "not a file"}, content_type="multipart/form-data"),
@@ -332,6 +363,15 @@ CASES = [
     bad("upload-html-named-jpg", 422, "validation_error", fields=("file",),
         path=REPORTS + "/{own_report}/attachments", content_type="multipart/form-data",
         data=multipart_file(b"<html><script>alert(1)</script></html>" * 4, "photo.jpg")),
+    bad("upload-unknown-text-field", 422, "validation_error", fields=("note",),
+        path=REPORTS + "/{own_report}/attachments", content_type="multipart/form-data",
+        data=lambda w: {"file": (io.BytesIO(PNG), "photo.png"), "note": "孩子的照片"}),
+    bad("upload-unknown-file-field", 422, "validation_error", fields=("thumbnail",),
+        path=REPORTS + "/{own_report}/attachments", content_type="multipart/form-data",
+        data=lambda w: {"file": (io.BytesIO(PNG), "photo.png"), "thumbnail": (io.BytesIO(PNG), "small.png")}),
+    bad("upload-report-id-smuggled", 422, "validation_error", fields=("report_id",),
+        path=REPORTS + "/{own_report}/attachments", content_type="multipart/form-data",
+        data=lambda w: {"file": (io.BytesIO(PNG), "photo.png"), "report_id": w.others_report}),
     bad("upload-broken-multipart", 422, "validation_error", fields=("file",),
         path=REPORTS + "/{own_report}/attachments", data=b"--x\r\ngarbage",
         content_type="multipart/form-data; boundary=x"),
@@ -342,6 +382,26 @@ CASES = [
         json={"code": {"$ne": None}}),
     bad("login-code-129-chars", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
         auth=NO_AUTH, json={"code": "c" * 129}),
+    bad("login-code-with-nul", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
+        auth=NO_AUTH, json={"code": "dev-some\x00one"}),
+    bad("login-code-with-newline", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
+        auth=NO_AUTH, json={"code": "dev-someone\n"}),
+    bad("login-code-with-escape", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
+        auth=NO_AUTH, json={"code": "\x1b[2Jdev-someone"}),
+    bad("login-code-with-zero-width-space", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
+        auth=NO_AUTH, json={"code": "dev-\u200bsomeone"}),
+    bad("login-code-with-space", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
+        auth=NO_AUTH, json={"code": " dev-someone"}),
+    bad("login-code-empty", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
+        auth=NO_AUTH, json={"code": ""}),
+    bad("login-code-only-control-chars", 422, "validation_error", fields=("code",), path="/api/v1/auth/wechat",
+        auth=NO_AUTH, json={"code": "\x00\x01\x7f"}),
+    bad("login-duplicate-code", 400, "bad_request", path="/api/v1/auth/wechat", auth=NO_AUTH,
+        **raw('{"code": "dev-someone", "code": "dev-victim"}')),
+    bad("phone-code-with-control-char", 422, "validation_error", fields=("code",), path="/api/v1/auth/phone",
+        json={"code": "phone-13800138000\x07"}),
+    bad("phone-code-with-tab", 422, "validation_error", fields=("code",), path="/api/v1/auth/phone",
+        json={"code": "phone-\t13800138000"}),
     bad("login-openid-smuggled", 422, "validation_error", fields=("openid",), path="/api/v1/auth/wechat",
         auth=NO_AUTH, json={"code": "dev-someone", "openid": "o-dev-victim"}),
     bad("login-as-form", 415, "unsupported_media_type", path="/api/v1/auth/wechat", auth=NO_AUTH,

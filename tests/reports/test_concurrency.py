@@ -45,3 +45,28 @@ def test_the_same_client_id_sent_in_parallel_stores_one_report(app):
     assert len({r.json["id"] for r in responses}) == 1
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Report)) == 1
+
+
+def test_parallel_submissions_and_reads_all_succeed_with_unique_numbers(app):
+    readers = login_reporter("o-parallel-reader")
+    first = app.test_client().post("/api/v1/reports", json=report_body(), headers=readers.headers)
+    assert first.status_code == 201
+    tokens = [login_reporter(f"o-mixed-{i}").token for i in range(PARALLEL // 2)]
+    db.session.rollback()
+    barrier = threading.Barrier(PARALLEL)
+
+    def act(i):
+        client = app.test_client()
+        barrier.wait()
+        if i % 2:
+            return client.get("/api/v1/reports", headers=readers.headers)
+        return client.post(
+            "/api/v1/reports", json=report_body(), headers={"Authorization": f"Bearer {tokens[i // 2]}"}
+        )
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        responses = list(pool.map(act, range(PARALLEL)))
+    assert [r.status_code for r in responses] == [201, 200] * (PARALLEL // 2)
+    numbers = [r.json["tracking_no"] for r in responses if r.status_code == 201]
+    assert len(set(numbers)) == len(numbers) == PARALLEL // 2
+    assert all(r.json["items"][-1]["id"] == first.json["id"] for r in responses if r.status_code == 200)
