@@ -236,6 +236,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import templating
     from app.core.rest import api
     from app.extensions import csrf
+    from app.offices import api as offices_api
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
     from app.reports import routes as reports_routes
@@ -246,7 +247,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     api.init_app(app)
-    for blueprint in (reports_api.blp, units_api.blp, reporters_api.blp):
+    for blueprint in (reports_api.blp, units_api.blp, reporters_api.blp, offices_api.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)

@@ -26,6 +26,7 @@ OPERATIONS = {
     ("post", "/api/v1/auth/phone"): ("verify_phone", {400, 401, 413, 415, 422, 429, 503}),
     ("get", "/api/v1/me"): ("get_me", {401, 503}),
     ("get", "/api/v1/categories"): ("list_categories", set()),
+    ("get", "/api/v1/districts"): ("list_districts", {503}),
     ("get", "/api/v1/units"): ("list_units", {422, 503}),
     ("get", "/api/v1/units/scene/{scene}"): ("resolve_scene", {404, 503}),
     ("post", "/api/v1/reports"): ("create_report", {400, 401, 413, 415, 422, 429, 503}),

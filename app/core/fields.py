@@ -170,6 +170,16 @@ class Code(fields.String):
         return value
 
 
+class DistrictCode(Code):
+    """A six-digit administrative division code (行政区划代码)."""
+
+    PATTERN = re.compile(r"[0-9]{6}")
+    default_error_messages = {**Code.default_error_messages, "characters": "应为6位数字的行政区划代码"}  # noqa: RUF012
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=6, **kwargs)
+
+
 class StrictBool(fields.Boolean):
     """Only JSON true/false."""
 

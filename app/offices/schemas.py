@@ -52,3 +52,12 @@ class PoliceUnitIn(StrictSchema):
     def check_district(self, value: str | None, **kwargs: Any) -> None:
         if value is not None and not DISTRICT.match(value):
             raise SchemaError("行政区划代码应为6位数字")
+
+
+class DistrictOut(StrictSchema):
+    code = fields.String(required=True, metadata={"description": "6位行政区划代码"})
+    name = fields.String(required=True)
+
+
+class DistrictListOut(StrictSchema):
+    items = fields.List(fields.Nested(DistrictOut), required=True)

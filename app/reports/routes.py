@@ -41,6 +41,7 @@ from app.errors import (
     ValidationError,
 )
 from app.extensions import csrf, limiter
+from app.offices import queries as offices
 from app.reports import attachments, presenters, receipts, service, staging
 from app.reports.constants import CATEGORIES, GENDER_LABELS
 from app.reports.form import FIELD_NAMES, FORM_KEY, INTEGER, client_key, parse_report_form
@@ -129,6 +130,7 @@ def _render_form(
         "categories": CATEGORIES,
         "genders": GENDER_LABELS,
         "units": units.search(None, None, limit=1000),
+        "districts": offices.districts(),
         "max_mb": settings.max_attachment_mb,
         "max_files": attachments.MAX_PER_REPORT,
         "more_files": attachments.MAX_PER_REPORT - len(staged),

@@ -18,6 +18,7 @@ from app.core.fields import (
     COMMON_MESSAGES,
     AwareDateTime,
     Choice,
+    DistrictCode,
     ListIn,
     NestedIn,
     QueryInt,
@@ -172,6 +173,10 @@ class ReportBody(StrictSchema):
     urgent = StrictBool(load_default=False)
     unit_id = StrictInt(
         load_default=None, allow_none=True, metadata={"description": "启用中的成员单位的 id；公众报告为 null"}
+    )
+    district_code = DistrictCode(
+        load_default=None, allow_none=True,
+        metadata={"description": "公众报告所在地区（/api/v1/districts 之一），决定受理的检察院；有 unit_id 时忽略"},
     )
     reporter = NestedIn(ReporterIn, required=True)
     victim = NestedIn(VictimIn, required=True)

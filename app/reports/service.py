@@ -21,6 +21,8 @@ from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.notify import service as notify
+from app.offices.models import OfficeDistrict
+from app.offices.queries import default_office
 from app.reporters.models import Reporter
 from app.reports.constants import age_band
 from app.reports.idcard import age_on, birth_date
@@ -60,6 +62,16 @@ def _victim_age(victim: dict[str, Any], discovered_at: dt.datetime) -> int | Non
     return age_on(born, discovered_at.astimezone(CST).date()) if born else None
 
 
+def _route_public(district_code: str | None) -> tuple[int, str | None]:
+    """(office id, district) of a public report: the office covering the chosen district, else the default."""
+    if district_code is None:
+        return default_office().id, None
+    district = db.session.get(OfficeDistrict, district_code)
+    if district is None:
+        raise ValidationError(fields={"district_code": ["所选地区不在受理范围内，请重新选择或不选"]})
+    return district.office_id, district.code
+
+
 def submit(
     data: dict[str, Any],
     *,
@@ -89,7 +101,11 @@ def submit(
     report.reporter_id = reporter.id if reporter else None
     report.unit_id = unit.id if unit else None
     report.unit_type = unit.type if unit else None
-    report.district_code = unit.district_code if unit else None
+    # Routing: the unit's office and district win; a public report goes to the office covering its district.
+    if unit is not None:
+        report.office_id, report.district_code = unit.office_id, unit.district_code
+    else:
+        report.office_id, report.district_code = _route_public(data.get("district_code"))
     report.tracking_no = next_tracking_no(now)
     report.events.append(
         ReportEvent(at=now, seq=0, action=Action.SUBMIT, from_status=None, to_status=Status.NEW, actor=actor.label)
