@@ -10,7 +10,7 @@ import time
 import pytest
 
 from app.extensions import db, limiter
-from tests.conftest import build_app, login_reporter, make_settings
+from tests.conftest import _empty_tables, build_app, login_reporter, make_settings
 from tests.factories import report_body
 
 REDIS_URL = os.environ.get("QZBG_TEST_REDIS_URL")
@@ -73,11 +73,7 @@ def test_two_app_instances_share_limits_through_redis(backend):
         assert client.post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 201
         assert client.post("/api/v1/reports", json=report_body(), headers=login.headers).status_code == 429
         limiter.reset()
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+        _empty_tables()  # as the app fixture does after each test: the default office is put back
 
 
 def test_reports_are_taken_while_the_rate_limit_store_is_down(make_app):
