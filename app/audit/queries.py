@@ -48,7 +48,7 @@ def office_entries(office_id: int | None, filters: dict[str, Any]) -> Page:
         stmt = stmt.where(AuditEntry.at >= start)
     if end:
         stmt = stmt.where(AuditEntry.at < end + dt.timedelta(days=1))
-    if str(filters.get("before") or "").isdigit():
+    if str(filters.get("before") or "").isdigit() and len(str(filters["before"])) <= 18:  # fits a BIGINT
         stmt = stmt.where(AuditEntry.seq < int(filters["before"]))
     entries = list(db.session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(PAGE + 1)))
     page = entries[:PAGE]

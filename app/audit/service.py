@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.actor import Actor
-from app.core.db import unit_of_work
+from app.core.db import READ, intent, unit_of_work
 from app.extensions import db
 
 log = logging.getLogger("qzbg.audit")
@@ -48,12 +48,13 @@ def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
 
 
 def _head() -> AuditHead:
-    stmt = select(AuditHead).where(AuditHead.id == 1)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    head = db.session.scalars(stmt).one_or_none()
-    if head is None:  # the migration makes it; a test database emptied between tests does not
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
+    """The chain head, locked for this transaction. ``FOR UPDATE`` on PostgreSQL; on SQLite the same clause makes
+    the transaction take the write lock before it reads (app.core.db), so two writers never read one head."""
+    head = db.session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one_or_none()
+    if head is None:
+        if db.session.scalar(select(AuditEntry.seq).limit(1)) is not None:
+            raise RuntimeError("the audit chain head is missing while entries exist: run flask audit verify")
+        head = AuditHead(id=1, seq=0, hash=GENESIS)  # the migration makes it; an emptied test database may not
         db.session.add(head)
         db.session.flush()
     return head
@@ -87,11 +88,23 @@ class Verdict:
 
 
 def verify(batch: int = 1000) -> Verdict:
-    """Walk the whole chain in order; the first entry that does not follow from the one before is named."""
+    """Walk the chain in order up to the head read first (entries appended meanwhile are for the next check);
+    the first entry that does not follow from the one before is named. Reads only: on SQLite it takes no
+    write lock, so intake goes on while a long chain is checked."""
+    with intent(READ):
+        return _verify(batch)
+
+
+def _verify(batch: int) -> Verdict:
+    head = db.session.get(AuditHead, 1)
+    first = db.session.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq).limit(1))
+    if head is None:
+        return Verdict(first is None, 0, first, None if first is None else "head missing")
     prev_hash, expected_seq, checked, last_seq = GENESIS, 1, 0, 0
     while True:
         entries = list(db.session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
+            select(AuditEntry).where(AuditEntry.seq > last_seq, AuditEntry.seq <= head.seq)
+            .order_by(AuditEntry.seq).limit(batch)
         ))
         if not entries:
             break
@@ -104,9 +117,15 @@ def verify(batch: int = 1000) -> Verdict:
                 return Verdict(False, checked, entry.seq, "altered")
             prev_hash, expected_seq, checked, last_seq = entry.hash, entry.seq + 1, checked + 1, entry.seq
         db.session.expunge_all()
-    head = db.session.get(AuditHead, 1)
-    if head is not None and (head.seq, head.hash) != (last_seq, prev_hash):
+    if (head.seq, head.hash) != (last_seq, prev_hash):
         return Verdict(False, checked, last_seq + 1 if head.seq > last_seq else last_seq, "head does not match")
+    beyond = db.session.scalar(select(AuditEntry.seq).where(AuditEntry.seq > head.seq).order_by(AuditEntry.seq)
+                               .limit(1))
+    if beyond is not None and db.session.get(AuditHead, 1) is not None:
+        db.session.expire_all()
+        current = db.session.get(AuditHead, 1)
+        if current is not None and current.seq < beyond:
+            return Verdict(False, checked, beyond, "an entry beyond the head")
     return Verdict(True, checked)
 
 

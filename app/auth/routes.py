@@ -11,11 +11,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import json
 import time
 import uuid
 from typing import Any
 
 import qrcode
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
@@ -30,6 +34,21 @@ from app.core.ratelimit import client_address
 from app.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Login, enrolment (the TOTP secret), recovery codes, sessions: never cached."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _box() -> Fernet:
+    """Authenticated encryption for what waits in the session cookie (Flask's cookie is only signed)."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"qzbg/staff-cookie").derive(
+        current_app.config["SECRET_KEY"].encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
 PENDING_TTL = 300  # seconds between the password and the second step
 LOGIN_FAILED = "用户名或密码错误，或账户暂时被锁定。多次失败后账户将锁定15分钟。"
 OTP_FAILED = "验证码不正确或已使用，请输入验证器中的新验证码"
@@ -149,7 +168,9 @@ def login_enrol() -> ResponseReturnValue:
         keep_on_error()
         return render_template("staff/enrol.html", error=OTP_FAILED, **context), 401
     response = _finish_login(user, "/account/recovery-codes", second_factor=True)
-    session["recovery_codes"] = {"codes": codes, "next": safe_next(str(state.get("next")))}
+    # Sealed: the cookie is only signed, and the codes are as good as the second factor (five minutes to show).
+    sealed = _box().encrypt(json.dumps({"codes": codes, "next": safe_next(str(state.get("next")))}).encode())
+    session["recovery_codes"] = sealed.decode()
     return response
 
 
@@ -158,7 +179,13 @@ def login_enrol() -> ResponseReturnValue:
 @staff_required("account")
 def recovery_codes() -> ResponseReturnValue:
     """The ten recovery codes, shown this once (reloading shows them no more)."""
-    shown = session.pop("recovery_codes", None) or {}
+    shown: dict[str, Any] = {}
+    sealed = session.pop("recovery_codes", None)
+    if isinstance(sealed, str):
+        try:
+            shown = json.loads(_box().decrypt(sealed.encode(), ttl=300))
+        except (InvalidToken, ValueError):
+            shown = {}
     return render_template("staff/recovery_codes.html", codes=shown.get("codes") or [],
                            next_url=safe_next(shown.get("next")))
 

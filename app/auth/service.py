@@ -6,10 +6,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 import uuid
 
-from sqlalchemy import func, select
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+from sqlalchemy import func, select, update
 
 from app.audit import service as audit
 from app.auth import passwords, sessions, totp
@@ -98,11 +102,19 @@ def _failure(user: StaffUser | None, actor: Actor, now: dt.datetime, stage: str)
                  target_id=user.id if user else None, office_id=user.office_id if user else None)
     if user is None:
         return
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILURES:
-        user.locked_until, user.failed_logins = now + LOCK_FOR, 0
+    # One statement, so parallel wrong guesses cannot overwrite each other's count and pass the lock.
+    failures = db.session.execute(
+        update(StaffUser).where(StaffUser.id == user.id).values(failed_logins=StaffUser.failed_logins + 1)
+        .returning(StaffUser.failed_logins).execution_options(synchronize_session=False)
+    ).scalar_one()
+    if failures >= MAX_FAILURES:
+        db.session.execute(
+            update(StaffUser).where(StaffUser.id == user.id).values(locked_until=now + LOCK_FOR, failed_logins=0)
+            .execution_options(synchronize_session=False)
+        )
         audit.record(actor, "login.locked", now=now, target_type="staff_user", target_id=user.id,
                      office_id=user.office_id)
+    db.session.expire(user, ["failed_logins", "locked_until"])
 
 
 def check_password(username: str, password: str, *, actor: Actor, now: dt.datetime) -> StaffUser | None:
@@ -126,8 +138,7 @@ def check_second_factor(user: StaffUser, code: str, *, actor: Actor, now: dt.dat
         return False
     if user.totp_secret_data is not None and user.totp_enrolled_at is not None:
         step = totp.matching_step(user.unseal("totp_secret_data"), code, now, after=user.totp_last_step)
-        if step is not None:
-            user.totp_last_step = step
+        if step is not None and _take_step(user, step):
             return True
     if _use_recovery_code(user, code, now):
         audit.record(actor, "login.recovery_code", now=now, target_type="staff_user", target_id=user.id,
@@ -137,13 +148,29 @@ def check_second_factor(user: StaffUser, code: str, *, actor: Actor, now: dt.dat
     return False
 
 
+def _take_step(user: StaffUser, step: int) -> bool:
+    """Record ``step`` as used, only if no parallel request used it (or a later one) first: once only."""
+    taken = db.session.execute(
+        update(StaffUser).where(StaffUser.id == user.id, StaffUser.totp_last_step < step)
+        .values(totp_last_step=step).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(user, ["totp_last_step"])
+    return bool(taken)
+
+
 def logged_in(user: StaffUser, *, actor: Actor, now: dt.datetime) -> None:
     user.failed_logins, user.last_login_at = 0, now
     audit.record(actor, "login", now=now, target_type="staff_user", target_id=user.id, office_id=user.office_id)
 
 
 def _code_hash(code: str) -> bytes:
-    return hashlib.sha256(code.strip().lower().replace("-", "").replace(" ", "").encode()).digest()
+    """A keyed hash (HMAC-SHA-256, key derived from the app's secret key): a copy of the database alone does not
+    allow guessing the codes offline."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"qzbg/recovery-codes").derive(
+        current_app.config["SECRET_KEY"].encode()
+    )
+    normal = code.strip().lower().replace("-", "").replace(" ", "").encode()
+    return hmac.new(key, normal, hashlib.sha256).digest()
 
 
 def _use_recovery_code(user: StaffUser, code: str, now: dt.datetime) -> bool:
@@ -155,8 +182,13 @@ def _use_recovery_code(user: StaffUser, code: str, now: dt.datetime) -> bool:
     ).first()
     if stored is None:
         return False
-    stored.used_at = now
-    return True
+    # Used once only, even by two requests at the same moment.
+    used = db.session.execute(
+        update(RecoveryCode).where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(stored)
+    return bool(used)
 
 
 def enrolment_secret(user: StaffUser) -> str:
@@ -174,10 +206,10 @@ def confirm_enrolment(user: StaffUser, code: str, *, actor: Actor, now: dt.datet
     """One right code finishes enrolment and returns ten new recovery codes (shown once); None if wrong."""
     secret = enrolment_secret(user)
     step = totp.matching_step(secret, code, now, after=user.totp_last_step)
-    if step is None:
+    if step is None or not _take_step(user, step):
         _failure(user, actor, now, "enrol")
         return None
-    user.totp_last_step, user.totp_enrolled_at = step, now
+    user.totp_enrolled_at = now
     audit.record(actor, "totp.enrol", now=now, target_type="staff_user", target_id=user.id, office_id=user.office_id)
     return new_recovery_codes(user)
 
@@ -236,8 +268,26 @@ def change_password(user: StaffUser, password: str, *, actor: Actor | None, now:
 
 
 def change_role(user: StaffUser, role: str, *, actor: Actor | None, now: dt.datetime) -> None:
+    """A new role under the rules of ``create_user``: police keep a police unit, liaisons a unit, and nobody
+    changes their own role (an administrator must not grant themselves report contents) or leaves the office
+    without an administrator."""
     if role not in ROLES:
         raise ValidationError(fields={"role": [f"角色应为 {', '.join(ROLES)} 之一"]})
+    if actor is not None and actor.id == user.id:
+        raise ValidationError(fields={"role": ["不能更改自己的角色，请由另一位管理员操作"]})
+    if role == "police" and user.police_unit_id is None:
+        raise ValidationError(fields={"role": ["该用户未绑定公安机关，不能设为公安联络人"]})
+    if role == "unit_liaison" and user.unit_id is None:
+        raise ValidationError(fields={"role": ["该用户未绑定成员单位，不能设为成员单位联络人"]})
+    if user.role == "admin" and role != "admin":
+        admins = db.session.scalar(select(func.count()).select_from(StaffUser).where(
+            StaffUser.office_id == user.office_id, StaffUser.role == "admin", StaffUser.active.is_(True)))
+        if (admins or 0) <= 1:
+            raise ValidationError(fields={"role": ["本院至少需要一位系统管理员"]})
+    if role != "police":
+        user.police_unit_id = None
+    if role != "unit_liaison":
+        user.unit_id = None
     user.role = role
     sessions.end_all(user.id, now, "role_changed")
     audit.record(actor, "user.change_role", now=now, target_type="staff_user", target_id=user.id,

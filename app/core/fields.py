@@ -327,3 +327,13 @@ class ListIn(fields.List):
         if self.unique and len({repr(item) for item in items}) != len(items):
             raise self.make_error("unique")
         return items
+
+
+def csv_flag(cell: str) -> bool | str | None:
+    """A yes/no cell of an imported sheet: 是/否 become booleans, an empty cell None (the default); anything else
+    is left for the schema's Boolean field, which takes true/false, yes/no, 1/0 in any case and refuses the rest,
+    so a typo makes the row bad instead of silently active."""
+    value = cell.strip()
+    if not value:
+        return None
+    return {"是": True, "否": False}.get(value, value)

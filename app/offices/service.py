@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
+from app.core.fields import csv_flag
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -103,7 +104,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     for row in csv.DictReader(io.StringIO(text)):
         item: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
         if "active" in item:
-            item["active"] = item["active"] not in ("0", "false", "否", "")
+            flag = csv_flag(item["active"])
+            if flag is None:
+                item.pop("active")  # an empty cell: the default (active)
+            else:
+                item["active"] = flag
         for optional in ("district_code", "office"):
             if not item.get(optional):
                 item.pop(optional, None)

@@ -18,6 +18,7 @@ from typing import Any
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
+from app.core.fields import csv_flag
 from app.errors import ValidationError
 from app.extensions import db
 from app.units.models import Unit
@@ -66,7 +67,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     for row in csv.DictReader(io.StringIO(text)):
         item: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
         if "active" in item:
-            item["active"] = item["active"] not in ("0", "false", "否", "")
+            flag = csv_flag(item["active"])
+            if flag is None:
+                item.pop("active")  # an empty cell: the default (active)
+            else:
+                item["active"] = flag
         if not item.get("district_code"):
             item.pop("district_code", None)
         rows.append(item)

@@ -80,7 +80,7 @@ def test_a_recomputed_forgery_still_disagrees_with_the_head(app):
     forged.hash = audit.entry_hash(last.hash, forged)
     db.session.add(forged)
     db.session.commit()
-    assert audit.verify().reason == "head does not match"
+    assert audit.verify().reason == "an entry beyond the head"
 
 
 def test_entries_carry_no_personal_data_only_ids(app):
@@ -176,3 +176,67 @@ class _StopChannel:
 
     def record(self, prepared, outcome, code):  # pragma: no cover
         return None
+
+
+def test_a_missing_head_with_entries_is_a_broken_chain_and_stops_new_entries(app):
+    write(2)
+    db.session.execute(delete(AuditHead))
+    db.session.commit()
+    verdict = audit.verify()
+    assert (verdict.ok, verdict.reason) == (False, "head missing")
+    with pytest.raises(RuntimeError):
+        audit.record(ACTOR, "report.view", now=dt.datetime.now(dt.UTC))
+    db.session.rollback()
+
+
+def test_entries_appended_while_the_check_runs_are_not_a_break(app, monkeypatch):
+    write(3)
+    real = audit._verify
+
+    def with_a_writer(batch):
+        verdict = None
+        # The check has read the head; an action appends an entry (and moves the head) before it finishes.
+        original_get = db.session.get
+
+        def get_then_write(model, key, *args, **kwargs):
+            result = original_get(model, key, *args, **kwargs)
+            if model is AuditHead and not getattr(get_then_write, "done", False):
+                get_then_write.done = True
+                audit.record(ACTOR, "report.view", now=dt.datetime.now(dt.UTC))
+            return result
+
+        monkeypatch.setattr(db.session, "get", get_then_write)
+        verdict = real(batch)
+        monkeypatch.undo()
+        return verdict
+
+    monkeypatch.setattr(audit, "_verify", with_a_writer)
+    assert audit.verify().ok
+
+
+def test_writers_inside_requests_never_read_the_same_head(app):
+    """Views write with the "write" intent: on SQLite the head is read only once the write lock is held."""
+    from app.core.db import WRITE, intent
+
+    write(1)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with app.app_context(), intent(WRITE):
+                for _ in range(5):
+                    audit.record(ACTOR, "report.view", now=dt.datetime.now(dt.UTC))
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    verdict = audit.verify()
+    assert verdict.ok
+    assert verdict.checked == 21

@@ -158,3 +158,54 @@ def test_the_admin_audit_page_filters_by_actor_action_target_and_date(app, logge
     assert client.get(f"/admin/audit?target={admin.id}").text.count("data-audit-seq=") >= 1
     assert client.get("/admin/audit?from=2000-01-01&to=2000-01-02").text.count("data-audit-seq=") == 0
     assert client.get("/admin/audit?from=not-a-date&before=x").status_code == 200
+
+
+def test_the_recovery_codes_never_stand_readable_in_the_cookie(app, client, staff):
+    import base64
+    import zlib
+
+    user = staff(enrolled=False)
+    post(client, "/login", {"username": user.username, "password": STAFF_PASSWORD})
+    secret = re.search(r'data-field="totp_secret">([A-Z2-7]+)<', client.get("/login/enrol").text).group(1)
+    done = post(client, "/login/enrol", {"otp": totp_now(secret)})
+    cookie = next(h for h in done.headers.getlist("Set-Cookie") if h.startswith("session="))
+    payload = cookie.split("=", 1)[1].split(";", 1)[0].split(".")
+    raw = payload[1] if payload[0] == "" else payload[0]
+    data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    text = (zlib.decompress(data) if payload[0] == "" else data).decode()
+    codes = re.findall(r"<li><code>([a-z0-9-]{11})</code></li>", client.get("/account/recovery-codes").text)
+    assert len(codes) == 10
+    assert not any(code in text for code in codes)
+
+
+def test_login_pages_are_never_cached(client, staff):
+    user = staff(enrolled=False)
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    post(client, "/login", {"username": user.username, "password": STAFF_PASSWORD})
+    assert client.get("/login/enrol").headers["Cache-Control"] == "no-store"
+
+
+def test_a_code_used_by_a_parallel_request_is_refused(app, staff):
+    from sqlalchemy import update as sql_update
+
+    user = staff()
+    secret = user.unseal("totp_secret_data")
+    code = totp_now(secret)
+    client = app.test_client()
+    post(client, "/login", {"username": user.username, "password": STAFF_PASSWORD})
+    # Another request accepted this very code a moment ago, behind this request's back.
+    step = int(dt.datetime.now(dt.UTC).timestamp()) // 30
+    db.session.execute(sql_update(StaffUser).where(StaffUser.id == user.id).values(totp_last_step=step))
+    db.session.commit()
+    assert post(client, "/login/otp", {"otp": code}).status_code == 401
+
+
+def test_failures_counted_elsewhere_still_lock_at_five(app, staff):
+    from sqlalchemy import update as sql_update
+
+    user = staff()
+    db.session.execute(sql_update(StaffUser).where(StaffUser.id == user.id).values(failed_logins=4))
+    db.session.commit()
+    post(app.test_client(), "/login", {"username": user.username, "password": "wrong password 123"})
+    db.session.expire_all()
+    assert service.is_locked(db.session.get(StaffUser, user.id), dt.datetime.now(dt.UTC))

@@ -112,3 +112,22 @@ def test_a_sensitive_action_asks_for_a_recent_code_then_carries_on(app, logged_i
                         data={"csrf_token": token, "otp": totp_now(user.unseal("totp_secret_data"), 1)})
     assert (right.status_code, right.headers["Location"]) == (303, page)
     assert client.get(page).status_code == 200
+
+
+def test_role_changes_follow_the_rules_of_account_creation(app, staff):
+    import pytest
+
+    from app.auth.actor import Actor
+    from app.errors import ValidationError
+
+    admin = staff(role="admin")
+    prosecutor = staff(role="prosecutor")
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(ValidationError):
+        service.change_role(admin, "prosecutor", actor=Actor.staff(admin), now=now)  # not one's own
+    with pytest.raises(ValidationError):
+        service.change_role(prosecutor, "police", actor=Actor.staff(admin), now=now)  # no police unit
+    with pytest.raises(ValidationError):
+        service.change_role(admin, "lead", actor=None, now=now)  # the office's last admin
+    service.change_role(prosecutor, "lead", actor=Actor.staff(admin), now=now)
+    assert prosecutor.role == "lead"

@@ -71,3 +71,16 @@ def test_police_units_can_belong_to_another_office(runner, tmp_path):
     path.write_text("code,name,district_code,active,office\npcs-9,北站派出所,430299,1,north\n", encoding="utf-8")
     assert runner.invoke(args=["police-units", "import", str(path)]).exit_code == 0
     assert db.session.scalars(select(PoliceUnit)).one().office.code == "north"
+
+
+def test_an_active_cell_is_read_strictly(runner, tmp_path):
+    path = tmp_path / "police.csv"
+    path.write_text("code,name,district_code,active\np1,甲所,,FALSE\np2,乙所,,否\np3,丙所,,\np4,丁所,,yes\n",
+                    encoding="utf-8")
+    assert runner.invoke(args=["police-units", "import", str(path)]).exit_code == 0
+    units = {u.code: u.active for u in db.session.scalars(select(PoliceUnit))}
+    assert units == {"p1": False, "p2": False, "p3": True, "p4": True}
+    path.write_text("code,name,district_code,active\np5,戊所,,nein\n", encoding="utf-8")
+    result = runner.invoke(args=["police-units", "import", str(path)])
+    assert result.exit_code != 0
+    assert db.session.scalars(select(PoliceUnit).where(PoliceUnit.code == "p5")).first() is None
