@@ -150,7 +150,7 @@ def check_second_factor(user: StaffUser, code: str, *, actor: Actor, now: dt.dat
 
 def _take_step(user: StaffUser, step: int) -> bool:
     """Record ``step`` as used, only if no parallel request used it (or a later one) first: once only."""
-    taken = db.session.execute(
+    taken = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         update(StaffUser).where(StaffUser.id == user.id, StaffUser.totp_last_step < step)
         .values(totp_last_step=step).execution_options(synchronize_session=False)
     ).rowcount
@@ -183,7 +183,7 @@ def _use_recovery_code(user: StaffUser, code: str, now: dt.datetime) -> bool:
     if stored is None:
         return False
     # Used once only, even by two requests at the same moment.
-    used = db.session.execute(
+    used = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         update(RecoveryCode).where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
         .values(used_at=now).execution_options(synchronize_session=False)
     ).rowcount
