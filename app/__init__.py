@@ -87,6 +87,8 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,
+        # Pages send no Referer (Referrer-Policy: no-referrer); the token and SameSite cookies protect forms.
+        WTF_CSRF_SSL_STRICT=False,
         RATELIMIT_STORAGE_URI=settings.redis_url or f"{RATELIMIT_SCHEME}://{settings.instance_path}/ratelimits.sqlite3",
         # No X-RateLimit-*/Retry-After on every answer: only a 429 says when to retry (app.errors).
         RATELIMIT_HEADERS_ENABLED=False,

@@ -14,7 +14,7 @@ EXPECTED = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
+    "Referrer-Policy": "no-referrer",
 }
 SAMPLES = {"filename": "site.css", "report_id": str(uuid.uuid4()), "scene": "hosp-001", "key": "B" * 24,
            "code": "hosp-001", "username": "nobody"}

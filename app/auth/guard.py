@@ -67,16 +67,10 @@ def _login_redirect() -> Response:
 
 
 def step_up_redirect() -> Response:
-    back = request.full_path.rstrip("?") if request.method == "GET" else _referrer_path()
+    """To the step-up page, then back: a GET to itself; a form post to the page it names in its hidden
+    ``next`` field (pages send no Referer), else the inbox; the action is then submitted again."""
+    back = request.full_path.rstrip("?") if request.method == "GET" else request.form.get("next")
     return redirect("/account/step-up?" + urlencode({"next": safe_next(back)}), code=303)
-
-
-def _referrer_path() -> str:
-    referrer = request.referrer or ""
-    parts = urlsplit(referrer)
-    if parts.netloc and parts.netloc != request.host:
-        return "/review/"
-    return parts.path + (f"?{parts.query}" if parts.query else "") if parts.path else "/review/"
 
 
 def staff_required(permission: str) -> Callable[[F], F]:

@@ -2,9 +2,10 @@
 
 Pages carry no inline script or style (the CSP forbids both); framing is refused
 twice (``frame-ancestors`` and ``X-Frame-Options`` for older browsers). The
-Referrer-Policy is ``same-origin``, not ``no-referrer``: over HTTPS Flask-WTF
-refuses a form POST without a same-origin Referer. HSTS only when the public URL
-is HTTPS. ``Retry-After`` is only for 429 and 503 (CONTRACT.md).
+Referrer-Policy is ``no-referrer`` (report and staff URLs name reports), so
+Flask-WTF's HTTPS Referer check is off (``WTF_CSRF_SSL_STRICT``): the CSRF token
+and SameSite cookies protect every form. HSTS only when the public URL is HTTPS.
+``Retry-After`` is only for 429 and 503 (CONTRACT.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
+    "Referrer-Policy": "no-referrer",
 }
 HSTS = "max-age=31536000; includeSubDomains"
 RETRY_AFTER_STATUSES = (429, 503)

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.audit import service as audit
 from app.config import ConfigError
 from app.crypto import service
 from app.crypto.vault import get_vault
@@ -33,7 +34,9 @@ def rotate_keys(resume: bool, batch_size: int, max_batches: int | None) -> None:
     vault = get_vault()
     path = current_app.config["QZBG"].keyring_path
     if not resume:
-        click.echo(f"new current key: {service.start_rotation(vault, path)}")
+        new_kek = service.start_rotation(vault, path)
+        audit.record_command("keys.rotate", target_type="kek", target_id=new_kek)
+        click.echo(f"new current key: {new_kek}")
     done = service.rewrap_batches(
         vault, batch_size=batch_size, max_batches=max_batches,
         progress=lambda n: click.echo(f"re-wrapped {n}"),
@@ -52,6 +55,7 @@ def retire_key(kek_id: str) -> None:
         service.retire(get_vault(), current_app.config["QZBG"].keyring_path, kek_id)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    audit.record_command("keys.retire", target_type="kek", target_id=kek_id)
     click.echo(f"retired {kek_id}")
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from app.audit import service as audit
+from app.auth.actor import Actor
 from app.core.db import unit_of_work
 from app.errors import AppError
 from app.offices import queries, service
@@ -26,6 +29,8 @@ def add(code: str, name: str, districts: str) -> None:
     try:
         with unit_of_work():
             office = service.add_office(code, name, codes, names)
+            audit.record(Actor.system(), "offices.add", now=dt.datetime.now(dt.UTC), target_type="office",
+                         target_id=office.code, office_id=office.id)
             click.echo(f"office {office.code} added, {len(codes)} districts")
     except AppError as exc:
         raise click.ClickException(exc.message) from None
@@ -52,6 +57,8 @@ def import_police_units(path: Path) -> None:
         rows = service.read_rows(path)
         with unit_of_work():
             created, updated = service.import_police_units(rows, default_office_id=queries.default_office().id)
+            audit.record(Actor.system(), "police_units.import", now=dt.datetime.now(dt.UTC),
+                         target_type="police_units", target_id=f"{created}+{updated}")
     except (AppError, json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         message = exc.message if isinstance(exc, AppError) else f"文件无法读取：{type(exc).__name__}"
         raise click.ClickException(message) from None

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from app.audit import service as audit
 from app.core.db import unit_of_work
 from app.errors import AppError
 from app.units import qrcodes, service
@@ -38,6 +39,7 @@ def import_units(path: Path) -> None:
             result = service.upsert(service.read_rows(path))
     except AppError as exc:
         raise click.ClickException(exc.message) from None
+    audit.record_command("units.import", target_type="units", target_id=f"{result.created}+{result.updated}")
     click.echo(f"units: {result.created} created, {result.updated} updated")
     _fetch_codes(result.codes)
 

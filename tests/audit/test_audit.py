@@ -240,3 +240,14 @@ def test_writers_inside_requests_never_read_the_same_head(app):
     verdict = audit.verify()
     assert verdict.ok
     assert verdict.checked == 21
+
+
+def test_operator_commands_are_audited(app, runner, tmp_path):
+    path = tmp_path / "police.csv"
+    path.write_text("code,name,district_code,active\np1,甲所,,1\n", encoding="utf-8")
+    assert runner.invoke(args=["police-units", "import", str(path)]).exit_code == 0
+    assert runner.invoke(args=["offices", "add", "north", "北院", "--districts", "430299"]).exit_code == 0
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert actions == ["police_units.import", "offices.add"]
+    assert {e.actor_role for e in db.session.scalars(select(AuditEntry))} == {"system"}
+    assert audit.verify().ok
