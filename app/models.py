@@ -8,6 +8,7 @@ from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
 from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
+from app.review.models import Question, Referral, Transfer
 from app.units.models import Unit, UnitQrCode
 from app.wechat.tokens import WeChatAccessToken
 
@@ -15,5 +16,6 @@ __all__ = [
     "Attachment", "AuditEntry", "AuditHead", "DataKey", "Office", "OfficeDistrict", "OutboxMessage", "PoliceUnit",
     "RecoveryCode", "Report", "ReportCategory", "ReportEvent", "Reporter", "ReporterSession", "StaffSession",
     "StaffUser",
-    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken",
+    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken", "Question", "Referral",
+    "Transfer",
 ]

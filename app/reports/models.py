@@ -68,6 +68,13 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledge_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The review workflow (app/review): who handles it, the risk the office sees, how it was closed.
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    risk: Mapped[str | None] = mapped_column(String(10))
+    close_reason: Mapped[str | None] = mapped_column(String(30))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id"))
 
     data_key: Mapped[DataKey] = relationship(lazy="joined")
     unit: Mapped[Unit | None] = relationship()

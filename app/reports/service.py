@@ -162,24 +162,31 @@ def _stored(report_id: uuid.UUID) -> Report:
     return report
 
 
-def change_status(report: Report, action: str, *, actor: Actor, now: dt.datetime) -> ReportEvent:
-    """Move a report through the state machine, with its timeline event, in the caller's transaction.
+def change_status(
+    report: Report, action: str, *, actor: Actor, now: dt.datetime, note: str | None = None
+) -> ReportEvent:
+    """Take one action of the state machine on a report, with its timeline event, in the caller's transaction.
 
-    A change of the status the reporter sees queues a message to them. Two actors
-    on one report: the second flush finds a stale version -> ConflictError.
+    An action that leaves the status as it is (a note, a question) still makes an event and a new version. A
+    change of the status the reporter sees queues a message to them. ``note`` is sealed on the event (internal:
+    never shown to the reporter or the police). Two actors on one report: the second flush finds a stale
+    version -> ConflictError.
     """
-    before = REPORTER_STATUS[report.status]
-    target = transition(report.status, action, actor.role)
-    event = ReportEvent(
-        at=now, seq=len(report.events), action=action, from_status=report.status, to_status=target,
-        actor=actor.label,
-    )
-    report.status = target
-    report.updated_at = now
-    report.events.append(event)
-    if REPORTER_STATUS[target] != before:
-        notify.enqueue(notify.Kind.REPORTER_STATUS_CHANGED, report=report, now=now)
     try:
+        with db.session.no_autoflush:  # no write before every change is in place: one flush, below
+            before = REPORTER_STATUS[report.status]
+            target = transition(report.status, action, actor.role)
+            event = ReportEvent(
+                id=uuid.uuid4(), at=now, seq=len(report.events), action=action, from_status=report.status,
+                to_status=target, actor=actor.label,
+            )
+            report.status = target
+            report.updated_at = now
+            report.events.append(event)  # also sets event.report, whose data key seals the note
+            if note:
+                event.seal("note_data", note)
+            if REPORTER_STATUS[target] != before:
+                notify.enqueue(notify.Kind.REPORTER_STATUS_CHANGED, report=report, now=now)
         db.session.flush()
     except StaleDataError:
         raise ConflictError("该线索已被他人修改，请刷新后重试") from None
