@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-_POLL_FIRST, _POLL_MAX = 0.0002, 0.002  # seconds between flock attempts of the one waiting thread
+_POLL_FIRST, _POLL_MAX = 0.0001, 0.0005  # seconds between flock attempts of the one waiting thread
 
 
 class WriteQueue:
