@@ -82,7 +82,11 @@ def create_app(
         QZBG=settings,
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"hide_parameters": True, "pool_pre_ping": True},
+        # A pooled PostgreSQL connection may have been cut (restart, failover): pinged at checkout. A SQLite
+        # connection is a file handle with no server to lose it, so its ping would be a statement for nothing.
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "hide_parameters": True, "pool_pre_ping": not settings.database_url.startswith("sqlite"),
+        },
         MAX_CONTENT_LENGTH=JSON_BODY_LIMIT,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
