@@ -10,6 +10,7 @@ send and its record leaves the message to be sent again when the lease runs out.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -115,7 +116,13 @@ def _record(claims: list[_Claim], known: dict[str, Channel], now: dt.datetime, c
         if db.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         rows = {m.id: m for m in db.session.scalars(stmt)}
-        with db.session.no_autoflush:  # the outcomes are written once, at COMMIT, not before each grant's read
+        with db.session.no_autoflush, contextlib.ExitStack() as stack:  # outcomes written once, at COMMIT
+            # A channel may prepare for a batch of records (the subscribe channel locks its grants at once).
+            for name in sorted({claim.channel for claim in claims}):
+                recording = getattr(known[name], "recording", None)
+                if recording is not None:
+                    batch = [c.prepared for c in claims if c.channel == name and c.prepared is not None]
+                    stack.enter_context(recording(batch))
             _record_outcomes(claims, rows, known, now, counts)
 
 
