@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from flask import current_app, request
 from limits import parse_many
 from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
 
 from app.errors import RateLimitedError
 from app.extensions import limiter
@@ -84,6 +85,27 @@ class SqliteFileStorage(Storage):
         ).fetchone()
         return int(row[0])
 
+    def live_counts(self, keys: list[str]) -> dict[str, tuple[int, float]]:
+        """(count, expires) of the keys whose window is still open, in one statement."""
+        placeholders = ", ".join("?" * len(keys))  # only "?"s: the keys are bound parameters
+        rows = self._connection().execute(
+            f"SELECT key, count, expires FROM counters WHERE expires > ? AND key IN ({placeholders})",  # noqa: S608
+            (time.time(), *keys),
+        ).fetchall()
+        return {str(key): (int(count), float(expires)) for key, count, expires in rows}
+
+    def incr_many(self, hits: list[tuple[str, int]]) -> None:
+        """``incr(key, expiry)`` for each (key, expiry), in one write transaction."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key, expiry in hits:
+                self.incr(key, expiry)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     def get(self, key: str) -> int:
         row = self._connection().execute(
             "SELECT count FROM counters WHERE key = ? AND expires > ?", (key, time.time())
@@ -138,22 +160,19 @@ def intake_limited(subject: Callable[[], str | None]) -> Callable[[F], F]:
                 checks += [(item, "intake", who) for item in parse_many(settings.intake_rate_limit)]
             strategy = limiter.limiter
             try:
-                for item, scope, key in checks:
-                    if not strategy.test(item, scope, key):
-                        reset_at, _ = strategy.get_window_stats(item, scope, key)
-                        log.warning("security.rate_limited", extra={"scope": scope})
-                        retry = max(1, math.ceil(reset_at - time.time()))
-                        raise RateLimitedError(headers={"Retry-After": str(retry)})
+                for scope, reset_at in _exhausted(strategy, checks):
+                    log.warning("security.rate_limited", extra={"scope": scope})
+                    retry = max(1, math.ceil(reset_at - time.time()))
+                    raise RateLimitedError(headers={"Retry-After": str(retry)})
             except RateLimitedError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a dead counter store must not stop a report
                 log.error("rate_limit_store_failed", extra={"exception": type(exc).__name__})
                 checks = []
             response = current_app.make_response(view(*args, **kwargs))
-            if response.status_code < 400:
+            if response.status_code < 400 and checks:
                 try:
-                    for item, scope, key in checks:
-                        strategy.hit(item, scope, key)
+                    _spend(strategy, checks)
                 except Exception as exc:  # noqa: BLE001 - as above
                     log.error("rate_limit_store_failed", extra={"exception": type(exc).__name__})
             return response
@@ -161,3 +180,42 @@ def intake_limited(subject: Callable[[], str | None]) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+_Check = tuple[Any, str, str]  # (limit item, scope, key)
+
+
+def _file_counters(strategy: Any) -> SqliteFileStorage | None:
+    """The counter file, when the limits are fixed windows counted there: then one statement serves them all."""
+    storage = getattr(strategy, "storage", None)
+    if type(strategy) is FixedWindowRateLimiter and isinstance(storage, SqliteFileStorage):
+        return storage
+    return None
+
+
+def _exhausted(strategy: Any, checks: list[_Check]) -> list[tuple[str, float]]:
+    """(scope, reset time) of each limit with no quota left, in the order of ``checks``."""
+    counters = _file_counters(strategy)
+    if counters is None:
+        return [
+            (scope, strategy.get_window_stats(item, scope, key)[0])
+            for item, scope, key in checks if not strategy.test(item, scope, key)
+        ]
+    keys = [item.key_for(scope, key) for item, scope, key in checks]
+    live = counters.live_counts(keys)
+    out = []
+    for (item, scope, _key), counter_key in zip(checks, keys, strict=True):
+        count, expires = live.get(counter_key, (0, time.time()))
+        if count >= item.amount:  # what FixedWindowRateLimiter.test refuses
+            out.append((scope, expires))
+    return out
+
+
+def _spend(strategy: Any, checks: list[_Check]) -> None:
+    """One hit on every limit of ``checks``."""
+    counters = _file_counters(strategy)
+    if counters is None:
+        for item, scope, key in checks:
+            strategy.hit(item, scope, key)
+        return
+    counters.incr_many([(item.key_for(scope, key), item.get_expiry()) for item, scope, key in checks])

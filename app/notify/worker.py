@@ -10,6 +10,7 @@ send and its record leaves the message to be sent again when the lease runs out.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -61,7 +62,9 @@ def _claim_batch(now: dt.datetime, known: dict[str, Channel], batch: int) -> lis
         )
         if db.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
-        for message in db.session.scalars(stmt):
+        messages = list(db.session.scalars(stmt))
+        recipients = _recipients(messages)  # held here: the session's identity map keeps them only while used
+        for message in messages:
             if message.attempts >= MAX_ATTEMPTS:
                 # Used up its attempts without an outcome (its worker died each time).
                 message.state, message.last_error = "dead", message.last_error or "no_outcome"
@@ -70,11 +73,27 @@ def _claim_batch(now: dt.datetime, known: dict[str, Channel], batch: int) -> lis
             message.next_attempt_at = now + LEASE  # no other worker takes it while this one sends
             claim = _Claim(message.id, message.channel, message.attempts, message.next_attempt_at)
             try:
-                claim.prepared = known[message.channel].prepare(message)
+                with db.session.no_autoflush:  # the leases are written once, at COMMIT, not before each read
+                    claim.prepared = known[message.channel].prepare(message)
             except GiveUp as exc:
                 claim.outcome, claim.code = "dead", exc.code
             claims.append(claim)
+        del recipients
     return claims
+
+
+def _recipients(messages: list[OutboxMessage]) -> list[Any]:
+    """The batch's reports and reporters in two statements, so that the channels' ``prepare`` finds them
+    in the session (``db.session.get``) instead of reading them one message at a time."""
+    from app.reporters.models import Reporter
+    from app.reports.models import Report
+
+    loaded: list[Any] = []
+    for model, ids in ((Report, {m.report_id for m in messages}), (Reporter, {m.reporter_id for m in messages})):
+        ids.discard(None)
+        if ids:
+            loaded += db.session.scalars(select(model).where(model.id.in_(ids))).unique().all()
+    return loaded
 
 
 def _send(claim: _Claim, channel: Channel) -> None:
@@ -97,25 +116,39 @@ def _record(claims: list[_Claim], known: dict[str, Channel], now: dt.datetime, c
         if db.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         rows = {m.id: m for m in db.session.scalars(stmt)}
-        for claim in claims:
-            message = rows.get(claim.id)
-            if (message is None or message.attempts != claim.attempts or message.next_attempt_at != claim.lease
-                    or message.state != "pending"):
-                log.error("outbox_lease_lost", extra={"channel": claim.channel})
-                continue
-            message.last_error = claim.code[:80] if claim.code else None
-            if claim.outcome == "sent":
-                message.state, message.sent_at = "sent", now
-            elif claim.outcome == "dead" or message.attempts >= MAX_ATTEMPTS:
-                message.state = "dead"
-            else:
-                message.state, message.next_attempt_at = "pending", now + backoff(message.attempts)
-            if claim.prepared is not None:
-                known[claim.channel].record(claim.prepared, claim.outcome, claim.code)
-            result = "retry" if message.state == "pending" else message.state
-            counts[result] += 1
-            log.info("outbox_delivery", extra={"channel": message.channel, "state": message.state,
-                                               "attempts": message.attempts, "error": message.last_error})
+        with db.session.no_autoflush, contextlib.ExitStack() as stack:  # outcomes written once, at COMMIT
+            # A channel may prepare for a batch of records (the subscribe channel locks its grants at once).
+            for name in sorted({claim.channel for claim in claims}):
+                recording = getattr(known[name], "recording", None)
+                if recording is not None:
+                    batch = [c.prepared for c in claims if c.channel == name and c.prepared is not None]
+                    stack.enter_context(recording(batch))
+            _record_outcomes(claims, rows, known, now, counts)
+
+
+def _record_outcomes(
+    claims: list[_Claim], rows: dict[uuid.UUID, OutboxMessage], known: dict[str, Channel], now: dt.datetime,
+    counts: dict[str, int],
+) -> None:
+    for claim in claims:
+        message = rows.get(claim.id)
+        if (message is None or message.attempts != claim.attempts or message.next_attempt_at != claim.lease
+                or message.state != "pending"):
+            log.error("outbox_lease_lost", extra={"channel": claim.channel})
+            continue
+        message.last_error = claim.code[:80] if claim.code else None
+        if claim.outcome == "sent":
+            message.state, message.sent_at = "sent", now
+        elif claim.outcome == "dead" or message.attempts >= MAX_ATTEMPTS:
+            message.state = "dead"
+        else:
+            message.state, message.next_attempt_at = "pending", now + backoff(message.attempts)
+        if claim.prepared is not None:
+            known[claim.channel].record(claim.prepared, claim.outcome, claim.code)
+        result = "retry" if message.state == "pending" else message.state
+        counts[result] += 1
+        log.info("outbox_delivery", extra={"channel": message.channel, "state": message.state,
+                                           "attempts": message.attempts, "error": message.last_error})
 
 
 def deliver_due(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Iterator
 
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, String, select, tuple_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.dbtypes import UTCDateTime, utcnow
@@ -24,7 +27,38 @@ class SubscriptionGrant(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+_Pair = tuple[uuid.UUID, str]
+# Grants locked ahead for a batch (grants_locked): the rows found, and every pair asked for.
+_locked: contextvars.ContextVar[tuple[dict[_Pair, SubscriptionGrant], set[_Pair]] | None] = contextvars.ContextVar(
+    "qzbg_locked_grants", default=None
+)
+
+
+@contextlib.contextmanager
+def grants_locked(pairs: Iterable[_Pair]) -> Iterator[None]:
+    """Lock the grants of (reporter id, template id) ``pairs`` in one statement (``FOR UPDATE``, in key
+    order); ``use_grant`` inside the block, in the same transaction, uses them instead of a look-up each."""
+    wanted = sorted(set(pairs))
+    found: dict[_Pair, SubscriptionGrant] = {}
+    if wanted:
+        rows = db.session.scalars(
+            select(SubscriptionGrant)
+            .where(tuple_(SubscriptionGrant.reporter_id, SubscriptionGrant.template_id).in_(wanted))
+            .order_by(SubscriptionGrant.reporter_id, SubscriptionGrant.template_id)
+            .with_for_update()
+        )
+        found = {(grant.reporter_id, grant.template_id): grant for grant in rows}
+    token = _locked.set((found, set(wanted)))
+    try:
+        yield
+    finally:
+        _locked.reset(token)
+
+
 def _grant(reporter_id: uuid.UUID, template_id: str) -> SubscriptionGrant | None:
+    locked = _locked.get()
+    if locked is not None and (reporter_id, template_id) in locked[1]:
+        return locked[0].get((reporter_id, template_id))
     return db.session.scalars(
         select(SubscriptionGrant).where(
             SubscriptionGrant.reporter_id == reporter_id, SubscriptionGrant.template_id == template_id

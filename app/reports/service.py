@@ -22,7 +22,6 @@ from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.notify import service as notify
 from app.offices.models import OfficeDistrict
-from app.offices.queries import default_office
 from app.reporters.models import Reporter
 from app.reports.constants import age_band
 from app.reports.idcard import age_on, birth_date
@@ -62,10 +61,11 @@ def _victim_age(victim: dict[str, Any], discovered_at: dt.datetime) -> int | Non
     return age_on(born, discovered_at.astimezone(CST).date()) if born else None
 
 
-def _route_public(district_code: str | None) -> tuple[int, str | None]:
-    """(office id, district) of a public report: the office covering the chosen district, else the default."""
+def _route_public(district_code: str | None) -> tuple[int | None, str | None]:
+    """(office id, district) of a public report: the office covering the chosen district, else the default
+    (``None``: the INSERT fills in the default office itself, ``Report.office_id``'s column default)."""
     if district_code is None:
-        return default_office().id, None
+        return None, None
     district = db.session.get(OfficeDistrict, district_code)
     if district is None:
         raise ValidationError(fields={"district_code": ["所选地区不在受理范围内，请重新选择或不选"]})
@@ -105,7 +105,9 @@ def submit(
     if unit is not None:
         report.office_id, report.district_code = unit.office_id, unit.district_code
     else:
-        report.office_id, report.district_code = _route_public(data.get("district_code"))
+        office_id, report.district_code = _route_public(data.get("district_code"))
+        if office_id is not None:
+            report.office_id = office_id
     report.tracking_no = next_tracking_no(now)
     report.events.append(
         ReportEvent(at=now, seq=0, action=Action.SUBMIT, from_status=None, to_status=Status.NEW, actor=actor.label)

@@ -8,6 +8,7 @@ and a fixed hint: nothing personal goes to Tencent.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from typing import Any
@@ -99,6 +100,10 @@ class SubscribeChannel:
             raise GiveUp(f"wechat:{exc.errcode}") from None
         except WeChatError as exc:
             raise Retry(f"wechat:{exc.errcode}") from None
+
+    def recording(self, batch: list[Prepared]) -> contextlib.AbstractContextManager[None]:
+        """Around the ``record`` calls of a batch: the grants they use are locked in one statement."""
+        return subscriptions.grants_locked((p.reporter_id, p.template_id) for p in batch)
 
     def record(self, prepared: Prepared, outcome: str, code: str | None) -> None:
         if outcome == "sent":
