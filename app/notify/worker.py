@@ -77,6 +77,11 @@ def _claim_batch(now: dt.datetime, known: dict[str, Channel], batch: int) -> lis
                     claim.prepared = known[message.channel].prepare(message)
             except GiveUp as exc:
                 claim.outcome, claim.code = "dead", exc.code
+            except Exception as exc:  # noqa: BLE001 - one broken message must not stop the queue
+                # Its attempt is counted (and leased) with the others: it backs off, then ends dead.
+                log.error("outbox_prepare_failed", extra={"channel": message.channel,
+                                                          "exception": type(exc).__name__})
+                claim.outcome, claim.code = "retry", type(exc).__name__
             claims.append(claim)
         del recipients
     return claims
@@ -186,10 +191,20 @@ def run(*, interval: float, stop: threading.Event, known: dict[str, Channel] | N
     from app.audit.service import log_chain_head
 
     last_head = -AUDIT_HEAD_EVERY
+    failures = 0
     while not stop.is_set():
-        if time.monotonic() - last_head >= AUDIT_HEAD_EVERY:
-            log_chain_head()
-            last_head = time.monotonic()
-        counts = deliver_due(now=dt.datetime.now(dt.UTC), known=known)
+        try:
+            if time.monotonic() - last_head >= AUDIT_HEAD_EVERY:
+                log_chain_head()
+                last_head = time.monotonic()
+            counts = deliver_due(now=dt.datetime.now(dt.UTC), known=known)
+        except Exception as exc:  # noqa: BLE001 - a database outage must not end the service
+            failures += 1
+            log.error("worker_step_failed", extra={"exception": type(exc).__name__, "failures": failures})
+            db.session.rollback()
+            db.session.remove()
+            stop.wait(min(60.0, interval * 2 ** min(failures, 6)))
+            continue
+        failures = 0
         if not any(counts.values()):
             stop.wait(interval)

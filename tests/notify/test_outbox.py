@@ -186,3 +186,38 @@ def test_the_worker_loop_stops_when_told_and_finishes_what_it_holds(app, queue):
     assert not thread.is_alive()
     assert sent == [1]
     assert db.session.scalars(select(OutboxMessage)).one().state == "sent"
+
+
+def test_a_message_that_breaks_its_channels_prepare_does_not_block_the_queue(queue):
+    class Fragile(FakeChannel):
+        def prepare(self, message):
+            if message.payload.get("n") == 1:
+                raise KeyError("template_id")  # a bug, not a GiveUp
+            return super().prepare(message)
+
+    queue(now() - dt.timedelta(seconds=5), n=1)
+    queue(n=2)
+    channel = Fragile()
+    assert deliver(channel) == {"sent": 1, "retry": 1, "dead": 0}
+    broken = db.session.scalars(select(OutboxMessage).where(OutboxMessage.state == "pending")).one()
+    assert (broken.attempts, broken.last_error) == (1, "KeyError")
+
+
+def test_the_worker_loop_survives_a_failing_step_and_carries_on(app, queue, monkeypatch):
+    queue(n=1)
+    calls = {"n": 0}
+    real = worker.deliver_due
+    stop = threading.Event()
+
+    def flaky(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database went away")
+        result = real(**kwargs)
+        stop.set()
+        return result
+
+    monkeypatch.setattr(worker, "deliver_due", flaky)
+    worker.run(interval=0.01, stop=stop, known={"test": FakeChannel()})
+    assert calls["n"] == 2
+    assert db.session.scalars(select(OutboxMessage)).one().state == "sent"
