@@ -18,8 +18,10 @@ import random
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.core.db import unit_of_work
@@ -101,6 +103,30 @@ def _recipients(messages: list[OutboxMessage]) -> list[Any]:
     return loaded
 
 
+SEND_THREADS = 4  # messages of a batch in flight at once (providers answer in milliseconds to seconds)
+
+
+def _send_all(claims: list[_Claim], known: dict[str, Channel]) -> None:
+    """Send a batch's messages a few at a time: sending is network I/O, and no transaction is open. Each thread
+    has an app context of its own (and so its own database session for a token look-up)."""
+    due = [c for c in claims if c.outcome == "sent"]
+    if len(due) <= 1:
+        for claim in due:
+            _send(claim, known[claim.channel])
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def send_one(claim: _Claim) -> None:
+        with app.app_context():
+            try:
+                _send(claim, known[claim.channel])
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(due)), thread_name_prefix="outbox-send") as pool:
+        list(pool.map(send_one, due))
+
+
 def _send(claim: _Claim, channel: Channel) -> None:
     if claim.outcome != "sent":
         return
@@ -174,8 +200,7 @@ def deliver_due(
         if not claims:
             break
         done += len(claims)
-        for claim in claims:
-            _send(claim, known[claim.channel])
+        _send_all(claims, known)
         _record(claims, known, dt.datetime.now(dt.UTC) + offset, counts)
     return counts
 

@@ -221,3 +221,14 @@ def test_the_worker_loop_survives_a_failing_step_and_carries_on(app, queue, monk
     worker.run(interval=0.01, stop=stop, known={"test": FakeChannel()})
     assert calls["n"] == 2
     assert db.session.scalars(select(OutboxMessage)).one().state == "sent"
+
+
+def test_a_batch_is_sent_several_messages_at_a_time(queue):
+    barrier = threading.Barrier(2, timeout=10)
+
+    def together(prepared):
+        barrier.wait()  # passes only when two sends are in flight at once
+
+    for n in range(2):
+        queue(n=n)
+    assert deliver(FakeChannel(together)) == {"sent": 2, "retry": 0, "dead": 0}
