@@ -240,3 +240,19 @@ def test_answers_and_questions_are_never_stored_or_logged_in_clear(
     logs = "\n".join(logging.Formatter("%(message)s %(args)s").format(r) + repr(r.__dict__) for r in caplog.records)
     haystacks = {"database": storage_bytes(app, backend_name), "logs": (logs + out + err).encode("utf-8")}
     assert find_leaks(haystacks, [question_marker, answer_marker]) == []
+
+
+def test_an_answer_and_the_view_with_questions_answer_as_the_document_says(app, reporter, own_report, prosecutor):
+    from tests.test_openapi_fuzz import load_schema
+
+    asked = ask(own_report, prosecutor)
+    schema = load_schema(app)
+    answering = schema["/api/v1/reports/{report_id}/answers"]["POST"].Case(
+        path_parameters={"report_id": str(own_report.id)}, body={"question_id": str(asked.id), "text": "实验小学"},
+        headers=reporter.headers,
+    )
+    assert answering.call_and_validate().status_code == 201
+    reading = schema["/api/v1/reports/{report_id}"]["GET"].Case(
+        path_parameters={"report_id": str(own_report.id)}, headers=reporter.headers,
+    )
+    assert reading.call_and_validate().json()["questions"][0]["answer"] == "实验小学"
