@@ -22,6 +22,7 @@ from app.review import service as review
 from app.review.models import Question
 
 CLOSED = "该报告已办结，无需再回复"
+CHANGED = "报告刚刚有更新，您的回复尚未保存，请重新提交"
 VIEW_TTL = 1800  # seconds an opened status page takes answers without a new look-up
 VIEWS_KEPT = 5  # reports a browser session remembers (two tabs, two reports)
 _VIEWS = "status_views"
@@ -32,7 +33,13 @@ def answer(report: Report, question_id: uuid.UUID, text: str, *, actor: Actor, n
     """Store the answer; a closed report or an answered question is a ConflictError the reporter can read."""
     if Action.ANSWER not in allowed_actions(report.status, actor.role):
         raise ConflictError(CLOSED)
-    return review.answer(report, question_id, text, actor=actor, now=now)
+    try:
+        return review.answer(report, question_id, text, actor=actor, now=now)
+    except ConflictError as exc:
+        if exc.message.startswith("该线索已被他人修改"):
+            # Staff acted on the report between its read and this write: the staff side's wording is not theirs.
+            raise ConflictError(CHANGED) from None
+        raise
 
 
 def find_question(value: str) -> Question | None:

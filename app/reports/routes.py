@@ -339,7 +339,8 @@ def _answer_question() -> ResponseReturnValue:
         messages = cast(dict[str, list[str]], exc.messages)
         return _status_page(report, 422, errors={key: messages.get("text", ["内容不符合要求"])}, values={key: text})
     except ValidationError as exc:
-        return _status_page(report, 422, errors={key: [*(exc.fields or {}).values()][0]}, values={key: text})
+        refused = next(iter((exc.fields or {}).values()), [exc.message])
+        return _status_page(report, 422, errors={key: list(refused)}, values={key: text})
     except ConflictError as exc:
         return _status_page(report, 409, notice=exc.message)
     answers.remember_view(session, report.id)

@@ -11,10 +11,13 @@ import logging
 import uuid
 
 import pytest
+from sqlalchemy import update
 
 from app.auth.actor import Actor
+from app.errors import ConflictError
 from app.extensions import db
 from app.offices.models import PoliceUnit
+from app.reports import answers
 from app.reports.models import Report
 from app.review import service as review
 from app.review.models import Question
@@ -197,6 +200,22 @@ def test_a_closed_report_takes_no_answer(client, reporter, own_report, prosecuto
 
     assert response.status_code == 409
     assert response.json["error"]["message"] == "该报告已办结，无需再回复"
+
+
+def test_a_staff_change_between_the_read_and_the_answer_asks_the_reporter_to_send_it_again(
+    reporter, own_report, prosecutor
+):
+    asked = ask(own_report, prosecutor)
+    report = db.session.get(Report, own_report.id)
+    table = Report.__table__
+    # Someone else's write in between: the row's version moves on, the loaded report does not know.
+    db.session.execute(update(table).where(table.c.id == report.id).values(version=table.c.version + 1))
+
+    with pytest.raises(ConflictError) as refused:
+        answers.answer(report, asked.id, "实验小学", actor=Actor.reporter(reporter.id), now=now())
+
+    assert refused.value.message == answers.CHANGED
+    db.session.rollback()
 
 
 def test_files_are_taken_after_the_transfer_while_a_question_is_open(client, reporter, own_report, prosecutor):
