@@ -7,6 +7,7 @@ document refuses too.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ OPERATIONS = {
     ("get", "/api/v1/reports"): ("list_reports", {401, 422, 503}),
     ("get", "/api/v1/reports/{report_id}"): ("get_report", {401, 404, 503}),
     ("post", "/api/v1/reports/{report_id}/attachments"): ("upload_attachment", {401, 404, 409, 413, 415, 422, 503}),
+    ("post", "/api/v1/reports/{report_id}/answers"): ("answer_question", {400, 401, 404, 409, 413, 415, 422, 503}),
     ("post", "/api/v1/subscriptions"): ("record_subscriptions", {400, 401, 413, 415, 422, 503}),
 }
 
@@ -170,6 +172,9 @@ def test_every_input_string_and_number_states_its_limits(document):
         pytest.param("ReportIn", report_body(incident={"discovered_at": "2026-01-05 10:30:00+08:00"}),
                      id="date-time-with-space"),
         pytest.param("ReportIn", report_body(incident={"discovered_at": "2026-01-05T10:30:00"}), id="naive-time"),
+        pytest.param("AnswerIn", {"question_id": str(uuid.UUID(int=7)), "text": " \u200b\x00 "}, id="answer-blank"),
+        pytest.param("AnswerIn", {"question_id": str(uuid.UUID(int=7)), "text": "字" * 5001}, id="answer-5001-chars"),
+        pytest.param("AnswerIn", {"text": "答复"}, id="answer-without-question"),
         pytest.param("SubscriptionsIn", {"template_ids": []}, id="no-template"),
         pytest.param("SubscriptionsIn", {"template_ids": ["t"] * 21}, id="21-templates"),
     ],
@@ -189,6 +194,7 @@ def test_the_document_refuses_what_the_code_refuses(document, schema, body):
                      id="multiline-emoji-description"),
         pytest.param("ReportIn", report_body(reporter={"phone": "0571-88888888"}), id="landline"),
         pytest.param("SubscriptionsIn", {"template_ids": ["TPL", "TPL"]}, id="a-template-twice"),
+        pytest.param("AnswerIn", {"question_id": str(uuid.UUID(int=7)), "text": "在实验小学\r\n三年级"}, id="answer"),
     ],
 )
 def test_the_document_takes_what_the_code_takes(document, schema, body):

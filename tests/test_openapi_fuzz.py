@@ -47,6 +47,7 @@ CONTRACT_OPERATIONS = [
     ("post", "/api/v1/reports/{report_id}/attachments"),
     ("get", "/api/v1/reports"),
     ("get", "/api/v1/reports/{report_id}"),
+    ("post", "/api/v1/reports/{report_id}/answers"),
     ("post", "/api/v1/subscriptions"),
 ]
 # Everything the document lists: the contract's operations and the reporter's own profile.
@@ -131,6 +132,8 @@ EXPLAINED: dict[tuple[str, str], set[tuple[int, frozenset[str]]]] = {
     ("post", "/api/v1/subscriptions"): {(422, frozenset({"template_ids"}))},
     # Files are recognised by their bytes; a report takes at most 9.
     ("post", "/api/v1/reports/{report_id}/attachments"): {(422, frozenset({"file"}))},
+    # Only a question the office asked on that report can be answered (a random id names none).
+    ("post", "/api/v1/reports/{report_id}/answers"): {(422, frozenset({"question_id"}))},
     # A cursor is only ever one the previous page gave.
     ("get", "/api/v1/reports"): {(422, frozenset({"cursor"}))},
     # A random scene names no unit.

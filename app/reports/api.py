@@ -18,9 +18,11 @@ from app.core.ratelimit import intake_limited
 from app.core.rest import BEARER, ApiBlueprint
 from app.errors import UnsupportedMediaTypeError
 from app.reporters.auth import current_reporter, reporter_required
-from app.reports import attachments, presenters, queries, service
+from app.reports import answers, attachments, presenters, queries, service
 from app.reports.constants import CATEGORIES
 from app.reports.schemas import (
+    AnswerIn,
+    AnswerOut,
     AttachmentOut,
     CategoryListOut,
     ReportCreatedOut,
@@ -77,8 +79,26 @@ def list_reports(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, ReportDetailOut)
 @blp.errors(401, 404, 503)
 def get_report(report_id: uuid.UUID) -> dict[str, Any]:
-    """The reporter's view of their own report, with its timeline."""
+    """The reporter's view of their own report, with its timeline and the office's questions."""
     return presenters.reporter_view(queries.reporter_report(current_reporter().id, report_id))
+
+
+@blp.route("/reports/<uuid:report_id>/answers", methods=["POST"])
+@transactional
+@blp.doc(security=BEARER)
+@reporter_required
+@blp.arguments(AnswerIn)
+@blp.response(201, AnswerOut)
+@blp.errors(400, 401, 404, 409, 413, 415, 422, 503)
+def answer_question(data: dict[str, Any], report_id: uuid.UUID) -> dict[str, Any]:
+    """Answer an open question of the office (补充材料) on an own report, once. Files go first, through
+    ``/attachments``, which takes them while a question is open; an answered question or a closed report is
+    409, a question of no such report is 422 on ``question_id``."""
+    reporter = current_reporter()
+    report = queries.reporter_report(reporter.id, report_id)
+    answered = answers.answer(report, data["question_id"], data["text"], actor=Actor.reporter(reporter.id),
+                              now=utcnow())
+    return presenters.answered(answered)
 
 
 @blp.route("/reports/<uuid:report_id>/attachments", methods=["POST"])
@@ -89,7 +109,8 @@ def get_report(report_id: uuid.UUID) -> dict[str, Any]:
 @blp.response(201, AttachmentOut)
 @blp.errors(401, 404, 409, 413, 415, 422, 503)
 def upload_attachment(files: dict[str, Any], report_id: uuid.UUID) -> dict[str, Any]:
-    """Add a photo, video, recording or PDF to an own report not yet transferred."""
+    """Add a photo, video, recording or PDF to an own report not yet transferred, or later while the office
+    waits for an answer to a question."""
     report = queries.reporter_report(current_reporter().id, report_id)
     settings = current_app.config["QZBG"]
     upload = files["file"]

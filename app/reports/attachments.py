@@ -58,6 +58,7 @@ from app.errors import ConflictError, PayloadTooLargeError, ServiceUnavailableEr
 from app.extensions import db
 from app.reports import photos
 from app.reports.models import Attachment, Report
+from app.review.models import Question
 
 log = logging.getLogger("qzbg.attachments")
 
@@ -66,8 +67,10 @@ UNSUPPORTED_TYPE = "不支持的文件类型：仅接受 JPEG、PNG、WebP、HEI
 UNDECODABLE_IMAGE = "文件无法作为图片打开，可能已损坏或并非图片，请重新选择"
 TOO_MANY_PIXELS = f"图片像素过多（超过 {photos.MAX_PIXELS // 1_000_000} 百万像素），请缩小后重新上传"
 CHUNK = 64 * 1024
-# Reporter-visible statuses submitted/received: the report is not yet with the police.
+# Reporter-visible statuses submitted/received: the report is not yet with the police. Later (but before it is
+# closed) files are taken while a question of the office waits for its answer (CONTRACT.md).
 OPEN_FOR_UPLOAD = ("new", "reviewing")
+CLOSED = "closed"
 
 
 class _TooLarge(Exception):
@@ -149,7 +152,7 @@ def store(
     no blob and no row left.
     """
     db.session.refresh(report, attribute_names=["status", "version"], with_for_update=True)
-    if report.status not in OPEN_FOR_UPLOAD:
+    if report.status not in OPEN_FOR_UPLOAD and (report.status == CLOSED or not _question_open(report)):
         raise ConflictError("该报告已移送或办结，不能再补充附件")
     stored = db.session.scalar(select(func.count()).select_from(Attachment).where(Attachment.report_id == report.id))
     if (stored or 0) >= MAX_PER_REPORT:
@@ -208,6 +211,12 @@ def store(
     attachment.seal("filename_data", clean_filename(filename, content_type))
     db.session.flush()
     return attachment
+
+
+def _question_open(report: Report) -> bool:
+    """The office asked the reporter something (补充材料) that is not answered yet."""
+    waiting = select(Question.id).where(Question.report_id == report.id, Question.answered_at.is_(None))
+    return bool(db.session.scalar(select(waiting.exists())))
 
 
 def _remove(path: Path) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from app.extensions import db
 from app.reports.models import SEALED_SECTIONS, Report
 from app.reports.states import REPORTER_STATUS, REPORTER_STATUS_LABELS
+from app.review.models import Question
 
 
 def reporter_summary(report: Any) -> dict[str, Any]:
@@ -47,8 +51,31 @@ def attachment(item: Any) -> dict[str, Any]:
             "content_type": item.content_type}
 
 
+def questions(report: Report) -> list[dict[str, Any]]:
+    """What the office asked the reporter (补充材料), oldest first, with the reporter's answers, unsealed."""
+    asked = db.session.scalars(
+        select(Question).where(Question.report_id == report.id).order_by(Question.asked_at, Question.id)
+    )
+    return [
+        {
+            "id": q.id,
+            "asked_at": q.asked_at,
+            "text": q.unseal("text_data"),
+            "answered_at": q.answered_at,
+            "answer": q.unseal("answer_data"),
+        }
+        for q in asked
+    ]
+
+
+def answered(question: Any) -> dict[str, Any]:
+    """The answer to an answer: one per question, so it carries the question's id as its own."""
+    return {"id": question.id, "question_id": question.id, "answered_at": question.answered_at}
+
+
 def reporter_view(report: Report) -> dict[str, Any]:
-    """What the reporter submitted, its status and timeline; no internal notes or police detail."""
+    """What the reporter submitted, its status and reporter-visible timeline, and the office's questions;
+    no internal notes, no police detail."""
     return {
         **reporter_summary(report),
         "categories": report.categories,
@@ -57,4 +84,5 @@ def reporter_view(report: Report) -> dict[str, Any]:
         **{name: report.section(name) for name in SEALED_SECTIONS},
         "attachments": [attachment(a) for a in report.attachments],
         "timeline": reporter_timeline(report),
+        "questions": questions(report),
     }

@@ -14,6 +14,7 @@ import logging
 import secrets
 from typing import Any, BinaryIO, cast
 
+import marshmallow
 from flask import (
     Blueprint,
     Response,
@@ -35,6 +36,7 @@ from app.core.ratelimit import intake_limited
 from app.errors import (
     AppError,
     BadRequestError,
+    ConflictError,
     NotFoundError,
     PayloadTooLargeError,
     ServiceUnavailableError,
@@ -42,10 +44,11 @@ from app.errors import (
 )
 from app.extensions import csrf, limiter
 from app.offices import queries as offices
-from app.reports import attachments, presenters, receipts, service, staging
+from app.reports import answers, attachments, presenters, receipts, service, staging
 from app.reports.constants import CATEGORIES, GENDER_LABELS
 from app.reports.form import FIELD_NAMES, FORM_KEY, INTEGER, client_key, parse_report_form
 from app.reports.queries import find_by_client_key
+from app.reports.schemas import AnswerIn
 from app.reports.tracking import CST
 from app.units import queries as units
 
@@ -58,6 +61,7 @@ UNIT_GONE = "所选单位不存在或已停用，请重新选择"
 STAGED_REMOVE = "staged_remove"  # one checkbox per staged file: ticked, it is left out
 STAGED_LISTED = "staged_file"  # one hidden input per staged file the page listed
 STAGED_GONE = "之前保存的附件已过期，请重新选择"
+LOOKUP_AGAIN = "页面已过期，请重新输入查询号和查询码，再回复检察院的问题"
 
 
 def _settings() -> Any:
@@ -290,11 +294,15 @@ def _ack_hours(report: Any) -> int:
 
 
 @bp.route("/report/status", methods=["GET", "POST"])
+@transactional
 @limiter.limit(lookup_limit, methods=["POST"])
 def report_status() -> ResponseReturnValue:
-    """A reporter's view of one report, for whoever holds its tracking number and 查询码."""
+    """A reporter's view of one report, for whoever holds its tracking number and 查询码. The page's answer
+    forms post here too, and count against the same limit."""
     if request.method == "GET":
         return render_template("reports/status_lookup.html", values={}, error=None)
+    if "question_id" in request.form:
+        return _answer_question()
     tracking_no = request.form.get("tracking_no", "").strip().upper()[:20]
     status_code = request.form.get("status_code", "").strip()[:20]
     report = service.find_by_status_code(tracking_no, status_code) if tracking_no and status_code else None
@@ -303,10 +311,40 @@ def report_status() -> ResponseReturnValue:
             "reports/status_lookup.html", values={"tracking_no": tracking_no},
             error="查询号或查询码不正确，请核对后重试",
         ), 404
+    answers.remember_view(session, report.id)
+    return _status_page(report)
+
+
+def _status_page(
+    report: Any, status: int = 200, *, errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None, thanks: bool = False, notice: str | None = None,
+) -> ResponseReturnValue:
     return render_template(
         "reports/status_view.html", view=presenters.reporter_view(report), cst=CST, categories=CATEGORIES,
-        office_phone=_settings().office_phone, ack_hours=_ack_hours(report),
-    )
+        office_phone=_settings().office_phone, ack_hours=_ack_hours(report), errors=errors or {},
+        values=values or {}, thanks=thanks, notice=notice,
+    ), status
+
+
+def _answer_question() -> ResponseReturnValue:
+    """An answer from the status page: to a question of a report this browser looked up a moment ago."""
+    question = answers.find_question(request.form.get("question_id", ""))
+    if question is None or not answers.viewed(session, question.report_id):
+        return render_template("reports/status_lookup.html", values={}, error=LOOKUP_AGAIN), 400
+    report, key, text = question.report, str(question.id), request.form.get("text", "")
+    try:
+        data = AnswerIn().load({"question_id": key, "text": text})
+        answers.answer(report, data["question_id"], data["text"], actor=Actor.public(), now=dt.datetime.now(dt.UTC))
+    except marshmallow.ValidationError as exc:
+        messages = cast(dict[str, list[str]], exc.messages)
+        return _status_page(report, 422, errors={key: messages.get("text", ["内容不符合要求"])}, values={key: text})
+    except ValidationError as exc:
+        refused = next(iter((exc.fields or {}).values()), [exc.message])
+        return _status_page(report, 422, errors={key: list(refused)}, values={key: text})
+    except ConflictError as exc:
+        return _status_page(report, 409, notice=exc.message)
+    answers.remember_view(session, report.id)
+    return _status_page(report, thanks=True)
 
 
 @bp.after_request

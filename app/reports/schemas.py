@@ -238,6 +238,17 @@ class UploadIn(StrictSchema):
     )
 
 
+class AnswerIn(StrictSchema):
+    """The reporter's answer to a question the office asked (补充材料); the web status page's form too."""
+
+    question_id = fields.UUID(
+        required=True,
+        error_messages={"required": "此项必填", "null": "此项不能为空", "invalid_uuid": "应为 UUID"},
+        metadata={"description": "所回答的问题的 id（GET /api/v1/reports/<id> 的 questions[].id）"},
+    )
+    text = Text(required=True, max_length=5000, multiline=True, metadata={"description": "回复内容"})
+
+
 # ---- answers ---------------------------------------------------------------------------------------
 
 
@@ -323,6 +334,20 @@ class TimelineEntryOut(StrictSchema):
     label = fields.String(required=True)
 
 
+class QuestionOut(StrictSchema):
+    id = fields.UUID(required=True)
+    asked_at = fields.AwareDateTime(required=True)
+    text = fields.String(required=True, metadata={"description": "检察院向报告人提出的问题"})
+    answered_at = fields.AwareDateTime(allow_none=True, required=True)
+    answer = fields.String(allow_none=True, required=True, metadata={"description": "报告人的回复；未回复为 null"})
+
+
+class AnswerOut(StrictSchema):
+    id = fields.UUID(required=True, metadata={"description": "回复的 id（与所回答问题的 id 相同：每个问题一个回复）"})
+    question_id = fields.UUID(required=True)
+    answered_at = fields.AwareDateTime(required=True)
+
+
 class ReportDetailOut(ReportSummaryOut):
     categories = fields.List(fields.String(), required=True)
     urgent = fields.Boolean(required=True)
@@ -334,3 +359,4 @@ class ReportDetailOut(ReportSummaryOut):
     police = fields.Nested(PoliceOut, allow_none=True, required=True)
     attachments = fields.List(fields.Nested(AttachmentOut), required=True)
     timeline = fields.List(fields.Nested(TimelineEntryOut), required=True)
+    questions = fields.List(fields.Nested(QuestionOut), required=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from app.auth.actor import Actor
 from app.extensions import db
 from app.reports import service
-from tests.factories import create_report, create_unit
+from app.review import service as review
+from tests.factories import create_report, create_staff, create_unit
 
 pytestmark = pytest.mark.browser
 STATUS_CODE = "ABCDEFGH23"
@@ -21,11 +24,20 @@ STATUS_CODE = "ABCDEFGH23"
 
 @pytest.fixture
 def seeded(app) -> dict[str, str]:
-    """A unit with a poster, and a report whose 查询码 we know."""
+    """A unit with a poster, a report whose 查询码 we know, and one with a question answered and one open."""
     unit = create_unit("hosp-check")
     report = create_report(unit=unit, commit=False)
     report.status_code_hash = service._hasher.hash(STATUS_CODE)
-    values = {"unit": unit.code, "tracking_no": report.tracking_no}
+    asked = create_report(status="reviewing", commit=False)
+    asked.status_code_hash = service._hasher.hash(STATUS_CODE)
+    prosecutor = Actor.staff(create_staff(role="prosecutor", username="page.check"))
+    at = dt.datetime.now(dt.UTC)
+    done = review.ask_reporter(asked, "孩子现在和谁一起住？", actor=prosecutor, version=asked.version, now=at)
+    review.answer(asked, done.id, "和外婆住。\n外婆的电话我不知道。", actor=Actor.public(), now=at)
+    open_question = review.ask_reporter(asked, "请补充孩子就读的学校和年级", actor=prosecutor, version=asked.version,
+                                        now=at)
+    values = {"unit": unit.code, "tracking_no": report.tracking_no, "asked_tracking_no": asked.tracking_no,
+              "open_question": str(open_question.id)}
     db.session.commit()  # read before: a refresh after it would open a transaction the server then waits on
     return values
 
@@ -65,6 +77,24 @@ def _visited(page: Any, live_server: str, seeded: dict[str, str]) -> dict[str, s
     page.wait_for_load_state()
     assert seeded["tracking_no"] in page.content()
     yield "status-view"
+    page.goto(f"{live_server}/report/status")
+    page.fill("#f-tracking_no", seeded["asked_tracking_no"])
+    page.fill("#f-status_code", STATUS_CODE)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("form[data-answer-form]").count() == 1
+    yield "status-questions"
+    answer = f"#f-text-{seeded['open_question']}"
+    page.fill(answer, "   ")  # filled, so the browser sends it; blank to the server
+    page.click("form[data-answer-form] button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("[data-error-for=text]").count() == 1
+    yield "status-answer-error"
+    page.fill(answer, "实验小学三年级二班")
+    page.click("form[data-answer-form] button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("[data-field=answer_thanks]").count() == 1
+    yield "status-answered"
 
 
 def test_every_public_page_has_no_axe_violations(page, live_server, seeded):
