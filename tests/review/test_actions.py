@@ -19,7 +19,6 @@ from app.review import service as review
 from app.review.models import Question, Transfer
 from tests.factories import create_office, create_report, create_staff
 
-NOW = dt.datetime.now(dt.UTC)
 DEADLINES = review.Deadlines()
 
 
@@ -40,7 +39,8 @@ def cast(app):
 
 
 def later(minutes: int) -> dt.datetime:
-    return NOW + dt.timedelta(minutes=minutes)
+    """A moment after now (reports are submitted at the real now, so steps must come after it)."""
+    return dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
 
 
 def test_a_report_lives_from_submission_to_closed_through_every_step(cast):
