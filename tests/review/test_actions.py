@@ -51,11 +51,12 @@ def test_a_report_lives_from_submission_to_closed_through_every_step(cast):
     review.set_risk(report, "high", actor=p, version=report.version, now=later(2))
     review.add_note(report, "内部意见：需尽快移送", actor=p, version=report.version, now=later(3))
     asked = review.ask_reporter(report, "请补充孩子的就读学校", actor=p, version=report.version, now=later(4))
+    at = later(5)
     record = review.transfer(report, police_unit="pcs-001", document_no="X检未移〔2026〕1号", contact="刘警官",
                              share_reporter=False, note="事实概要", actor=p, version=report.version,
-                             now=later(5), deadlines=DEADLINES)
+                             now=at, deadlines=DEADLINES)
     assert report.status == "transferred"
-    assert record.feedback_due_at == later(5) + dt.timedelta(hours=72)
+    assert record.feedback_due_at == at + dt.timedelta(hours=72)
     review.police_acknowledge(report, actor=police, version=report.version, now=later(6))
     review.record_feedback(report, outcome="not_filed", case_no=None, decided_at=later(7).date(), note="证据不足",
                            actor=police, version=report.version, now=later(7))
