@@ -246,7 +246,7 @@ def new_report() -> ResponseReturnValue:
     except ValidationError as exc:
         db.session.rollback()
         return _render_new(request.form, dict(exc.fields or {}), 422)
-    if result.created and data.get("unit_id") is None:
+    if result.created and data.get("unit_id") is None and actor.office_id is not None:
         result.report.office_id = actor.office_id  # a call taken by this office stays with it
         db.session.flush()
     audit.record(actor, "report.enter_phone", now=_now(), target_type="report", target_id=result.report.id,
