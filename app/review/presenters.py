@@ -123,13 +123,18 @@ def actor_names(labels: list[str]) -> dict[str, str]:
     return names
 
 
+# The office's own steps: not on the police's timeline.
+INTERNAL_STEPS = frozenset({"assign", "set_risk", "add_note", "ask_reporter", "answer", "refer"})
+
+
 def timeline(report: Report, *, internal: bool) -> list[dict[str, Any]]:
-    names = actor_names([e.actor for e in report.events])
+    events = [e for e in report.events if internal or e.action not in INTERNAL_STEPS]
+    names = actor_names([e.actor for e in events])
     return [{
         "at": e.at, "action": e.action, "label": ACTION_LABELS.get(e.action, e.action), "actor": names[e.actor],
         "status": STATUS_LABELS.get(e.to_status, e.to_status),
         "note": e.unseal("note_data") if internal and e.note_data else None,
-    } for e in report.events]
+    } for e in events]
 
 
 def _open(record: Any, column: str) -> Any:

@@ -50,6 +50,7 @@ def test_police_of_the_unit_see_only_what_was_shared_and_never_internal_notes(cr
     assert "王医生" not in html
     assert "13800000000" not in html
     assert "内部意见不给公安看" not in html
+    assert 'data-event="add_note"' not in html
     assert 'data-section="reporter"' not in html
     assert "查看记录" not in html
     assert "相关线索" not in html
