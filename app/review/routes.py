@@ -83,9 +83,13 @@ def _render_detail(report_id: uuid.UUID, actor: Actor, *, status: int = 200, mes
 def report_detail(report_id: uuid.UUID) -> ResponseReturnValue:
     """Every field decrypted for the office; police see only what the open transfer to their unit shares."""
     actor = current_actor()
-    report, _ = presenters.visible_report(report_id, actor)
+    report, transfer = presenters.visible_report(report_id, actor)
     audit.record(actor, "report.view", now=_now(), target_type="report", target_id=report.id,
                  office_id=report.office_id)
+    if actor.role == "police" and presenters.shows_reporter(actor, transfer):
+        # The reporter's identity shown outside the office (shared on transfer): its own entry.
+        audit.record(actor, "report.reveal_reporter", now=_now(), target_type="report", target_id=report.id,
+                     office_id=report.office_id)
     return _render_detail(report_id, actor)
 
 
@@ -191,9 +195,9 @@ def report_action(report_id: uuid.UUID, action: str) -> ResponseReturnValue:
             return step_up_redirect()
     try:
         _take(action, report, actor, _int(request.form.get("version"), "version"))
-    except ConflictError:
+    except ConflictError as exc:
         db.session.rollback()
-        return _render_detail(report_id, actor, status=409, message=CHANGED_MESSAGE)
+        return _render_detail(report_id, actor, status=409, message=exc.message or CHANGED_MESSAGE)
     except ValidationError as exc:
         db.session.rollback()
         fields = dict(exc.fields or {})

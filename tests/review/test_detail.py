@@ -51,6 +51,7 @@ def test_police_of_the_unit_see_only_what_was_shared_and_never_internal_notes(cr
     assert "13800000000" not in html
     assert "内部意见不给公安看" not in html
     assert 'data-event="add_note"' not in html
+    assert audited("report.reveal_reporter", report.id) == 0
     assert 'data-section="reporter"' not in html
     assert "查看记录" not in html
     assert "相关线索" not in html
@@ -64,6 +65,7 @@ def test_police_see_the_reporter_when_the_transfer_shares_it(crew: Cast):
     html = page(crew.police, report).get_data(as_text=True)
     assert "王医生" in html
     assert "13800000000" in html
+    assert audited("report.reveal_reporter", report.id) == 1
 
 
 def test_another_office_another_police_unit_and_police_without_a_transfer_find_nothing(crew: Cast):
