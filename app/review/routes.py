@@ -48,9 +48,17 @@ def inbox() -> ResponseReturnValue:
 
 # --- The report detail, its action forms, attachments, the transfer letter and phone entry (issue 8). ---
 
-ACTION_PATH = "/review/reports/<uuid:report_id>/actions/<action>"
+ACTION_PATH = "/review/reports/<report_id>/actions/<action>"
 CHANGED_MESSAGE = "该线索已被他人修改，请查看最新状态后再操作"
 ACTION_DONE = "操作已完成"
+
+
+def _id(value: str) -> uuid.UUID:
+    """A path's UUID (a string converter: a bad one is not found, after the login and permission checks)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFoundError("找不到请求的内容") from None
 
 
 def _now() -> dt.datetime:
@@ -77,30 +85,30 @@ def _render_detail(report_id: uuid.UUID, actor: Actor, *, status: int = 200, mes
     ), status
 
 
-@bp.get("/reports/<uuid:report_id>")
+@bp.get("/reports/<report_id>")
 @transactional(writes=True)
 @staff_required("review.read")
-def report_detail(report_id: uuid.UUID) -> ResponseReturnValue:
+def report_detail(report_id: str) -> ResponseReturnValue:
     """Every field decrypted for the office; police see only what the open transfer to their unit shares."""
     actor = current_actor()
-    report, transfer = presenters.visible_report(report_id, actor)
+    report, transfer = presenters.visible_report(_id(report_id), actor)
     audit.record(actor, "report.view", now=_now(), target_type="report", target_id=report.id,
                  office_id=report.office_id)
     if actor.role == "police" and presenters.shows_reporter(actor, transfer):
         # The reporter's identity shown outside the office (shared on transfer): its own entry.
         audit.record(actor, "report.reveal_reporter", now=_now(), target_type="report", target_id=report.id,
                      office_id=report.office_id)
-    return _render_detail(report_id, actor)
+    return _render_detail(report.id, actor)
 
 
-@bp.get("/reports/<uuid:report_id>/attachments/<uuid:attachment_id>")
+@bp.get("/reports/<report_id>/attachments/<attachment_id>")
 @transactional(writes=True)
 @staff_required("review.read")
-def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID) -> ResponseReturnValue:
+def report_attachment(report_id: str, attachment_id: str) -> ResponseReturnValue:
     """One attachment, decrypted, through this staff-only route (never a file URL); images inline."""
     actor = current_actor()
-    report, _ = presenters.visible_report(report_id, actor)
-    item = presenters.find_attachment(report, attachment_id)
+    report, _ = presenters.visible_report(_id(report_id), actor)
+    item = presenters.find_attachment(report, _id(attachment_id))
     try:
         data = open_blob(item, current_app.config["QZBG"].attachments_dir)
     except FileNotFoundError:
@@ -182,12 +190,12 @@ def _take(action: str, report: Any, actor: Actor, version: int) -> None:
 @bp.post(ACTION_PATH.removeprefix("/review"))
 @transactional
 @staff_required("review.read")
-def report_action(report_id: uuid.UUID, action: str) -> ResponseReturnValue:
+def report_action(report_id: str, action: str) -> ResponseReturnValue:
     """Each action form of the detail page posts here; a stale version answers 409 with the current state, a
     refused input 422 with the page and the error, success 303 back to the page."""
     actor = current_actor()
     permissions.require(actor.role, "police.act" if actor.role == "police" else "review.act")
-    report, _ = presenters.visible_report(report_id, actor)
+    report, _ = presenters.visible_report(_id(report_id), actor)
     if action == "transfer":
         permissions.require(actor.role, "review.transfer")
         session = current_session()
@@ -197,24 +205,24 @@ def report_action(report_id: uuid.UUID, action: str) -> ResponseReturnValue:
         _take(action, report, actor, _int(request.form.get("version"), "version"))
     except ConflictError as exc:
         db.session.rollback()
-        return _render_detail(report_id, actor, status=409, message=exc.message or CHANGED_MESSAGE)
+        return _render_detail(report.id, actor, status=409, message=exc.message or CHANGED_MESSAGE)
     except ValidationError as exc:
         db.session.rollback()
         fields = dict(exc.fields or {})
         if "version" in fields:
-            return _render_detail(report_id, actor, status=409, message=CHANGED_MESSAGE)
-        return _render_detail(report_id, actor, status=422, message=exc.message, errors=fields, failed=action)
-    return redirect(url_for("review.report_detail", report_id=report_id, done=1), code=303)
+            return _render_detail(report.id, actor, status=409, message=CHANGED_MESSAGE)
+        return _render_detail(report.id, actor, status=422, message=exc.message, errors=fields, failed=action)
+    return redirect(url_for("review.report_detail", report_id=report.id, done=1), code=303)
 
 
-@bp.get("/reports/<uuid:report_id>/transfers/<uuid:transfer_id>/letter")
+@bp.get("/reports/<report_id>/transfers/<transfer_id>/letter")
 @transactional(writes=True)
 @staff_required("review.read")
-def transfer_letter(report_id: uuid.UUID, transfer_id: uuid.UUID) -> ResponseReturnValue:
+def transfer_letter(report_id: str, transfer_id: str) -> ResponseReturnValue:
     """移送函, to print on A4: the reporter's identity only when the transfer shares it."""
     actor = current_actor()
-    report, current = presenters.visible_report(report_id, actor)
-    record = db.session.get(Transfer, transfer_id)
+    report, current = presenters.visible_report(_id(report_id), actor)
+    record = db.session.get(Transfer, _id(transfer_id))
     if record is None or record.report_id != report.id or (actor.role == "police" and record is not current):
         raise NotFoundError("找不到该移送记录")
     audit.record(actor, "report.letter", now=_now(), target_type="transfer", target_id=record.id,

@@ -158,3 +158,10 @@ def test_an_anonymous_visitor_is_sent_to_login(client):
     answer = client.get(f"/review/reports/{report.id}")
     assert answer.status_code == 303
     assert answer.headers["Location"].startswith("/login?next=")
+
+
+def test_a_malformed_report_or_attachment_id_is_not_found(crew: Cast):
+    report = create_report()
+    for path in ("/review/reports/not-a-uuid", f"/review/reports/{report.id}/attachments/nope",
+                 f"/review/reports/{report.id}/transfers/nope/letter"):
+        assert crew.prosecutor.client.get(path).status_code == 404, path
