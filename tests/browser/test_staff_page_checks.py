@@ -49,6 +49,17 @@ def _pages(page: Any, base: str) -> Any:
     yield "inbox"
     page.goto(f"{base}/account/step-up?next=/review/")
     yield "step-up"
+    # The report detail (with every action form of a reviewing report), its transfer letter, phone entry.
+    from tests.browser.test_review_flow import police_unit, transferred_report
+
+    unit = police_unit("pcs-checks")
+    reviewing, (moved, letter) = create_report(status="reviewing", urgent=True), transferred_report(unit, share=True)
+    paths = (f"/review/reports/{reviewing.id}", f"/review/reports/{moved.id}",
+             f"/review/reports/{moved.id}/transfers/{letter.id}/letter", "/review/reports/new")
+    db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
+    for path in paths:
+        page.goto(base + path)
+        yield path
 
 
 def test_every_staff_page_has_no_axe_violations(desk, live_server):  # noqa: F811 - fixture
