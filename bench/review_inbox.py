@@ -32,7 +32,7 @@ from bench.reporter_list import CHUNK, _generated_columns, _unique_value
 OPEN = 200  # open reports at every size
 PAGES = {"first page": "/review/", "filtered page": "/review/?status=reviewing"}
 USERNAME = "bench.prosecutor"
-PASSWORD = "bench inbox passphrase 2026 long enough"
+PASSWORD = "bench inbox passphrase 2026 long enough"  # noqa: S105 - a throw-away bench account
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
