@@ -237,12 +237,17 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | None = None) -> dict[str, int]:
-    """Reports per status under the other filters (the tabs), and ``overdue``: open ones past a deadline."""
+    """Reports per status under the other filters (the tabs), and ``overdue``: open ones past a deadline.
+
+    The open statuses and the overdue count are read along the partial index of open reports; the closed ones,
+    the bulk of an office's history, are counted on their own along the status index."""
     at = now or dt.datetime.now(dt.UTC)
     base = _filtered(actor, filters or Filters(), at, with_status=False)
     counts = {status.value: 0 for status in Status}
-    grouped = base.with_only_columns(Report.status, func.count()).group_by(Report.status)
+    grouped = base.where(_open()).with_only_columns(Report.status, func.count()).group_by(Report.status)
     counts.update({status: int(n) for status, n in db.session.execute(grouped)})
+    closed = base.where(Report.status == Status.CLOSED.value).with_only_columns(func.count())
+    counts[Status.CLOSED.value] = int(db.session.scalar(closed) or 0)
     overdue = base.where(overdue_condition(at)).with_only_columns(func.count())
     counts["overdue"] = int(db.session.scalar(overdue) or 0)
     return counts
@@ -276,10 +281,16 @@ def _band_query(stmt: Any, band: int, now: dt.datetime, position: tuple[dt.datet
     return stmt.order_by(Report.submitted_at.desc(), Report.id.desc()).limit(limit)
 
 
+def band_query(actor: Actor, filters: Filters, band: int, *, now: dt.datetime,
+               position: tuple[dt.datetime, uuid.UUID] | None = None, limit: int = PAGE + 1) -> Any:
+    """(id, submitted_at) of one band's reports after ``position``, newest first (0: open and urgent or overdue)."""
+    base = _filtered(actor, filters, now).with_only_columns(Report.id, Report.submitted_at)
+    return _band_query(base, band, now, position, limit)
+
+
 def inbox_page_ids(actor: Actor, filters: Filters, *, now: dt.datetime,
                    limit: int = PAGE) -> tuple[list[tuple[int, uuid.UUID, dt.datetime]], str | None]:
     """One page of (band, id, submitted_at), and the cursor of the next page (None on the last)."""
-    base = _filtered(actor, filters, now).with_only_columns(Report.id, Report.submitted_at)
     position = decode_cursor(filters.after) if filters.after else None
     rows: list[tuple[int, uuid.UUID, dt.datetime]] = []
     start_band = position[0] if position else 0
@@ -287,8 +298,8 @@ def inbox_page_ids(actor: Actor, filters: Filters, *, now: dt.datetime,
         if band < start_band:
             continue
         at = (position[1], position[2]) if position and band == position[0] else None
-        need = limit + 1 - len(rows)
-        rows += [(band, rid, when) for rid, when in db.session.execute(_band_query(base, band, now, at, need))]
+        stmt = band_query(actor, filters, band, now=now, position=at, limit=limit + 1 - len(rows))
+        rows += [(band, rid, when) for rid, when in db.session.execute(stmt)]
         if len(rows) > limit:
             break
     if len(rows) > limit:
@@ -331,10 +342,10 @@ def mask_name(name: Any) -> str:
 
 
 def inbox(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | None = None,
-          limit: int = PAGE) -> tuple[list[Row], str | None]:
+          limit: int | None = None) -> tuple[list[Row], str | None]:
     """The page's rows (only these reports' victim sections are unsealed) and the next page's cursor."""
     at = now or dt.datetime.now(dt.UTC)
-    ids, cursor = inbox_page_ids(actor, filters or Filters(), now=at, limit=limit)
+    ids, cursor = inbox_page_ids(actor, filters or Filters(), now=at, limit=limit or PAGE)
     if not ids:
         return [], None
     wanted = [rid for _, rid, _ in ids]

@@ -171,10 +171,11 @@ def test_pages_follow_each_other_without_gap_or_repeat(logged_in, monkeypatch):
     monkeypatch.setattr(queries, "PAGE", 3)
     made = [create_report(now=at(i + 0.1), urgent=i % 4 == 0, commit=False) for i in range(8)]
     db.session.commit()
-    seen, query = [], ""
+    seen, query, pages = [], "", 0
     for _ in range(5):
         text = client.get("/review/" + query).get_data(as_text=True)
         seen += ROW.findall(text)
+        pages += 1
         nxt = re.search(r'href="/review/\?after=([A-Za-z0-9_-]+)"', text)
         if not nxt:
             break
@@ -182,6 +183,7 @@ def test_pages_follow_each_other_without_gap_or_repeat(logged_in, monkeypatch):
     urgent = [r.tracking_no for r in made if r.urgent]
     plain = [r.tracking_no for r in made if not r.urgent]
     assert seen == urgent + plain
+    assert pages == 3
 
 
 def test_another_offices_reports_never_appear_or_count(logged_in):
