@@ -129,6 +129,12 @@ class Settings:
     # The web form (reports/routes.py): the office's phone number, shown on the receipt and the status
     # page as whom to call; empty leaves the line out.
     office_phone: str = ""
+    # --- Review deadlines (review inbox, issue 8 item 5), in hours (DOMAIN.md) ---
+    deadline_ack_urgent: int = 1
+    deadline_ack: int = 24
+    deadline_police_receipt: int = 24
+    deadline_police_feedback: int = 72
+    deadline_supervision_answer: int = 168
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -238,6 +244,15 @@ class Settings:
             ),
             # The web form.
             office_phone=_phone(get("OFFICE_PHONE", "") or "", "QZBG_OFFICE_PHONE"),
+            # --- Review deadlines (review inbox, issue 8 item 5), in hours ---
+            deadline_ack_urgent=_int(get("DEADLINE_ACK_URGENT", "1") or "", "QZBG_DEADLINE_ACK_URGENT", 1, 24 * 30),
+            deadline_ack=_int(get("DEADLINE_ACK", "24") or "", "QZBG_DEADLINE_ACK", 1, 24 * 30),
+            deadline_police_receipt=_int(get("DEADLINE_POLICE_RECEIPT", "24") or "", "QZBG_DEADLINE_POLICE_RECEIPT",
+                                         1, 24 * 30),
+            deadline_police_feedback=_int(get("DEADLINE_POLICE_FEEDBACK", "72") or "",
+                                          "QZBG_DEADLINE_POLICE_FEEDBACK", 1, 24 * 90),
+            deadline_supervision_answer=_int(get("DEADLINE_SUPERVISION_ANSWER", "168") or "",
+                                             "QZBG_DEADLINE_SUPERVISION_ANSWER", 1, 24 * 90),
         )
 
     def replace(self, **changes: Any) -> Settings:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import notify_worker, reporter_list, rotation
+from bench import notify_worker, reporter_list, review_inbox, rotation
 from bench.common import PG_ENV, BenchError
 from bench.instance import (
     BenchApp,
@@ -30,6 +30,7 @@ class DataResult:
     name: str
     description: str
     listing: list[reporter_list.ListFigure] = field(default_factory=list)
+    inbox: list[review_inbox.InboxFigure] = field(default_factory=list)
     worker: notify_worker.WorkerFigure | None = None
     rotation: list[rotation.RotationFigure] = field(default_factory=list)
     raw_rewrap_per_s: float | None = None
@@ -78,6 +79,12 @@ def run_data(name: str, root: Path, args: argparse.Namespace) -> DataResult:
                 )
 
             _section(result, "reporter list", listing)
+        if getattr(args, "inbox_sizes", None) and name == "postgresql":
+            def inbox() -> None:
+                result.inbox = review_inbox.run(
+                    bench_app, env, port, directory, args.inbox_sizes, args.inbox_requests, result.problems
+                )
+            _section(result, "staff inbox", inbox)
         if args.worker_messages:
             def worker() -> None:
                 result.worker = notify_worker.run(env, directory, args.worker_messages, result.problems)
@@ -114,6 +121,7 @@ def print_data(result: DataResult, args: argparse.Namespace) -> None:
         if len(result.listing) >= 2:
             small, big = result.listing[0], result.listing[-1]
             print(f"    p50 at {big.size:,} / at {small.size:,}: {_ratio(big.p50_ms, small.p50_ms)} (target <= 1.3x)")
+    review_inbox.print_figures(result.inbox)
     if result.worker is not None:
         w = result.worker
         print(f"  notify worker (deliver_due, wechat_subscribe) to the fake WeChat on loopback: {w.sent} of "

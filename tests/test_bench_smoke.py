@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "--seconds", "0.5", "--warmup", "0.2", "--concurrency", "2", "--workers", "1", "--reporters", "2",
     "--crypto-iterations", "5", "--list-sizes", "20,60", "--list-requests", "3", "--worker-messages", "5",
-    "--rotation-sizes", "100,200", "--rotation-batch-size", "7", "--json", "-",
+    "--rotation-sizes", "100,200", "--rotation-batch-size", "7", "--inbox-sizes", "20,60", "--inbox-requests", "3",
+    "--json", "-",
 ]
 FIGURES = [
     "submission / ceiling:", "p99 = ", "ceiling app (bench/ceiling.py",

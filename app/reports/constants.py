@@ -35,3 +35,16 @@ def age_band(age: int | None) -> str:
         if low <= age <= high:
             return band
     return "unknown"
+
+# Short labels of the categories for lists (the inbox), in the same order as CATEGORIES.
+CATEGORY_SHORT: dict[str, str] = {
+    "genital_injury": "隐私部位损伤",
+    "sexual_assault_under_14": "不满14周岁性侵",
+    "sexual_assault_pregnancy_14_plus": "14周岁以上性侵致孕",
+    "abuse_injury": "多处损伤/虐待",
+    "abnormal_injury_or_death": "非正常伤残死亡",
+    "abandonment": "遗弃/无人照料",
+    "missing_or_trafficked": "失踪/拐卖",
+    "organised_begging": "组织乞讨",
+    "other_serious_harm": "其他严重侵害",
+}

@@ -15,7 +15,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dbtypes import UTCDateTime, utcnow
@@ -120,6 +120,14 @@ class ReportCategory(db.Model):  # type: ignore[name-defined,misc]
 
 # A reporter's own list (queries.reporter_reports): newest first, keyset on (submitted_at, id).
 Index("ix_reports_reporter_id_submitted_at_id", Report.reporter_id, Report.submitted_at.desc(), Report.id.desc())
+# The staff inbox (review/queries.py, migration 0007): an office's open reports (few, however many are closed),
+# all of its reports newest first, and those of one status; each keyset on (submitted_at, id).
+OPEN_REPORTS = "status <> 'closed'"
+Index("ix_reports_open_office_id_submitted_at_id", Report.office_id, Report.submitted_at.desc(), Report.id.desc(),
+      postgresql_where=text(OPEN_REPORTS), sqlite_where=text(OPEN_REPORTS))
+Index("ix_reports_office_id_submitted_at_id", Report.office_id, Report.submitted_at.desc(), Report.id.desc())
+Index("ix_reports_office_id_status_submitted_at_id", Report.office_id, Report.status, Report.submitted_at.desc(),
+      Report.id.desc())
 
 
 class ReportEvent(Sealed, db.Model):  # type: ignore[name-defined,misc]

@@ -11,6 +11,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,8 +32,6 @@ from app.reports.states import REPORTER_STATUS, Action, Status, transition
 from app.reports.tracking import CST, next_tracking_no
 from app.units.models import Unit
 
-ACK_DEADLINE_URGENT = dt.timedelta(hours=1)
-ACK_DEADLINE = dt.timedelta(hours=24)
 # 查询码: 10 characters without look-alikes (no 0/O, 1/I/L), about 50 bits.
 STATUS_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 STATUS_CODE_LENGTH = 10
@@ -127,6 +126,12 @@ def submit(
     return Submission(report, created=True)
 
 
+def _ack_deadline(urgent: bool) -> dt.timedelta:
+    """签收 deadline (DOMAIN.md): ``QZBG_DEADLINE_ACK_URGENT`` hours when urgent, else ``QZBG_DEADLINE_ACK``."""
+    settings = current_app.config["QZBG"]
+    return dt.timedelta(hours=settings.deadline_ack_urgent if urgent else settings.deadline_ack)
+
+
 def _sealed_report(
     data: dict[str, Any], *, actor: Actor, client_key: str, now: dt.datetime, status_code: str | None
 ) -> Report:
@@ -144,7 +149,7 @@ def _sealed_report(
         victim_age_band=age_band(_victim_age(victim, data["incident"]["discovered_at"])),
         submitted_at=now,
         updated_at=now,
-        acknowledge_due_at=now + (ACK_DEADLINE_URGENT if data.get("urgent") else ACK_DEADLINE),
+        acknowledge_due_at=now + _ack_deadline(bool(data.get("urgent"))),
         data_key=vault.new_data_key(),
     )
     # Stored exactly as submitted: a missing police section means "not stated", not "not notified".

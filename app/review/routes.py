@@ -1,4 +1,5 @@
-"""``/review/``: the inbox (tabs by status with counts, newest and urgent first)."""
+"""``/review/``: the inbox, what is overdue, a report's detail page, its actions, attachments and letters,
+and the entry of a report received by phone."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.reports import service as reports_service
 from app.reports.attachments import open_blob
-from app.reports.constants import CATEGORIES, GENDER_LABELS
+from app.reports.constants import CATEGORIES, CATEGORY_SHORT, GENDER_LABELS
 from app.reports.form import FIELD_NAMES, FORM_KEY, parse_report_form
 from app.reports.states import STATUS_LABELS
 from app.review import presenters, queries
@@ -33,16 +34,29 @@ from app.units import queries as units
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 
+@bp.get("/overdue")
+@transactional(writes=True)  # a staff request may write (session activity, audit)
+@staff_required("review.inbox")
+def overdue() -> ResponseReturnValue:
+    """What is past due, by kind (DOMAIN.md's deadlines)."""
+    now = dt.datetime.now(dt.UTC)
+    return render_template("review/overdue.html", found=queries.overdue(current_actor(), now=now),
+                           kinds=queries.OVERDUE_KINDS, now=now, timer=queries.timer_text, labels=STATUS_LABELS)
+
+
 @bp.get("/")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("review.inbox")
 def inbox() -> ResponseReturnValue:
-    """The office's reports by status (police: what was transferred to their unit)."""
+    """The office's reports, urgent and overdue first, filtered and searched (police: their unit's list)."""
     actor = current_actor()
-    status = request.args.get("status") or None
+    now = dt.datetime.now(dt.UTC)
+    filters = queries.parse_filters(request.args)
+    rows, cursor = queries.inbox(actor, filters, now=now)
     return render_template(
-        "review/inbox.html", counts=queries.status_counts(actor), reports=queries.inbox(actor, status=status),
-        labels=STATUS_LABELS, status=status,
+        "review/inbox.html", counts=queries.status_counts(actor, filters, now=now), rows=rows, cursor=cursor,
+        labels=STATUS_LABELS, filters=filters, now=now, timer=queries.timer_text, short=CATEGORY_SHORT,
+        categories=CATEGORIES, police=actor.role == "police",
     )
 
 
@@ -66,13 +80,8 @@ def _now() -> dt.datetime:
 
 
 def _deadlines() -> review.Deadlines:
-    """The police deadlines (DOMAIN.md); the defaults until ``QZBG_DEADLINE_*`` settings exist."""
-    settings = current_app.config["QZBG"]
-    defaults = review.Deadlines()
-    return review.Deadlines(**{
-        field.name: getattr(settings, f"deadline_{field.name}", getattr(defaults, field.name))
-        for field in dataclasses.fields(review.Deadlines)
-    })
+    """The police deadlines of the settings (``QZBG_DEADLINE_*``, DOMAIN.md)."""
+    return review.deadlines_from(current_app.config["QZBG"])
 
 
 def _render_detail(report_id: uuid.UUID, actor: Actor, *, status: int = 200, message: str | None = None,

@@ -343,3 +343,13 @@ def reopen(report: Report, note: str | None, *, actor: Actor, version: int, now:
     _begin(report, Action.REOPEN, actor, version)
     report.close_reason = report.closed_at = report.merged_into_id = None
     return _step(report, Action.REOPEN, actor, now, note=_text(note, "note", required=False))
+
+
+def deadlines_from(settings: Any) -> Deadlines:
+    """The police deadlines of ``settings`` (``QZBG_DEADLINE_POLICE_RECEIPT``, ``..._POLICE_FEEDBACK``,
+    ``..._SUPERVISION_ANSWER``, in hours)."""
+    return Deadlines(
+        police_receipt=dt.timedelta(hours=settings.deadline_police_receipt),
+        police_feedback=dt.timedelta(hours=settings.deadline_police_feedback),
+        supervision_answer=dt.timedelta(hours=settings.deadline_supervision_answer),
+    )

@@ -1,0 +1,226 @@
+"""The staff inbox (``GET /review/``) as the reports table grows, on PostgreSQL.
+
+A prosecutor of the default office asks for the inbox's first page and for a filtered page (``?status=reviewing``)
+while the office holds ``sizes[0]`` and then ``sizes[1]`` reports. As an office's history grows its open work does
+not: every size has the same ``OPEN`` open reports (new and reviewing, a few urgent, a few overdue) and the rest is
+closed. The rows are real: one report made through the JSON API (the project's own code) is the template, and the
+bulk is copied from it with SQLAlchemy core inserts (new ids, new unique values, times spread over a year), as
+``bench/reporter_list.py`` does; the victim section, which the inbox opens for the masked name, is sealed again for
+each copy with the vault (the sealed data are bound to the row id), and each copy gets its category row. Each size
+is measured against a fresh gunicorn, one request at a time, logged in through the real login pages (password and
+TOTP); tables are ANALYZEd after each load, as autovacuum would do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import http.client
+import random
+import re
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import HOST, BenchError
+from bench.instance import BenchApp, gunicorn, server_log_problems
+from bench.load import percentile
+from bench.reporter_list import CHUNK, _generated_columns, _unique_value
+
+OPEN = 200  # open reports at every size
+PAGES = {"first page": "/review/", "filtered page": "/review/?status=reviewing"}
+USERNAME = "bench.prosecutor"
+PASSWORD = "bench inbox passphrase 2026 long enough"  # noqa: S105 - a throw-away bench account
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclasses.dataclass
+class InboxFigure:
+    size: int
+    page: str
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    load_s: float
+    rows: int
+
+
+def _staff() -> str:
+    """A prosecutor of the default office with TOTP set up: its TOTP secret."""
+    from app.auth import service
+    from app.extensions import db
+    from app.offices import queries as offices
+
+    now = dt.datetime.now(dt.UTC)
+    user = service.create_user(
+        service.NewUser(username=USERNAME, role="prosecutor", office=offices.default_office(), display_name="压测"),
+        PASSWORD, actor=None, now=now,
+    )
+    secret = service.enrolment_secret(user)
+    user.totp_enrolled_at = now
+    db.session.commit()
+    return secret
+
+
+class Loader:
+    """Copies the template report until the table holds a given number; the first ``OPEN`` copies are open."""
+
+    def __init__(self, bench_app: BenchApp, template_id: uuid.UUID) -> None:
+        self.bench_app = bench_app
+        self.template_id = template_id
+        self.copied = 0
+        self.rng = random.Random(8)  # noqa: S311 - spreads rows, not secrets
+
+    def _status(self, n: int) -> dict[str, Any]:
+        if n > OPEN:
+            return {"status": "closed", "acknowledged_at": None, "closed_at": None, "close_reason": "other",
+                    "urgent": n % 10 == 0}
+        return {"status": "new" if n % 4 == 0 else "reviewing", "urgent": n % 20 == 0}
+
+    def fill_to(self, size: int) -> None:
+        from sqlalchemy import func, insert, select, text
+
+        from app.crypto.vault import get_vault
+        from app.reports.models import Report
+
+        with self.bench_app.context() as db:
+            table = db.metadata.tables["reports"]
+            categories = db.metadata.tables["report_categories"]
+            template = dict(db.session.execute(select(table).where(table.c.id == self.template_id)).mappings().one())
+            data_key = db.session.get(Report, self.template_id).data_key
+            victim = db.session.get(Report, self.template_id).section("victim")
+            vault = get_vault()
+            generated = _generated_columns(table)
+            have = db.session.scalar(select(func.count()).select_from(table)) or 0
+            now = dt.datetime.now(dt.UTC)
+            while have < size:
+                rows, category_rows = [], []
+                for _ in range(min(CHUNK, size - have)):
+                    self.copied += 1
+                    n = self.copied
+                    recent = n <= OPEN
+                    at = now - dt.timedelta(seconds=self.rng.uniform(0, (3 if recent else 365) * 86400))
+                    row = {**template, "id": uuid.uuid4(), **self._status(n), "submitted_at": at, "updated_at": at,
+                           "acknowledge_due_at": at + dt.timedelta(hours=1 if n % 20 == 0 else 24)}
+                    if row["status"] == "closed":
+                        row["acknowledged_at"] = row["closed_at"] = at + dt.timedelta(hours=2)
+                    elif row["status"] == "reviewing":
+                        row["acknowledged_at"] = at + dt.timedelta(minutes=30)
+                    for column in generated:
+                        row[column.name] = _unique_value(column, n)
+                    row["victim_data"] = vault.encrypt(data_key, "reports", "victim_data", row["id"], victim)
+                    rows.append(row)
+                    category_rows.append({"report_id": row["id"], "code": "abuse_injury"})
+                db.session.execute(insert(table), rows)
+                db.session.execute(insert(categories), category_rows)
+                db.session.commit()
+                have += len(rows)
+            if db.engine.dialect.name == "postgresql":
+                db.session.execute(text("ANALYZE"))
+                db.session.commit()
+
+
+def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
+    for name, value in response.getheaders():
+        if name.lower() == "set-cookie":
+            pair = value.split(";", 1)[0]
+            key, _, val = pair.partition("=")
+            jar[key.strip()] = val.strip()
+
+
+def _request(port: int, method: str, path: str, jar: dict[str, str],
+             form: dict[str, str] | None = None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    _cookies(response, jar)
+    conn.close()
+    return response.status, text
+
+
+def _login(port: int, secret: str, step: int) -> dict[str, str]:
+    """Both login steps over HTTP, as a browser does: the session cookies."""
+    import pyotp
+
+    jar: dict[str, str] = {}
+    for path, form in (("/login", {"username": USERNAME, "password": PASSWORD}), ("/login/otp", None)):
+        status, page = _request(port, "GET", path, jar)
+        match = CSRF.search(page)
+        if status != 200 or not match:
+            raise BenchError(f"GET {path} answered {status} without a form")
+        if form is None:
+            at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30 * step)
+            form = {"otp": pyotp.TOTP(secret).at(at)}
+        status, page = _request(port, "POST", path, jar, {"csrf_token": match.group(1), **form})
+        if status != 303:
+            raise BenchError(f"POST {path} answered {status}: {page[:200]!r}")
+    return jar
+
+
+def _measure(port: int, jar: dict[str, str], path: str, requests: int) -> tuple[list[float], int]:
+    latencies = []
+    rows = 0
+    warm = max(5, requests // 10)
+    for i in range(warm + requests):
+        started = time.perf_counter()
+        status, page = _request(port, "GET", path, jar)
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            raise BenchError(f"GET {path} answered {status}: {page[:300]!r}")
+        if i >= warm:
+            latencies.append(elapsed * 1000)
+        rows = page.count("data-report-id=")
+    return sorted(latencies), rows
+
+
+def run(
+    bench_app: BenchApp, env: dict[str, str], port: int, directory: Path, sizes: list[int], requests: int,
+    problems: list[str],
+) -> list[InboxFigure]:
+    (_rid, token), = bench_app.reporters(1, "o-bench-inbox-")
+    template = bench_app.submit(token, 1)[0]
+    with bench_app.context():
+        secret = _staff()
+    loader = Loader(bench_app, template)
+    figures = []
+    for step, size in enumerate(sorted(sizes)):
+        started = time.perf_counter()
+        loader.fill_to(size)
+        load_s = time.perf_counter() - started
+        log = directory / f"gunicorn-inbox-{size}.log"
+        with gunicorn(env, port, log):
+            jar = _login(port, secret, step)
+            for name, path in PAGES.items():
+                latencies, rows = _measure(port, jar, path, requests)
+                if rows == 0:
+                    problems.append(f"inbox {name} at {size}: no rows")
+                figures.append(InboxFigure(size, name, len(latencies), percentile(latencies, 50),
+                                           percentile(latencies, 95), load_s, rows))
+        count, samples = server_log_problems(log)
+        if count:
+            problems.append(f"inbox at {size}: {count} error lines in the server log: {samples[:2]}")
+    return figures
+
+
+def print_figures(figures: list[InboxFigure]) -> None:
+    if not figures:
+        return
+    print(f"  GET /review/ as a prosecutor, {OPEN} open reports at every size, the rest closed, one request at a time:")
+    for f in figures:
+        print(f"    {f.size:>9,} reports, {f.page:<13}: p50 {f.p50_ms:7.1f} ms, p95 {f.p95_ms:7.1f} ms over "
+              f"{f.requests} requests, {f.rows} rows (table filled in {f.load_s:.1f} s)")
+    sizes = sorted({f.size for f in figures})
+    if len(sizes) >= 2:
+        for page in PAGES:
+            small = next(f for f in figures if f.size == sizes[0] and f.page == page)
+            big = next(f for f in figures if f.size == sizes[-1] and f.page == page)
+            ratio = f"{big.p50_ms / small.p50_ms:.2f}x" if small.p50_ms else "n/a"
+            print(f"    {page}: p50 at {big.size:,} / at {small.size:,}: {ratio} (target <= 1.3x)")

@@ -1,0 +1,141 @@
+"""Deadlines: configurable hours (``QZBG_DEADLINE_*``), what counts as past due for each kind, and ``/review/overdue``
+listing them by kind, scoped to the office."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from app.auth.actor import Actor
+from app.config import ConfigError, Settings
+from app.extensions import db
+from app.offices.models import PoliceUnit
+from app.review import queries
+from app.review import service as review
+from tests.auth.conftest import login
+from tests.factories import create_office, create_report, create_staff
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def ago(hours: float) -> dt.datetime:
+    return NOW - dt.timedelta(hours=hours)
+
+
+def _env(tmp_path, **extra: str) -> dict[str, str]:
+    return {"QZBG_INSTANCE_PATH": str(tmp_path), "QZBG_SECRET_KEY": "s" * 40,
+            "QZBG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", **extra}
+
+
+def test_deadlines_are_read_from_the_environment_in_hours(tmp_path):
+    settings = Settings.from_env(_env(tmp_path, QZBG_DEADLINE_ACK_URGENT="2", QZBG_DEADLINE_ACK="12",
+                                      QZBG_DEADLINE_POLICE_RECEIPT="6", QZBG_DEADLINE_POLICE_FEEDBACK="48",
+                                      QZBG_DEADLINE_SUPERVISION_ANSWER="96"))
+    assert (settings.deadline_ack_urgent, settings.deadline_ack) == (2, 12)
+    assert review.deadlines_from(settings) == review.Deadlines(
+        police_receipt=dt.timedelta(hours=6), police_feedback=dt.timedelta(hours=48),
+        supervision_answer=dt.timedelta(hours=96))
+    defaults = Settings.from_env(_env(tmp_path))
+    assert review.deadlines_from(defaults) == review.Deadlines()
+    with pytest.raises(ConfigError):
+        Settings.from_env(_env(tmp_path, QZBG_DEADLINE_ACK="0"))
+
+
+def test_a_submitted_report_is_due_for_acknowledgement_after_the_configured_hours(make_app):
+    make_app(deadline_ack_urgent=2, deadline_ack=12)
+    urgent = create_report(urgent=True, now=NOW)
+    plain = create_report(now=NOW)
+    assert urgent.acknowledge_due_at == NOW + dt.timedelta(hours=2)
+    assert plain.acknowledge_due_at == NOW + dt.timedelta(hours=12)
+
+
+@pytest.fixture
+def world(app):
+    unit = PoliceUnit(code="pcs-9", name="城南派出所", office_id=1)
+    db.session.add(unit)
+    db.session.flush()
+    prosecutor = create_staff(role="prosecutor")
+    police = create_staff(role="police", police_unit=unit)
+    db.session.commit()
+    return Actor.staff(prosecutor), Actor.staff(police), prosecutor
+
+
+def _transferred(actor: Actor, at: dt.datetime):
+    report = create_report(status="reviewing", now=at - dt.timedelta(minutes=5))
+    review.transfer(report, police_unit="pcs-9", document_no="X检〔2026〕9号", contact=None, share_reporter=False,
+                    note=None, actor=actor, version=report.version, now=at, deadlines=review.Deadlines())
+    db.session.commit()
+    return report
+
+
+def test_each_kind_of_past_due_is_found_and_nothing_else(world):
+    p, police, _ = world
+    late_ack = create_report(now=ago(30))
+    create_report(now=ago(23))  # still within 24 h
+    create_report(urgent=True, now=ago(0.5))  # within its hour
+    late_urgent = create_report(urgent=True, now=ago(2))
+    create_report(status="closed", now=ago(100))  # closed: nothing is due
+    no_receipt = _transferred(p, ago(25))
+    no_feedback = _transferred(p, ago(80))
+    review.police_acknowledge(no_feedback, actor=police, version=no_feedback.version, now=ago(79))
+    on_time = _transferred(p, ago(2))
+    unanswered = _transferred(p, ago(24 * 10))
+    review.police_acknowledge(unanswered, actor=police, version=unanswered.version, now=ago(24 * 10 - 1))
+    review.record_feedback(unanswered, outcome="not_filed", case_no=None, decided_at=None, note=None, actor=police,
+                           version=unanswered.version, now=ago(24 * 9))
+    review.supervise(unanswered, "请说明理由", actor=p, version=unanswered.version, now=ago(24 * 8),
+                     deadlines=review.Deadlines())
+    db.session.commit()
+    found = queries.overdue(p, now=NOW)
+    assert {kind: [item.report.tracking_no for item in items] for kind, items in found.items()} == {
+        "acknowledge": [late_ack.tracking_no, late_urgent.tracking_no],
+        "police_receipt": [no_receipt.tracking_no],
+        "police_feedback": [no_feedback.tracking_no],
+        "supervision_answer": [unanswered.tracking_no],
+    }
+    assert on_time.tracking_no not in str(found)
+    assert queries.status_counts(p, now=NOW)["overdue"] == 5
+
+
+def test_the_overdue_page_lists_by_kind_with_the_time_past_due(world, app):
+    p, _, prosecutor = world
+    late = create_report(now=ago(24 + 50))
+    _transferred(p, ago(30))
+    north = create_office()
+    db.session.commit()
+    theirs = create_report(district_code="430299", now=ago(100))
+    assert theirs.office_id == north.id
+    client = app.test_client()
+    assert login(client, prosecutor).status_code == 303
+    page = client.get("/review/overdue")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert re.search(rf'data-tracking-no="{late.tracking_no}" data-overdue="acknowledge"', text)
+    assert 'data-overdue-count="acknowledge">1<' in text
+    assert 'data-overdue-count="police_receipt">1<' in text
+    assert "已超期 2 天" in text
+    assert theirs.tracking_no not in text
+
+
+def test_the_overdue_page_needs_a_login_and_the_inbox_permission(app):
+    liaison = create_staff(role="unit_liaison")
+    db.session.commit()
+    client = app.test_client()
+    first = client.get("/review/overdue")
+    assert first.status_code == 303
+    assert first.headers["Location"].startswith("/login")
+    assert login(client, liaison).status_code == 303
+    assert client.get("/review/overdue").status_code == 403
+
+
+def test_the_action_views_take_the_police_deadlines_from_the_settings(make_app):
+    import datetime as dt
+
+    from app.review import routes
+
+    make_app(deadline_police_feedback=48)
+    deadlines = routes._deadlines()
+    assert deadlines.police_feedback == dt.timedelta(hours=48)
+    assert deadlines.police_receipt == dt.timedelta(hours=24)
