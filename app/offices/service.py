@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -12,7 +9,7 @@ from typing import Any
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
-from app.core.fields import csv_flag
+from app.core import imports
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -78,39 +75,10 @@ def import_police_units(rows: Iterable[dict[str, Any]], *, default_office_id: in
         problems.append(f"代码重复：{', '.join(duplicates)}")
     if problems:
         raise ValidationError("；".join(problems))
-    created = updated = 0
-    for data in checked:
-        unit = db.session.scalars(select(PoliceUnit).where(PoliceUnit.code == data["code"])).one_or_none()
-        if unit is None:
-            db.session.add(PoliceUnit(**data))
-            created += 1
-        else:
-            for key, value in data.items():
-                setattr(unit, key, value)
-            updated += 1
-    db.session.flush()
+    created, updated = imports.upsert_by_code(PoliceUnit, checked)
     return created, updated
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV (header ``code,name,district_code,active[,office]``) or a JSON list."""
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() == ".json":
-        rows = json.loads(text)
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ValidationError("JSON 文件应为对象的列表")
-        return rows
-    rows = []
-    for row in csv.DictReader(io.StringIO(text)):
-        item: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-        if "active" in item:
-            flag = csv_flag(item["active"])
-            if flag is None:
-                item.pop("active")  # an empty cell: the default (active)
-            else:
-                item["active"] = flag
-        for optional in ("district_code", "office"):
-            if not item.get(optional):
-                item.pop(optional, None)
-        rows.append(item)
-    return rows
+    """Rows of a CSV or a JSON list (see ``app.core.imports.read_rows``)."""
+    return imports.read_rows(path, optional=("district_code", "office"))
