@@ -18,6 +18,14 @@ from tests.auth.conftest import login
 from tests.factories import create_office, create_report, create_staff, create_unit, report_body, valid_id_number
 
 NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _now_is_now() -> None:
+    """NOW is the test's own start: deadlines and timers are relative to the real clock, and a long run would
+    otherwise age a module-level moment by minutes."""
+    global NOW  # noqa: PLW0603 - one moment per test, read by the helpers
+    NOW = dt.datetime.now(dt.UTC)
 ROW = re.compile(r'data-tracking-no="(QZBG-[0-9-]+)"')
 
 

@@ -20,6 +20,14 @@ from tests.factories import create_office, create_report, create_staff
 NOW = dt.datetime.now(dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def _now_is_now() -> None:
+    """NOW is the test's own start: deadlines and timers are relative to the real clock, and a long run would
+    otherwise age a module-level moment by minutes."""
+    global NOW  # noqa: PLW0603 - one moment per test, read by the helpers
+    NOW = dt.datetime.now(dt.UTC)
+
+
 def ago(hours: float) -> dt.datetime:
     return NOW - dt.timedelta(hours=hours)
 
