@@ -13,6 +13,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import logging
 import re
 import unicodedata
 import uuid
@@ -23,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from app.auth.actor import Actor
 from app.auth.models import StaffUser
-from app.crypto.vault import get_vault
+from app.crypto.vault import DecryptionError, get_vault
 from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.idcard import is_phone, normalise_id_number
@@ -42,6 +43,8 @@ OVERDUE_KINDS: dict[str, str] = {
     "police_feedback": "公安逾期未反馈",
     "supervision_answer": "逾期未说明不立案理由",
 }
+
+log = logging.getLogger("qzbg.review")
 
 
 def _open_transfer() -> Any:
@@ -364,7 +367,12 @@ def inbox(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | No
     for rid in wanted:
         report = loaded[rid]
         deadline = _deadline(report, transfers.get(rid))
-        victim = report.section("victim") or {}
+        try:
+            victim = report.section("victim") or {}
+        except DecryptionError as exc:
+            # One unreadable row (a destroyed key, a moved ciphertext) must not take the whole inbox down.
+            log.error("inbox_row_unreadable", extra={"report_id": str(report.id), "exception": type(exc).__name__})
+            victim = {}
         assignee = names.get(report.assignee_id) if report.assignee_id else None
         rows.append(Row(report=report, victim=mask_name(victim.get("name")), assignee=assignee,
                         deadline=deadline, overdue=deadline is not None and deadline < at))

@@ -264,3 +264,14 @@ def test_a_bad_value_is_ignored_and_the_others_still_apply(logged_in):
     text = client.get("/review/?urgent=1&status=bogus&from=nope").get_data(as_text=True)
     assert ROW.findall(text) == [urgent.tracking_no]
     assert "部分筛选条件无效" in text
+
+
+def test_one_unreadable_row_does_not_take_the_inbox_down(logged_in):
+    client, _ = logged_in("prosecutor")
+    readable, moved = create_report(now=at(1)), create_report(now=at(2))
+    moved.victim_data = readable.victim_data  # a ciphertext moved to another row no longer opens
+    db.session.commit()
+    page = client.get("/review/")
+    assert page.status_code == 200
+    assert f'data-report-id="{moved.id}"' in page.text
+    assert f'data-report-id="{readable.id}"' in page.text
