@@ -34,7 +34,9 @@ def test_a_liaison_sees_only_their_units_figures(app, seeded):
     assert {k: int(v) for k, v in shown.items()} == db_counts(unit_id=seeded.units["A"].id)
     assert shown["received"] == "3"
     page = logged_in(app, liaison).get(f"/review/unit-stats?{PERIOD}").get_data(as_text=True)
-    assert "实验小学" not in page and "stats-b" not in page and 'data-breakdown="by_unit"' not in page
+    assert "实验小学" not in page
+    assert "stats-b" not in page
+    assert 'data-breakdown="by_unit"' not in page
 
 
 def test_the_small_cell_rule_hides_counts_of_one_and_two_by_category(app, seeded):
@@ -47,11 +49,13 @@ def test_the_small_cell_rule_hides_counts_of_one_and_two_by_category(app, seeded
     section = page.split('data-breakdown="by_category"')[1].split("</section>")[0]
     assert re.search(r"多处损伤/虐待</th><td[^>]*>&lt;3<", section)
     assert re.search(r"遗弃/无人照料</th><td[^>]*>&lt;3<", section)
-    assert ">1<" not in section and ">2<" not in section
+    assert ">1<" not in section
+    assert ">2<" not in section
     assert 'data-field="small_cell_rule"' in page
     book = load_workbook(io.BytesIO(client.get(f"/review/unit-stats.xlsx?{PERIOD}").data), read_only=True)
     cells = {row[0]: row[1] for row in book["按类别"].iter_rows(min_row=3, values_only=True) if row[0]}
-    assert cells["多处损伤/虐待"] == "<3" and cells["遗弃/无人照料"] == "<3"
+    assert cells["多处损伤/虐待"] == "<3"
+    assert cells["遗弃/无人照料"] == "<3"
 
 
 @pytest.mark.parametrize(("cells", "shown"), [
@@ -92,30 +96,36 @@ def test_the_register_needs_a_recent_second_factor_then_is_audited_and_confident
     who = Person(client, seeded.prosecutor)
     age_step_up(who)
     answer = register_of(who)
-    assert answer.status_code == 303 and answer.headers["Location"].startswith("/account/step-up?next=")
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/account/step-up?next=")
     assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "report.register_export")).all() == []
 
     assert step_up(who, f"/review/register.xlsx?{PERIOD}").status_code == 303
     answer = register_of(who)
-    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"] == "no-store"
     assert answer.is_streamed
     book = load_workbook(io.BytesIO(answer.data))
     sheet = book["台账"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == CONFIDENTIAL
-    assert CONFIDENTIAL in sheet.oddHeader.center.text and CONFIDENTIAL in sheet.oddFooter.center.text
+    assert CONFIDENTIAL in sheet.oddHeader.center.text
+    assert CONFIDENTIAL in sheet.oddFooter.center.text
     head = rows[2]
     assert head[-3:] == ("被害人姓名", "报告人姓名", "报告人电话")
     body = rows[3:]
     assert len(body) == int(db_counts()["received"])
     tracking = {r[0] for r in body}
-    assert seeded.reports["R3"].tracking_no in tracking and seeded.reports["before"].tracking_no not in tracking
+    assert seeded.reports["R3"].tracking_no in tracking
+    assert seeded.reports["before"].tracking_no not in tracking
     assert seeded.reports["other_office"].tracking_no not in tracking
     r3 = next(r for r in body if r[0] == seeded.reports["R3"].tracking_no)
     assert r3[-3:] == ("小花", "王医生", "13800000000")
-    assert r3[11] == "城北派出所" and r3[12] == "受案调查"
+    assert r3[11] == "城北派出所"
+    assert r3[12] == "受案调查"
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "report.register_export")).all()
-    assert len(entries) == 1 and entries[0].actor_id == seeded.prosecutor.id
+    assert len(entries) == 1
+    assert entries[0].actor_id == seeded.prosecutor.id
     assert entries[0].target_id == "2025-01-01..2025-12-31"
 
 

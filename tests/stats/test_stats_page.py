@@ -61,7 +61,9 @@ def test_staff_of_another_office_see_none_of_these_reports(app, seeded):
     other = create_staff(role="prosecutor", office=create_office("east", "东区人民检察院", ("430300",)))
     db.session.commit()
     shown = stats_of(logged_in(app, other))
-    assert shown["received"] == "0" and shown["transferred"] == "0" and shown["silent_units"] == "0"
+    assert shown["received"] == "0"
+    assert shown["transferred"] == "0"
+    assert shown["silent_units"] == "0"
 
 
 def test_a_breakdown_by_category_unit_type_and_channel_shows_the_rows_counts(app, seeded):
@@ -74,8 +76,12 @@ def test_a_breakdown_by_category_unit_type_and_channel_shows_the_rows_counts(app
     units = page.split('data-breakdown="by_unit"')[1].split("</section>")[0]
     assert re.search(r"实验小学</th><td[^>]*>stats-b</td><td[^>]*>4<", units)
     silent = page.split('data-breakdown="silent_units"')[1].split("</section>")[0]
-    assert "阳光幼儿园" in silent and "已撤销诊所" not in silent and "市第一医院" not in silent
-    assert "<svg" in page and "<script" not in page and "style=" not in page
+    assert "阳光幼儿园" in silent
+    assert "已撤销诊所" not in silent
+    assert "市第一医院" not in silent
+    assert "<svg" in page
+    assert "<script" not in page
+    assert "style=" not in page
 
 
 def test_median_and_90th_percentile_times_follow_percentile_cont(app, seeded):
@@ -105,12 +111,13 @@ def test_the_workbook_holds_the_pages_numbers(app, seeded):
     book = load_workbook(io.BytesIO(answer.data), read_only=True)
     summary = {row[1]: row[2] for row in book["概况"].iter_rows(values_only=True) if len(row) >= 3 and row[1]}
     assert {name: str(summary[name]) for name in HEADLINES} == shown
-    assert {"按月份", "按类别", "按单位类型", "按成员单位", "按区划", "按渠道", "办理用时", "本期未报告的成员单位"} <= set(
-        book.sheetnames)
+    sheets = {"按月份", "按类别", "按单位类型", "按成员单位", "按区划", "按渠道", "办理用时", "本期未报告的成员单位"}
+    assert sheets <= set(book.sheetnames)
     categories = {row[0]: row[1] for row in book["按类别"].iter_rows(min_row=3, values_only=True)}
     assert categories["多处损伤/虐待"] == "6"
     months = {row[0]: row[1] for row in book["按月份"].iter_rows(min_row=3, values_only=True)}
-    assert sum(months.values()) == int(shown["received"]) and len(months) == 12
+    assert sum(months.values()) == int(shown["received"])
+    assert len(months) == 12
 
 
 @pytest.mark.parametrize("query", ["from=2025-13-01", "from=abc&to=2025-01-01", "from=2025-05-01&to=2025-04-01",
@@ -127,7 +134,8 @@ def test_access_anonymous_to_login_and_roles_without_the_permission_refused(app,
     for path in ("/review/stats", "/review/stats.xlsx", "/review/stats/meeting", "/review/register.xlsx",
                  "/review/unit-stats"):
         answer = app.test_client().get(path)
-        assert answer.status_code == 303 and answer.headers["Location"].startswith("/login?next=")
+        assert answer.status_code == 303
+        assert answer.headers["Location"].startswith("/login?next=")
     police = create_staff(role="police")
     liaison = create_staff(role="unit_liaison")
     admin = create_staff(role="admin")
@@ -143,7 +151,8 @@ def test_the_meeting_view_shows_the_same_numbers_in_print_ready_page(app, seeded
     client = logged_in(app, seeded.prosecutor)
     shown = stats_of(client)
     page = client.get(f"/review/stats/meeting?{PERIOD}")
-    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
     assert dict(STAT.findall(page.get_data(as_text=True))) == shown
     from pathlib import Path
 
@@ -155,9 +164,12 @@ def test_quick_picks_cover_this_year_last_year_and_each_quarter():
     period, errors = presenters.parse_period({})
     picks = presenters.quick_picks(period)
     labels = [p["label"] for p in picks]
-    assert labels[:2] == ["今年", "去年"] and sum("季度" in label for label in labels) == 8
-    assert picks[0]["active"] and not errors
+    assert labels[:2] == ["今年", "去年"]
+    assert sum("季度" in label for label in labels) == 8
+    assert picks[0]["active"]
+    assert not errors
     q4 = next(p for p in picks if p["label"].endswith("第4季度"))
-    assert q4["to"].endswith("-12-31") and q4["from"].endswith("-10-01")
+    assert q4["to"].endswith("-12-31")
+    assert q4["from"].endswith("-10-01")
 
 
