@@ -54,7 +54,7 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[int]], *, w
     """One line per series over ``labels`` (months), each point's value written above it, and a legend."""
     chart_id = f"chart-{next(_ids)}"
     font = int(12 * scale)
-    left, right, top, bottom = 36, 16, 34 + font, 34 + font
+    left, right, top, bottom = 36, 40, 34 + font, 34 + font
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([1, *itertools.chain.from_iterable(series.values())])
     count = max(1, len(labels))

@@ -144,6 +144,13 @@ def _spread_row(label: str, spread: Spread) -> tuple[str, int, str, str]:
     return (label, spread.cases, _hours(spread.median_h), _hours(spread.p90_h))
 
 
+def _month_labels(months: list[str]) -> list[str]:
+    """``3月`` within one year, ``25-03`` across years (short enough for a projector's axis)."""
+    if len({m[:4] for m in months}) <= 1:
+        return [f"{int(m[5:])}月" for m in months]
+    return [m[2:] for m in months]
+
+
 def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, Any]:
     """The context the page, the meeting view and the workbook share."""
     headline = [{"name": name, "label": HEADLINE_LABELS[name], "value": figures.headline[name]}
@@ -151,7 +158,7 @@ def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, A
     months = list(figures.by_month)
     month_rows = [(m, *(figures.by_month[m][k] for k in MONTH_SERIES)) for m in months]
     tables = [Table("by_month", "按月份", ("月份", *MONTH_SERIES.values()), month_rows,
-                    charts.line_chart("按月份：接收、移送、办结", months,
+                    charts.line_chart("按月份：接收、移送、办结", _month_labels(months),
                                       {label: [figures.by_month[m][k] for m in months]
                                        for k, label in MONTH_SERIES.items()}, scale=scale))]
 
