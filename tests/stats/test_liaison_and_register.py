@@ -63,7 +63,8 @@ def test_the_small_cell_rule_hides_counts_of_one_and_two_by_category(app, seeded
     ({"a": 2, "b": 7, "c": 4}, {"a": "<3", "b": "7", "c": "*"}),  # one hidden cell: the next smallest goes too
     ({"a": 1, "b": 2, "c": 9}, {"a": "<3", "b": "<3", "c": "9"}),  # 1+2=3: two ways, nothing pinned
     ({"a": 2, "b": 2, "c": 9}, {"a": "<3", "b": "<3", "c": "*"}),  # 2+2=4 pins both at 2
-    ({"a": 1, "b": 1, "c": 3}, {"a": "<3", "b": "<3", "c": "*"}),  # all at their least: 1+1, then 1+1+3
+    ({"a": 1, "b": 1, "c": 3}, None),  # 1+1 pins both; hiding the 3 too still pins 1+1+3: withheld
+    ({"a": 1, "b": 1, "c": 4}, {"a": "<3", "b": "<3", "c": "*"}),  # 1+1+4 also fits 2+1+3: hidden
     ({"a": 2, "b": 0}, None),  # a lone small cell and nothing to hide it with: the breakdown is withheld
 ])
 def test_the_small_cell_rule_leaves_no_hidden_value_derivable(cells, shown):
