@@ -300,6 +300,7 @@ def register_blueprints(app: Flask) -> None:
     from app.reports import api as reports_api
     from app.reports import routes as reports_routes
     from app.review import routes as review_routes
+    from app.stats import routes as stats_routes
     from app.units import api as units_api
     from app.units import routes as units_routes
     from app.wechat import init_app as init_wechat
@@ -311,7 +312,7 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
-    for staff_blueprint in (auth_routes.bp, review_routes.bp, admin_routes.bp):
+    for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_routes.bp):
         app.register_blueprint(staff_blueprint)
     templating.register(app)
     init_wechat(app)

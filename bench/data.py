@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import notify_worker, reporter_list, review_inbox, rotation
+from bench import stats as stats_bench
 from bench.common import PG_ENV, BenchError
 from bench.instance import (
     BenchApp,
@@ -31,6 +32,8 @@ class DataResult:
     description: str
     listing: list[reporter_list.ListFigure] = field(default_factory=list)
     inbox: list[review_inbox.InboxFigure] = field(default_factory=list)
+    stats: list[stats_bench.StatsFigure] = field(default_factory=list)
+    stats_plans: list[str] = field(default_factory=list)
     worker: notify_worker.WorkerFigure | None = None
     rotation: list[rotation.RotationFigure] = field(default_factory=list)
     raw_rewrap_per_s: float | None = None
@@ -85,6 +88,12 @@ def run_data(name: str, root: Path, args: argparse.Namespace) -> DataResult:
                     bench_app, env, port, directory, args.inbox_sizes, args.inbox_requests, result.problems
                 )
             _section(result, "staff inbox", inbox)
+        if getattr(args, "stats_sizes", None) and name == "postgresql":
+            def stats() -> None:
+                result.stats, result.stats_plans = stats_bench.run(
+                    bench_app, env, port, directory, args.stats_sizes, args.stats_requests, result.problems
+                )
+            _section(result, "statistics page", stats)
         if args.worker_messages:
             def worker() -> None:
                 result.worker = notify_worker.run(env, directory, args.worker_messages, result.problems)
@@ -122,6 +131,7 @@ def print_data(result: DataResult, args: argparse.Namespace) -> None:
             small, big = result.listing[0], result.listing[-1]
             print(f"    p50 at {big.size:,} / at {small.size:,}: {_ratio(big.p50_ms, small.p50_ms)} (target <= 1.3x)")
     review_inbox.print_figures(result.inbox)
+    stats_bench.print_figures(result.stats, result.stats_plans)
     if result.worker is not None:
         w = result.worker
         print(f"  notify worker (deliver_due, wechat_subscribe) to the fake WeChat on loopback: {w.sent} of "

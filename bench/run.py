@@ -70,6 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--inbox-requests", type=int, default=50, help="requests per inbox page and size (default 50)")
     parser.add_argument(
+        "--stats-sizes", type=_sizes, default=[10_000, 1_000_000],
+        help="reports in the table for the statistics page run, PostgreSQL only (default 10000,1000000; 0 to skip)",
+    )
+    parser.add_argument("--stats-requests", type=int, default=20, help="statistics page requests per size (default 20)")
+    parser.add_argument(
         "--worker-messages", type=int, default=500, help="messages for the notify worker run (default 500; 0 skips)"
     )
     parser.add_argument(

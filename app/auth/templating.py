@@ -13,6 +13,8 @@ from app.auth.models import StaffUser
 CST = dt.timezone(dt.timedelta(hours=8))
 NAV = (
     ("/review/", "线索", "review.inbox"),
+    ("/review/stats", "统计", "review.stats"),
+    ("/review/unit-stats", "本单位统计", "liaison.view"),
     ("/admin/users", "用户", "admin.users"),
     ("/admin/police-units", "公安机关", "admin.police_units"),
     ("/admin/audit", "审计日志", "admin.audit"),

@@ -181,3 +181,9 @@ class TrackingCounter(db.Model):  # type: ignore[name-defined,misc]
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+# Statistics (app/stats, migration 0008_stats): each figure counts on its own timestamp within a period.
+Index("ix_reports_office_id_acknowledged_at", Report.office_id, Report.acknowledged_at)
+Index("ix_reports_office_id_closed_at", Report.office_id, Report.closed_at)
+Index("ix_reports_office_id_acknowledge_due_at", Report.office_id, Report.acknowledge_due_at)
+Index("ix_reports_unit_id_submitted_at", Report.unit_id, Report.submitted_at)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, Date, ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dbtypes import UTCDateTime
@@ -76,6 +76,11 @@ class Transfer(_OfReport, db.Model):  # type: ignore[name-defined,misc]
 
     report: Mapped[Report] = relationship()
     police_unit: Mapped[PoliceUnit] = relationship()
+
+    # Statistics (app/stats, migration 0008_stats): the transfers of a period by each of their timestamps.
+    __table_args__ = tuple(Index(f"ix_transfers_{column}", column) for column in (
+        "created_at", "feedback_at", "supervision_requested_at", "receipt_due_at", "feedback_due_at",
+        "supervision_answer_due_at"))
 
 
 class Question(_OfReport, db.Model):  # type: ignore[name-defined,misc]

@@ -1,0 +1,183 @@
+"""Workbooks: the statistics (a sheet per breakdown, the page's numbers) and the case register (台账).
+
+Both are written in openpyxl's write-only mode. The register decrypts personal columns row by row, so its sheet
+never waits in clear on disk: openpyxl's own temporary file is replaced by an ``EphemeralSpool`` (AES-CTR under
+a key held only in memory), and the finished workbook is assembled into another spool and sent in chunks. Memory
+stays flat however many rows there are (rows are read ``REGISTER_CHUNK`` at a time). This leans on openpyxl
+3.1's write-only internals (``WorksheetWriter(out=...)``, ``ExcelWriter.write_worksheet``), pinned in
+requirements.txt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import shutil
+from collections.abc import Iterator
+from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.writer.excel import ExcelWriter
+
+from app.core.spool import EphemeralSpool
+from app.crypto.vault import DecryptionError
+from app.extensions import db
+from app.reports.constants import CATEGORY_SHORT
+from app.reports.states import STATUS_LABELS
+from app.review.models import CLOSE_REASONS, FEEDBACK_OUTCOMES
+from app.stats import queries
+from app.stats.presenters import CHANNEL_LABELS
+from app.units.models import UNIT_TYPES
+
+log = logging.getLogger("qzbg.stats")
+CONFIDENTIAL = "机密 · 仅限未检办内部使用"
+CHUNK_BYTES = 64 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _sheet_title(title: str) -> str:
+    cleaned = title.split("（")[0]
+    for ch in "[]:*?/\\":
+        cleaned = cleaned.replace(ch, " ")
+    return cleaned[:31]
+
+
+def stats_workbook(context: dict[str, Any]) -> bytes:
+    """The statistics of ``presenters.build``: a summary sheet, then one sheet per breakdown."""
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+
+    def head(ws: Any, values: tuple[str, ...]) -> None:
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(ws, value=value)
+            cell.font = bold
+            cells.append(cell)
+        ws.append(cells)
+
+    period = context["period"]
+    summary = wb.create_sheet("概况")
+    summary.append([f"统计期间 {period.first.isoformat()} 至 {period.last.isoformat()}（北京时间）"])
+    head(summary, ("指标", "代码", "数量"))
+    for item in context["headline"]:
+        summary.append([item["label"], item["name"], item["value"]])
+    summary.append(["移送率（本期接收线索中已移送公安的比例）", "transfer_rate", context["transfer_rate"]])
+    if context.get("small_cell_rule"):
+        summary.append([context["small_cell_rule"]])
+    for table in context["tables"]:
+        ws = wb.create_sheet(_sheet_title(table.title))
+        ws.append([table.title])
+        if table.note:
+            ws.append([table.note])
+        head(ws, table.head)
+        for row in table.rows:
+            ws.append(list(row))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+REGISTER_HEAD = (
+    "编号", "接收时间", "渠道", "紧急", "类别", "成员单位", "单位类型", "区划代码", "状态", "签收时间",
+    "移送时间", "移送公安机关", "公安反馈", "案件编号", "反馈时间", "办结时间", "办结原因",
+    "被害人姓名", "报告人姓名", "报告人电话",
+)
+
+
+def _cst(value: dt.datetime | None) -> str:
+    return value.astimezone(queries.CST).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+class _SealedWorkbookWriter(ExcelWriter):  # type: ignore[misc]
+    """openpyxl's writer, but a write-only sheet's XML comes out of its encrypted spool, not a named file."""
+
+    def write_worksheet(self, ws: Any) -> None:
+        writer = ws._writer
+        if writer is None or not isinstance(writer.out, EphemeralSpool):
+            super().write_worksheet(ws)
+            return
+        from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        if not ws.closed:
+            ws.close()
+        ws._rels = writer._rels
+        writer.out.seek(0)
+        with self._archive.open(ws.path[1:], "w", force_zip64=True) as target:
+            shutil.copyfileobj(writer.out, target, CHUNK_BYTES)
+        writer.out.close()
+        self.manifest.append(ws)
+
+
+def _sealed_sheet(wb: Workbook, title: str) -> Any:
+    ws = wb.create_sheet(title)
+    ws._writer = WorksheetWriter(ws, out=EphemeralSpool())
+    return ws
+
+
+def _personal(report: Any) -> tuple[str, str, str]:
+    try:
+        victim = report.section("victim") or {}
+        reporter = report.section("reporter") or {}
+    except DecryptionError as exc:
+        log.error("register_row_unreadable", extra={"report_id": str(report.id), "exception": type(exc).__name__})
+        return ("（无法解密）", "（无法解密）", "")
+    return (str(victim.get("name") or ""), str(reporter.get("name") or ""), str(reporter.get("phone") or ""))
+
+
+def register_stream(scope: queries.Scope, period: queries.Period, *, office_name: str) -> Iterator[bytes]:
+    """The case register of the period as .xlsx bytes, in chunks (see the module docstring)."""
+    wb = Workbook(write_only=True)
+    ws = _sealed_sheet(wb, "台账")
+    ws.oddHeader.center.text = CONFIDENTIAL
+    ws.oddFooter.center.text = f"{CONFIDENTIAL} · 第 &P 页，共 &N 页"
+    ws.evenHeader.center.text = CONFIDENTIAL
+    ws.evenFooter.center.text = ws.oddFooter.center.text
+    warning = WriteOnlyCell(ws, value=CONFIDENTIAL)
+    warning.font = Font(bold=True, color="C00000", size=14)
+    ws.append([warning])
+    ws.append([f"{office_name} · 强制报告线索台账 · {period.first.isoformat()} 至 {period.last.isoformat()}"
+               "（北京时间）· 含个人信息，严禁外传"])
+    bold = Font(bold=True)
+    header = []
+    for value in REGISTER_HEAD:
+        cell = WriteOnlyCell(ws, value=value)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    result = queries.register_rows(scope, period)
+    for partition in result.partitions():
+        categories = queries.category_codes([row[0].id for row in partition])
+        for report, unit_name, transferred_at, police_name, outcome, feedback_at, case_no in partition:
+            victim, reporter, phone = _personal(report)
+            ws.append([
+                report.tracking_no, _cst(report.submitted_at), CHANNEL_LABELS.get(report.channel, report.channel),
+                "是" if report.urgent else "否",
+                "、".join(CATEGORY_SHORT.get(c, c) for c in sorted(categories.get(report.id, []),
+                                                                  key=list(CATEGORY_SHORT).index)),
+                unit_name or "社会公众", UNIT_TYPES.get(report.unit_type or "", "") if report.unit_type else "",
+                report.district_code or "", STATUS_LABELS.get(report.status, report.status),
+                _cst(report.acknowledged_at), _cst(transferred_at), police_name or "",
+                FEEDBACK_OUTCOMES.get(outcome or "", ""), case_no or "", _cst(feedback_at), _cst(report.closed_at),
+                CLOSE_REASONS.get(report.close_reason or "", ""), victim, reporter, phone,
+            ])
+            db.session.expunge(report.data_key)
+            db.session.expunge(report)
+        yield b""  # let the server notice a client that went away between chunks
+    db.session.rollback()  # the reading transaction ends before the workbook is assembled
+    packed = EphemeralSpool()
+    try:
+        with ZipFile(packed, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+            _SealedWorkbookWriter(wb, archive).save()
+        packed.seek(0)
+        while chunk := packed.read(CHUNK_BYTES):
+            yield chunk
+    finally:
+        packed.close()
