@@ -140,7 +140,7 @@ class Settings:
     notify_max_attempts: int = 6
     notify_lease_seconds: int = 300
     notify_retry_seconds: int = 30
-    notify_poll_seconds: float = 1.0
+    notify_poll_seconds: float = 0.25
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -263,7 +263,7 @@ class Settings:
             notify_max_attempts=_int(get("NOTIFY_MAX_ATTEMPTS", "6") or "", "QZBG_NOTIFY_MAX_ATTEMPTS", 1, 50),
             notify_lease_seconds=_int(get("NOTIFY_LEASE_SECONDS", "300") or "", "QZBG_NOTIFY_LEASE_SECONDS", 1, 3600),
             notify_retry_seconds=_int(get("NOTIFY_RETRY_SECONDS", "30") or "", "QZBG_NOTIFY_RETRY_SECONDS", 1, 3600),
-            notify_poll_seconds=_int(get("NOTIFY_POLL_MS", "1000") or "", "QZBG_NOTIFY_POLL_MS", 50, 60_000) / 1000,
+            notify_poll_seconds=_int(get("NOTIFY_POLL_MS", "250") or "", "QZBG_NOTIFY_POLL_MS", 50, 60_000) / 1000,
         )
 
     def replace(self, **changes: Any) -> Settings:

@@ -49,6 +49,7 @@ LEASE = dt.timedelta(minutes=5)  # QZBG_NOTIFY_LEASE_SECONDS's default
 LISTEN_CHANNEL = "qzbg_outbox"  # migrations/versions/0008: a NOTIFY after every outbox insert
 HEARTBEAT_EVERY = 10.0  # seconds between two heartbeats of a worker
 JOBS_EVERY = 5.0  # seconds between two looks at the scheduled jobs
+LISTEN_WAIT = 1.0  # seconds a LISTENing idle worker waits at most before it looks anyway
 
 
 def _settings() -> Any:
@@ -270,7 +271,8 @@ def due_exists(now: dt.datetime, known: dict[str, Channel]) -> bool:
 
 class Waker:
     """How an idle worker waits: on PostgreSQL for the outbox's NOTIFY (a connection of its own, LISTENing), at
-    most ``interval`` seconds; elsewhere, or while that connection is down, a plain ``interval`` sleep."""
+    most ``max(interval, LISTEN_WAIT)`` seconds (retries falling due are not notified); elsewhere, or while that
+    connection is down, a plain ``interval`` sleep."""
 
     def __init__(self, interval: float, stop: threading.Event) -> None:
         self.interval, self.stop = interval, stop
@@ -300,6 +302,7 @@ class Waker:
         if conn is None:
             self.stop.wait(limit)
             return
+        limit = max(limit, LISTEN_WAIT)
         deadline = time.monotonic() + limit
         try:
             while not self.stop.is_set():
