@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 
 from app.audit import service as audit
 from app.auth.actor import Actor
@@ -49,7 +50,7 @@ class Overview:
     by_channel: dict[str, dict[str, int]]  # channel -> state -> count
 
 
-def _scope(office_id: int | None) -> object:
+def _scope(office_id: int | None) -> ColumnElement[bool]:
     return or_(OutboxMessage.report_id.is_(None), Report.office_id == office_id)
 
 
@@ -72,7 +73,7 @@ def overview(office_id: int | None) -> Overview:
     by_channel: dict[str, dict[str, int]] = {}
     for channel, state, count in counts:
         by_channel.setdefault(channel, {"pending": 0, "sent": 0, "dead": 0})[state] = int(count)
-    oldest = db.session.scalar(
+    oldest: Any = db.session.scalar(
         select(func.min(OutboxMessage.created_at))
         .outerjoin(Report, Report.id == OutboxMessage.report_id)
         .where(OutboxMessage.state == "pending", scope)
@@ -90,7 +91,7 @@ def overview(office_id: int | None) -> Overview:
     )
 
 
-def _dead_ids(office_id: int | None) -> object:
+def _dead_ids(office_id: int | None) -> Select[Any]:
     return (select(OutboxMessage.id).outerjoin(Report, Report.id == OutboxMessage.report_id)
             .where(OutboxMessage.state == "dead", _scope(office_id)))
 
