@@ -102,7 +102,7 @@ def worker_env(backend: tuple[str, str, Path], fake: SwitchableFake, **extra: st
         "QZBG_KEYRING": str(root / "keyring.json"), "QZBG_ATTACHMENTS_DIR": str(root / "attachments"),
         "QZBG_WECHAT_APPID": fake.state.appid, "QZBG_WECHAT_SECRET": fake.state.secret,
         "QZBG_WECHAT_API_BASE": fake.url, "QZBG_WECHAT_STATUS_TEMPLATE_ID": TEMPLATE, "QZBG_WECHAT_TIMEOUT": "2",
-        "QZBG_NOTIFY_LEASE_SECONDS": "3", "QZBG_NOTIFY_POLL_MS": "100", "QZBG_WECHAT_BREAKER_FAILURES": "100",
+        "QZBG_NOTIFY_POLL_MS": "100", "QZBG_WECHAT_BREAKER_FAILURES": "100",
         **extra,
     }
 

@@ -179,3 +179,31 @@ def test_run_once_delivers_and_runs_the_due_jobs(app, runner):
     assert db.session.get(JobRun, "audit_chain_head").last_status == "ok"
     again = runner.invoke(args=["notify", "run-once"])
     assert "job audit_chain_head" not in again.output  # not due again for an hour
+
+
+LOOP_STOP = threading.Event()
+
+
+def stop_the_loop(now: dt.datetime) -> None:
+    CALLS.append("loop")
+    LOOP_STOP.set()
+
+
+def test_the_worker_loop_runs_the_due_jobs_and_beats(app):
+    from app.notify import worker
+
+    LOOP_STOP.clear()
+    job = jobs.Job("test_loop", f"{__name__}.stop_the_loop", every=dt.timedelta(minutes=1))
+    thread = threading.Thread(target=lambda: _run_loop(app, worker, job))
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive()
+    assert CALLS == ["loop"]
+    assert db.session.get(JobRun, "test_loop").last_status == "ok"
+    assert db.session.scalars(select(WorkerHeartbeat)).one().pid > 0
+
+
+def _run_loop(app, worker, job) -> None:
+    with app.app_context():
+        worker.run(interval=0.05, stop=LOOP_STOP, known={}, jobs=[job])
+        db.session.remove()

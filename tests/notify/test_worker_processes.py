@@ -65,13 +65,14 @@ def test_a_worker_killed_mid_batch_and_started_again_loses_nothing(app, backend,
     keys = queue_messages(switchable.state, count)
     fake = switchable.state
     fake.mode, fake.hang_seconds, fake.hang_paths = "hang", 0.2, {SEND_PATH}  # slow enough to be caught mid-batch
-    first = start(workers, backend, switchable, tmp_path)
+    # A short lease, so the restarted worker takes over the killed one's claims soon (the default is 5 minutes).
+    first = start(workers, backend, switchable, tmp_path, QZBG_NOTIFY_LEASE_SECONDS="3")
     wait_for(lambda: len(fake.sent) >= 8, 60, "the first messages at the fake")
     first.signal(signal.SIGKILL)
     first.wait(10)
     assert len(fake.sent) < count, "the worker finished before it was killed"
     fake.mode = "normal"
-    start(workers, backend, switchable, tmp_path)
+    start(workers, backend, switchable, tmp_path, QZBG_NOTIFY_LEASE_SECONDS="3")
     wait_for(all_sent(count), 60, "every message sent")
     got = received(fake)
     assert set(got) == keys  # nothing lost
@@ -108,6 +109,7 @@ def test_sigterm_lets_the_messages_in_flight_finish_and_gives_back_the_rest(app,
 
 
 def test_two_workers_racing_send_each_message_exactly_once(app, backend, switchable, workers, tmp_path):
+    # The default lease (5 minutes), far longer than a batch takes: the normal path, where no lease runs out.
     count = 120
     keys = queue_messages(switchable.state, count)
     db.session.remove()
