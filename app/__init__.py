@@ -295,6 +295,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import templating
     from app.core.rest import api
     from app.extensions import csrf
+    from app.notify import admin as notify_admin
     from app.offices import api as offices_api
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
@@ -314,6 +315,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(units_routes.bp)
     for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_routes.bp):
         app.register_blueprint(staff_blueprint)
+    notify_admin.register(app)
     templating.register(app)
     init_wechat(app)
 

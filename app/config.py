@@ -135,6 +135,12 @@ class Settings:
     deadline_police_receipt: int = 24
     deadline_police_feedback: int = 72
     deadline_supervision_answer: int = 168
+    # --- Notify worker (issue 9 B): attempts before a message is dead, its lease while being sent, the first
+    # back-off (doubling, with jitter, up to an hour), and how often an idle worker looks for due messages ---
+    notify_max_attempts: int = 6
+    notify_lease_seconds: int = 300
+    notify_retry_seconds: int = 30
+    notify_poll_seconds: float = 0.25
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -253,6 +259,11 @@ class Settings:
                                           "QZBG_DEADLINE_POLICE_FEEDBACK", 1, 24 * 90),
             deadline_supervision_answer=_int(get("DEADLINE_SUPERVISION_ANSWER", "168") or "",
                                              "QZBG_DEADLINE_SUPERVISION_ANSWER", 1, 24 * 90),
+            # --- Notify worker (issue 9 B) ---
+            notify_max_attempts=_int(get("NOTIFY_MAX_ATTEMPTS", "6") or "", "QZBG_NOTIFY_MAX_ATTEMPTS", 1, 50),
+            notify_lease_seconds=_int(get("NOTIFY_LEASE_SECONDS", "300") or "", "QZBG_NOTIFY_LEASE_SECONDS", 1, 3600),
+            notify_retry_seconds=_int(get("NOTIFY_RETRY_SECONDS", "30") or "", "QZBG_NOTIFY_RETRY_SECONDS", 1, 3600),
+            notify_poll_seconds=_int(get("NOTIFY_POLL_MS", "250") or "", "QZBG_NOTIFY_POLL_MS", 50, 60_000) / 1000,
         )
 
     def replace(self, **changes: Any) -> Settings:

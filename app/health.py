@@ -2,6 +2,9 @@
 
 ``/readyz`` says which dependency is missing, in words fit for an operator and
 free of secrets (no URL, host, user or driver message): the exception type only.
+It also says whether a notify worker runs (``notify_worker``: ``ok``, ``down`` when
+none has beaten for 2 minutes, with a ``detail``); that alone keeps the answer 200:
+the app serves reports without the worker, and a load balancer must not take it out.
 """
 
 from __future__ import annotations
@@ -51,5 +54,19 @@ def readyz() -> ResponseReturnValue:
             return _unavailable({**body, "detail": "keyring does not open the data keys stored in the database"})
         if state == "unchecked":
             return _unavailable({**body, "detail": "keyring not yet checked against the database"})
+    body.update(_notify_worker())
     db.session.rollback()  # end the read (on SQLite it holds the write lock)
     return {"status": "ok", **body}
+
+
+def _notify_worker() -> dict[str, Any]:
+    from app.notify.heartbeat import worker_down
+
+    try:
+        down = worker_down()
+    except SQLAlchemyError as exc:  # the table not there yet (migrations pending)
+        db.session.rollback()
+        return {"notify_worker": "unknown", "detail": f"notify worker state not readable: {type(exc).__name__}"}
+    if down:
+        return {"notify_worker": "down", "detail": "no notify worker has beaten for 2 minutes (通知服务未运行)"}
+    return {"notify_worker": "ok"}

@@ -3,7 +3,7 @@
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import RecoveryCode, StaffSession, StaffUser
 from app.crypto.models import DataKey
-from app.notify.models import OutboxMessage
+from app.notify.models import JobRun, OutboxMessage, WorkerHeartbeat
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
@@ -13,9 +13,11 @@ from app.units.models import Unit, UnitQrCode
 from app.wechat.tokens import WeChatAccessToken
 
 __all__ = [
-    "Attachment", "AuditEntry", "AuditHead", "DataKey", "Office", "OfficeDistrict", "OutboxMessage", "PoliceUnit",
+    "Attachment", "AuditEntry", "AuditHead", "DataKey", "JobRun", "Office", "OfficeDistrict", "OutboxMessage",
+    "PoliceUnit",
     "RecoveryCode", "Report", "ReportCategory", "ReportEvent", "Reporter", "ReporterSession", "StaffSession",
     "StaffUser",
-    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken", "Question", "Referral",
+    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken", "WorkerHeartbeat",
+    "Question", "Referral",
     "Transfer",
 ]

@@ -44,7 +44,8 @@ class DataResult:
         out = asdict(self)
         if self.worker is not None:
             out["worker"] = {**asdict(self.worker), "worker_per_s": self.worker.worker_rate,
-                             "fake_per_s": self.worker.direct_rate}
+                             "fake_per_s": self.worker.direct_rate, "pickup_p50_ms": self.worker.pickup(0.5),
+                             "pickup_p99_ms": self.worker.pickup(0.99)}
         out["rotation"] = [{**asdict(r), "keys_per_s": r.rate} for r in self.rotation]
         return out
 
@@ -138,6 +139,11 @@ def print_data(result: DataResult, args: argparse.Namespace) -> None:
               f"{w.messages} messages in {w.worker_s:.2f} s = {w.worker_rate:.0f} msg/s")
         print(f"    the fake's own rate, direct posts: {w.direct_posts} in {w.direct_s:.2f} s = {w.direct_rate:.0f}/s; "
               f"worker / fake: {_ratio(w.worker_rate, w.direct_rate)} (target >= 0.5x)")
+        if w.pickup_ms:
+            wake = "LISTEN/NOTIFY" if result.name == "postgresql" else "poll every QZBG_NOTIFY_POLL_MS"
+            print(f"    pickup, outbox commit to delivery at the fake, idle `flask notify worker` ({wake}): "
+                  f"p50 {w.pickup(0.5):.0f} ms, p99 {w.pickup(0.99):.0f} ms over {len(w.pickup_ms)} messages "
+                  "(target: within 1 s)")
     if result.rotation:
         raw = result.raw_rewrap_per_s or 0.0
         print(f"  keys rotate (batch {args.rotation_batch_size}), raw re-wrap (Vault.rewrap in a loop, no database): "

@@ -8,6 +8,12 @@ messages are queued in the outbox (``app.notify.service.queue``, channel
 empty, in this process) delivers them through the real gateway. The fake's own rate
 is a tight loop of direct HTTP posts of the same message to it (``http.client``, one
 connection per post, as the fake's HTTP/1.0 server closes each one).
+
+Pickup latency: a real ``flask notify worker`` process is started, idle, and
+``PICKUPS`` messages are queued one at a time, a random 0-300 ms apart (committed in this process); each is
+timed from its commit until the fake's count of accepted messages goes up (the
+fake polled every ``POLL`` seconds). On PostgreSQL the worker wakes on the outbox's
+NOTIFY; on SQLite it polls every ``QZBG_NOTIFY_POLL_MS`` (default 250 ms).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import dataclasses
 import datetime as dt
 import http.client
 import json
+import random
 import subprocess
 import sys
 import time
@@ -30,6 +37,8 @@ APPID = "wx-bench-appid"
 SECRET = "bench-secret"  # noqa: S105 - the fake's
 TEMPLATE = "TPL_BENCH_STATUS"
 REPORTERS = 10
+PICKUPS = 100  # at most; fewer when the run has fewer messages
+POLL = 0.002  # seconds between two looks at the fake's count
 
 
 @dataclasses.dataclass
@@ -39,6 +48,12 @@ class WorkerFigure:
     sent: int
     direct_posts: int
     direct_s: float
+
+    pickup_ms: list[float] = dataclasses.field(default_factory=list)
+
+    def pickup(self, q: float) -> float:
+        ordered = sorted(self.pickup_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
     @property
     def worker_rate(self) -> float:
@@ -157,6 +172,63 @@ def run(env: dict[str, str], directory: Path, messages: int, problems: list[str]
         if sent != messages:
             problems.append(f"notify worker: {sent} of {messages} messages sent")
         direct_s = _direct_posts(port, openids[0], messages)
-        return WorkerFigure(messages, worker_s, sent, messages, direct_s)
+        figure = WorkerFigure(messages, worker_s, sent, messages, direct_s)
+        figure.pickup_ms = _pickups(bench_app, fake_env, port, directory, min(PICKUPS, messages),
+                                    reports[0], accounts[0][0], problems)
+        return figure
     finally:
         fake.stop()
+
+
+def _fake_sent(port: int) -> int:
+    return int(_call(port, "POST", "/__fake__/state", body={})["sent"])
+
+
+def _pickups(bench_app: BenchApp, env: dict[str, str], port: int, directory: Path, count: int, report_id: Any,
+             reporter_id: Any, problems: list[str]) -> list[float]:
+    """Milliseconds from an outbox row's commit to its delivery at the fake, through an idle worker process."""
+    from app.notify import service as notify
+    from app.wechat.subscribe import CHANNEL
+
+    log = directory / "notify-worker.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "notify", "worker"], cwd=ROOT,
+                                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    samples: list[float] = []
+    try:
+        def queue_one() -> float:
+            now = dt.datetime.now(dt.UTC)
+            with bench_app.context() as db:
+                notify.queue(CHANNEL, "status_changed", now=now, report_id=report_id, reporter_id=reporter_id,
+                             payload={"template_id": TEMPLATE, "status": "received", "at": now.isoformat()})
+                db.session.commit()
+            return time.perf_counter()
+
+        def delivered(before: int, since: float, limit: float) -> float | None:
+            while time.perf_counter() - since < limit:
+                if _fake_sent(port) > before:
+                    return time.perf_counter()
+                if proc.poll() is not None:
+                    raise BenchError(f"the notify worker exited with {proc.returncode}: {log.read_text()[-800:]}")
+                time.sleep(POLL)
+            return None
+
+        # The first message waits for the worker to start (imports, app, first heartbeat): not a sample.
+        before = _fake_sent(port)
+        if delivered(before, queue_one(), 60.0) is None:
+            raise BenchError("the notify worker delivered nothing within 60 s of its start")
+        for _ in range(count):
+            # A pause of random length: arrivals at any point of the worker's poll, not right after a delivery.
+            time.sleep(random.uniform(0.0, 0.3))  # noqa: S311 - not a secret
+            before = _fake_sent(port)
+            committed = queue_one()
+            done = delivered(before, committed, 10.0)
+            if done is None:
+                problems.append("notify worker: a queued message was not delivered within 10 s")
+                break
+            samples.append((done - committed) * 1000)
+    finally:
+        stop_process_group(proc)
+    if proc.returncode not in (0, None):
+        problems.append(f"notify worker: exited with {proc.returncode} on SIGTERM")
+    return samples

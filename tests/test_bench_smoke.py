@@ -27,7 +27,8 @@ TINY = [
 ]
 FIGURES = [
     "submission / ceiling:", "p99 = ", "ceiling app (bench/ceiling.py",
-    "p50 at 60 / at 20:", "worker / fake:", "raw re-wrap (Vault.rewrap in a loop", "keys/s at 200 / at 100:",
+    "p50 at 60 / at 20:", "worker / fake:",
+    "pickup, outbox commit to delivery at the fake", "raw re-wrap (Vault.rewrap in a loop", "keys/s at 200 / at 100:",
     "blind index of one value",
 ]
 

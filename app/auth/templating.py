@@ -18,6 +18,7 @@ NAV = (
     ("/admin/users", "用户", "admin.users"),
     ("/admin/police-units", "公安机关", "admin.police_units"),
     ("/admin/audit", "审计日志", "admin.audit"),
+    ("/admin/outbox", "通知队列", "admin.outbox"),
 )
 
 

@@ -140,42 +140,21 @@ def test_concurrent_writers_make_one_unbroken_chain(app, backend_name):
 
 
 def test_the_worker_logs_the_chain_head_when_it_starts_and_hourly(app, caplog):
+    import datetime as dt
     import logging
 
-    from app.notify import worker
+    from app.notify import jobs
 
     write(2)
+    head_job = [job for job in jobs.REGISTRY if job.name == "audit_chain_head"]
+    start = dt.datetime.now(dt.UTC)
     with caplog.at_level(logging.INFO, logger="qzbg.audit"):
-        # One pass of the loop: the head is logged before the first delivery.
-        worker.run(interval=0.01, stop=_Once(), known={"test": _StopChannel()})
+        # A scheduled job of the worker's: due at once on a fresh database, then every hour.
+        for minutes in (0, 30, 61):
+            jobs.run_due(start + dt.timedelta(minutes=minutes), owner="worker-1", registry=head_job)
     heads = [r for r in caplog.records if r.getMessage() == "audit.chain_head"]
-    assert len(heads) == 1
+    assert len(heads) == 2
     assert (heads[0].seq, heads[0].hash) == audit.chain_head()
-
-
-class _Once(threading.Event):
-    """An event that is clear for the loop's first check and set afterwards."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.checks = 0
-
-    def is_set(self) -> bool:
-        self.checks += 1
-        return self.checks > 1
-
-
-class _StopChannel:
-    name = "test"
-
-    def prepare(self, message):  # pragma: no cover - no message is queued
-        return None
-
-    def send(self, prepared):  # pragma: no cover
-        return None
-
-    def record(self, prepared, outcome, code):  # pragma: no cover
-        return None
 
 
 def test_a_missing_head_with_entries_is_a_broken_chain_and_stops_new_entries(app):

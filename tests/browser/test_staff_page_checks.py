@@ -19,8 +19,12 @@ pytestmark = pytest.mark.browser
 def _pages(page: Any, base: str) -> Any:
     """Yield (name) after each page is loaded: login, enrolment, recovery codes, then every staff page."""
     from app.extensions import db
+    from app.notify import service as notify
 
-    create_report(urgent=True)
+    report = create_report(urgent=True)
+    dead = notify.queue("wechat_subscribe", "status_changed", now=report.submitted_at, payload={},
+                        report_id=report.id)
+    dead.state, dead.attempts, dead.last_error, dead.dead_at = "dead", 6, "wechat:-1", report.submitted_at
     db.session.commit()
     page.goto(f"{base}/login")
     yield "login"
@@ -34,7 +38,7 @@ def _pages(page: Any, base: str) -> Any:
     page.click("button[type=submit]")
     page.wait_for_load_state()
     yield "recovery-codes"
-    for path in ("/admin/users", "/admin/police-units", "/admin/audit", "/account/sessions",
+    for path in ("/admin/users", "/admin/police-units", "/admin/audit", "/admin/outbox", "/account/sessions",
                  f"/admin/users/{admin}/role"):
         page.goto(base + path)
         yield path
