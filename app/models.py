@@ -9,13 +9,14 @@ from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
 from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
 from app.review.models import Question, Referral, Transfer
-from app.units.models import Unit, UnitQrCode
+from app.units.models import Unit, UnitLiaison, UnitQrCode
 from app.wechat.tokens import WeChatAccessToken
 
 __all__ = [
     "Attachment", "AuditEntry", "AuditHead", "DataKey", "Office", "OfficeDistrict", "OutboxMessage", "PoliceUnit",
     "RecoveryCode", "Report", "ReportCategory", "ReportEvent", "Reporter", "ReporterSession", "StaffSession",
     "StaffUser",
-    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken", "Question", "Referral",
+    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitLiaison", "UnitQrCode", "WeChatAccessToken", "Question",
+    "Referral",
     "Transfer",
 ]
