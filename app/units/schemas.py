@@ -56,7 +56,7 @@ class UnitRowIn(UnitIn):
     liaison_name = Text(load_default=None, allow_none=True, max_length=50)
     liaison_phone = Phone(load_default=None, allow_none=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # every problem of a row at once
     def liaison_whole(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("liaison_name") and not data.get("liaison_phone"):
             raise SchemaError("填写了联络人姓名，请同时填写联络人电话", "liaison_phone")
