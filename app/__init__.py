@@ -18,7 +18,7 @@ from app.core.spool import EphemeralSpool
 
 JSON_BODY_LIMIT = 1024 * 1024
 # Endpoints that take file uploads, and how many files each may carry at most.
-UPLOAD_ENDPOINTS = {"api_v1.upload_attachment": 1, "web.report_form": 9}
+UPLOAD_ENDPOINTS = {"api_v1.upload_attachment": 1, "web.report_form": 9, "units_admin.import_units": 1}
 
 
 class _BodyLimit(LimitedStream):
@@ -302,7 +302,9 @@ def register_blueprints(app: Flask) -> None:
     from app.reports import routes as reports_routes
     from app.review import routes as review_routes
     from app.stats import routes as stats_routes
+    from app.units import admin as units_admin
     from app.units import api as units_api
+    from app.units import liaison as units_liaison
     from app.units import routes as units_routes
     from app.wechat import init_app as init_wechat
 
@@ -313,7 +315,8 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
-    for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_routes.bp):
+    for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_routes.bp, units_admin.bp,
+                            units_liaison.bp):
         app.register_blueprint(staff_blueprint)
     notify_admin.register(app)
     templating.register(app)

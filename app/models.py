@@ -9,7 +9,7 @@ from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
 from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
 from app.review.models import Question, Referral, Transfer
-from app.units.models import Unit, UnitQrCode
+from app.units.models import Unit, UnitLiaison, UnitQrCode
 from app.wechat.tokens import WeChatAccessToken
 
 __all__ = [
@@ -17,7 +17,7 @@ __all__ = [
     "PoliceUnit",
     "RecoveryCode", "Report", "ReportCategory", "ReportEvent", "Reporter", "ReporterSession", "StaffSession",
     "StaffUser",
-    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken", "WorkerHeartbeat",
-    "Question", "Referral",
+    "SubscriptionGrant", "TrackingCounter", "Unit", "UnitLiaison", "UnitQrCode", "WeChatAccessToken",
+    "WorkerHeartbeat", "Question", "Referral",
     "Transfer",
 ]

@@ -25,10 +25,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from app.audit import service as audit
-from app.auth import service, sessions, totp
+from app.auth import permissions, service, sessions, totp
 from app.auth.actor import Actor, ActorKind
 from app.auth.guard import current_actor, current_session, request_actor, safe_next, staff_required
 from app.auth.models import StaffUser
+from app.auth.templating import landing
 from app.core.db import keep_on_error, transactional
 from app.core.ratelimit import client_address
 from app.extensions import db, limiter
@@ -87,7 +88,10 @@ def _finish_login(user: StaffUser, next_url: str, *, second_factor: bool) -> Res
         user_agent=request.headers.get("User-Agent"), stepped_up=second_factor,
     )
     session.clear()  # a fresh Flask session too: nothing from before the login carries over
-    response = redirect(safe_next(next_url), code=303)
+    target = safe_next(next_url)
+    if target == "/review/" and not permissions.allows(user.role, "review.inbox"):
+        target = landing(user)  # the default landing is the inbox; who has none goes to their first page
+    response = redirect(target, code=303)
     response.set_cookie(
         sessions.COOKIE, token, httponly=True, samesite="Lax", secure=settings.public_url.startswith("https://"),
         path="/",

@@ -13,9 +13,11 @@ from app.auth.models import StaffUser
 CST = dt.timezone(dt.timedelta(hours=8))
 NAV = (
     ("/review/", "线索", "review.inbox"),
+    ("/unit/", "本单位", "liaison.view"),
     ("/review/stats", "统计", "review.stats"),
     ("/review/unit-stats", "本单位统计", "liaison.view"),
     ("/admin/users", "用户", "admin.users"),
+    ("/admin/units", "成员单位", "admin.units"),
     ("/admin/police-units", "公安机关", "admin.police_units"),
     ("/admin/audit", "审计日志", "admin.audit"),
     ("/admin/outbox", "通知队列", "admin.outbox"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
-from app.audit import service as audit
+from app.auth.actor import Actor
 from app.core.db import unit_of_work
 from app.errors import AppError
 from app.units import qrcodes, service
@@ -32,14 +33,17 @@ def _fetch_codes(codes: list[str] | None, *, refresh: bool = False) -> int:
 @units_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_units(path: Path) -> None:
-    """Create or update member units from a CSV or JSON file (all rows or none), then fetch their
-    mini-program codes (a WeChat failure leaves the import in place: retry with fetch-codes)."""
+    """Create or update member units from an .xlsx, CSV or JSON file (all rows or none: every bad row is
+    listed with its row number), then fetch their mini-program codes (a WeChat failure leaves the import in
+    place: retry with fetch-codes)."""
     try:
         with unit_of_work():
-            result = service.upsert(service.read_rows(path))
+            result = service.import_rows(service.read_rows(path), office_id=None, actor=Actor.system(),
+                                         now=dt.datetime.now(dt.UTC))
+    except service.ImportRejected as exc:
+        raise click.ClickException("\n".join([exc.message, *(p.text for p in exc.problems)])) from None
     except AppError as exc:
         raise click.ClickException(exc.message) from None
-    audit.record_command("units.import", target_type="units", target_id=f"{result.created}+{result.updated}")
     click.echo(f"units: {result.created} created, {result.updated} updated")
     _fetch_codes(result.codes)
 

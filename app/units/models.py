@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dbtypes import UTCDateTime, utcnow
+from app.crypto.models import DataKey
+from app.crypto.sealed import Sealed
 from app.extensions import db
 from app.offices.models import DEFAULT_OFFICE_ID
 
@@ -44,12 +47,32 @@ class Unit(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(40), index=True)
     district_code: Mapped[str | None] = mapped_column(String(12))
+    # An organisation's address (not a person's): in clear, like the name.
+    address: Mapped[str | None] = mapped_column(String(200))
     office_id: Mapped[int] = mapped_column(
         ForeignKey("offices.id"), index=True, default=DEFAULT_OFFICE_ID, nullable=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class UnitLiaison(Sealed, db.Model):  # type: ignore[name-defined,misc]
+    """A member unit's contact person (联络人). Name and phone number are personal data: sealed under the
+    liaison's own data key; ``phone_bidx`` (a blind index) finds a liaison by the exact number."""
+
+    __tablename__ = "unit_liaisons"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    name_data: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_data: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_bidx: Mapped[bytes] = mapped_column(LargeBinary(33), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    data_key: Mapped[DataKey] = relationship(lazy="joined")
 
 
 class UnitQrCode(db.Model):  # type: ignore[name-defined,misc]

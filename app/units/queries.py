@@ -1,12 +1,20 @@
-"""Reads of member units: search for the intake forms, a QR code's scene to its unit."""
+"""Reads of member units: search for the intake forms, a QR code's scene to its unit; the staff pages' lists."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import func, select
 
+from app.core.fields import clean_text
 from app.errors import NotFoundError
 from app.extensions import db
-from app.units.models import Unit
+from app.reports.models import Report
+from app.units.models import UNIT_TYPES, Unit, UnitLiaison
 from app.units.schemas import SCENE
 
 
@@ -37,3 +45,126 @@ def by_code(code: str, *, active_only: bool = True) -> Unit:
 def is_active(unit_id: int) -> bool:
     """Whether a unit of this id exists and takes reports."""
     return bool(db.session.scalar(select(Unit.active).where(Unit.id == unit_id)))
+
+
+# --- Staff reads: an office's units (admin), one unit's liaisons, a liaison's view of their unit ---------------
+
+PER_PAGE = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitFilters:
+    q: str = ""
+    type: str = ""
+    active: str = ""  # "1" active, "0" inactive, "" both
+    page: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitPage:
+    units: list[Unit]
+    reports: dict[int, int]  # unit id -> reports naming it
+    liaisons: dict[int, int]  # unit id -> liaisons
+    total: int
+    pages: int
+
+
+def parse_unit_filters(args: Mapping[str, str]) -> UnitFilters:
+    """The list's query string; a value that is not one of the choices is no filter (never an error)."""
+    q = clean_text(str(args.get("q", ""))[:50], multiline=False)
+    unit_type = str(args.get("type", ""))
+    active = str(args.get("active", ""))
+    return UnitFilters(q=q, type=unit_type if unit_type in UNIT_TYPES else "",
+                       active=active if active in ("1", "0") else "", page=parse_page(args.get("page")))
+
+
+def parse_page(value: str | None) -> int:
+    """A page number from the query string: 1 unless it is a plain number from 1 to 10000."""
+    text = str(value or "")
+    return int(text) if len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 10_000 else 1
+
+
+def office_units(office_id: int, filters: UnitFilters, *, phone_bidx: bytes | None = None) -> UnitPage:
+    """One page of an office's units by name, with how many reports name each and how many liaisons it has.
+    ``q`` matches a name or code fragment, or (``phone_bidx``) a liaison's exact phone number."""
+    stmt = select(Unit).where(Unit.office_id == office_id)
+    if filters.type:
+        stmt = stmt.where(Unit.type == filters.type)
+    if filters.active:
+        stmt = stmt.where(Unit.active.is_(filters.active == "1"))
+    if filters.q:
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        match = Unit.name.like(f"%{escaped}%", escape="\\") | func.lower(Unit.code).like(
+            f"%{escaped.lower()}%", escape="\\")
+        if phone_bidx is not None:
+            match = match | Unit.id.in_(select(UnitLiaison.unit_id).where(UnitLiaison.phone_bidx == phone_bidx))
+        stmt = stmt.where(match)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(filters.page, pages)
+    units = list(db.session.scalars(stmt.order_by(Unit.name, Unit.id).offset((page - 1) * PER_PAGE)
+                                    .limit(PER_PAGE)))
+    ids = [u.id for u in units]
+    return UnitPage(units, _counts(Report.unit_id, ids), _counts(UnitLiaison.unit_id, ids), total, pages)
+
+
+def _counts(column: Any, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column)).all())
+
+
+def office_unit(office_id: int | None, unit_id: int) -> Unit:
+    """A unit of this office, or not found (another office's unit is as absent as one that never was)."""
+    unit = db.session.get(Unit, unit_id)
+    if unit is None or office_id is None or unit.office_id != office_id:
+        raise NotFoundError("找不到该单位")
+    return unit
+
+
+def liaisons(unit: Unit) -> list[UnitLiaison]:
+    return list(db.session.scalars(select(UnitLiaison).where(UnitLiaison.unit_id == unit.id)
+                                   .order_by(UnitLiaison.created_at, UnitLiaison.id)))
+
+
+def liaison_of(unit: Unit, liaison_id: str) -> UnitLiaison:
+    try:
+        key = uuid.UUID(liaison_id)
+    except ValueError:
+        raise NotFoundError("找不到该联络人") from None
+    liaison = db.session.get(UnitLiaison, key)
+    if liaison is None or liaison.unit_id != unit.id:
+        raise NotFoundError("找不到该联络人")
+    return liaison
+
+
+def report_count(unit: Unit) -> int:
+    return db.session.scalar(select(func.count()).select_from(Report).where(Report.unit_id == unit.id)) or 0
+
+
+def poster_units(office_id: int, filters: UnitFilters) -> list[Unit]:
+    """The office's active units for the poster sheet, by name (filtered by type, name or code)."""
+    stmt = select(Unit).where(Unit.office_id == office_id, Unit.active.is_(True)).order_by(Unit.name, Unit.id)
+    if filters.type:
+        stmt = stmt.where(Unit.type == filters.type)
+    if filters.q:
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Unit.name.like(f"%{escaped}%", escape="\\") | (func.lower(Unit.code) == filters.q.lower()))
+    return list(db.session.scalars(stmt.limit(2000)))
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitReportRow:
+    tracking_no: str
+    submitted_at: dt.datetime
+    status: str  # the internal status; shown only through the reporter's mapping
+
+
+def unit_reports(unit_id: int, page: int = 1) -> tuple[list[UnitReportRow], int]:
+    """A unit's reports, newest first: tracking number, time and status only (no content is even read)."""
+    base = select(Report.tracking_no, Report.submitted_at, Report.status).where(Report.unit_id == unit_id)
+    total = db.session.scalar(select(func.count()).select_from(Report).where(Report.unit_id == unit_id)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    rows = db.session.execute(base.order_by(Report.submitted_at.desc(), Report.id.desc())
+                              .offset((min(page, pages) - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    return [UnitReportRow(*row) for row in rows], pages

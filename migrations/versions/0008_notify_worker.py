@@ -2,7 +2,7 @@
 and (PostgreSQL) a NOTIFY on every outbox insert so an idle worker wakes at once
 
 Revision ID: 0008_notify_worker
-Revises: 0007
+Revises: 0008_stats
 Create Date: 2026-12-02 10:00:00.000000
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from app.core.dbtypes import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0008_notify_worker'
-down_revision = '0007'
+down_revision = '0008_stats'
 branch_labels = None
 depends_on = None
 

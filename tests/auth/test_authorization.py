@@ -8,7 +8,7 @@ from app.auth import permissions
 from tests.auth.conftest import login
 from tests.factories import create_office, create_report, create_staff
 
-STAFF_PREFIXES = ("/review", "/admin", "/account")
+STAFF_PREFIXES = ("/review", "/admin", "/account", "/unit/")
 ROLES = ["admin", "prosecutor", "lead", "police", "unit_liaison"]
 
 

@@ -42,6 +42,7 @@ def _pages(page: Any, base: str) -> Any:
                  f"/admin/users/{admin}/role"):
         page.goto(base + path)
         yield path
+    yield from _unit_pages(page, base)
     page.click("text=退出登录")
     page.wait_for_load_state()
     prosecutor, secret = account(role="prosecutor")
@@ -65,6 +66,45 @@ def _pages(page: Any, base: str) -> Any:
     for path in paths:
         page.goto(base + path)
         yield path
+    page.click("text=退出登录")
+    page.wait_for_load_state()
+    liaison, _ = account(role="unit_liaison")
+    fill_password(page, base, liaison)
+    yield "/unit/"
+
+
+def _unit_pages(page: Any, base: str) -> Any:
+    """The member unit pages of an administrator (with a liaison on the unit), their error states, the poster
+    sheet."""
+    import datetime as dt
+
+    from app.auth.actor import Actor
+    from app.extensions import db
+    from app.units import service
+    from tests.factories import create_unit
+    from tests.units.conftest import xlsx
+
+    unit = create_unit("checks-1", name="检查用医院", type="hospital")
+    liaison = service.add_liaison(unit, {"name": "王联络", "phone": "13812345678"}, actor=Actor.system(),
+                                  now=dt.datetime.now(dt.UTC))
+    unit_id, liaison_id = unit.id, liaison.id
+    db.session.commit()
+    for path in ("/admin/units", "/admin/units/new", f"/admin/units/{unit_id}", f"/admin/units/{unit_id}/edit",
+                 f"/admin/units/{unit_id}/liaisons/new", f"/admin/units/{unit_id}/liaisons/{liaison_id}",
+                 "/admin/units/import", "/admin/units/posters"):
+        page.goto(base + path)
+        yield path
+    page.goto(base + "/admin/units/new")
+    page.fill("#f-code", "含 空格")
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_load_state()
+    yield "unit-form-errors"
+    page.goto(base + "/admin/units/import")
+    page.set_input_files("#f-file", files=[{"name": "units.xlsx", "mimeType": "application/octet-stream",
+                                            "buffer": xlsx([["bad code", None, "prison"]])}])
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_load_state()
+    yield "unit-import-errors"
 
 
 def test_every_staff_page_has_no_axe_violations(desk, live_server):  # noqa: F811 - fixture
