@@ -44,7 +44,7 @@ def home() -> ResponseReturnValue:
 
 
 # The statistics page (app/stats): linked for a liaison once it exists and their role may open it.
-STATS_PATH = "/review/stats"
+STATS_PATH = "/review/unit-stats"
 
 
 def _if_allowed(path: str) -> str | None:
