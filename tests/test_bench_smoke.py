@@ -18,15 +18,13 @@ TINY = [
     "--seconds", "0.5", "--warmup", "0.2", "--concurrency", "2", "--workers", "1", "--reporters", "2",
     "--crypto-iterations", "5", "--list-sizes", "20,60", "--list-requests", "3", "--worker-messages", "5",
     "--rotation-sizes", "100,200", "--rotation-batch-size", "7",
-    # The inbox run reads the reporter-list run's copied rows (victim sections sealed for another row): skipped
-    # here until it loads a database of its own.
-    "--inbox-sizes", "0",
+    "--inbox-sizes", "20,60", "--inbox-requests", "3",
     "--json", "-",
 ]
 FIGURES = [
     "submission / ceiling:", "p99 = ", "ceiling app (bench/ceiling.py",
     "p50 at 60 / at 20:", "worker / fake:", "raw re-wrap (Vault.rewrap in a loop", "keys/s at 200 / at 100:",
-    "blind index of one value",
+    "blind index of one value", "first page: p50 at 60 / at 20:", "filtered page: p50 at 60 / at 20:",
 ]
 
 

@@ -273,7 +273,9 @@ def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datet
     if actor.role != "police" and not filters.narrows:
         counts[Status.CLOSED.value] = closed_count(actor.office_id)
     else:
-        closed = base.where(Report.status == Status.CLOSED.value).with_only_columns(Report.id).limit(CLOSED_CAP + 1)
+        # The newest first, as the status index holds them: the count stops after the cap along that index.
+        closed = (base.where(Report.status == Status.CLOSED.value).with_only_columns(Report.id)
+                  .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(CLOSED_CAP + 1))
         counts[Status.CLOSED.value] = int(db.session.scalar(select(func.count()).select_from(closed.subquery())) or 0)
         counts.capped = frozenset({Status.CLOSED.value})
     overdue = base.where(overdue_condition(at)).with_only_columns(func.count())
