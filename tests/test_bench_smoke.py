@@ -28,6 +28,16 @@ FIGURES = [
 ]
 
 
+TELLING = ("PROBLEM", "error sample", "warm-up", "statuses")
+
+
+def diagnosis(done: subprocess.CompletedProcess[str]) -> str:
+    """Every line of the output that says what went wrong (wherever it is), then the output's tail."""
+    telling = [line for line in done.stdout.splitlines() if any(word in line for word in TELLING)]
+    return "\n".join([*telling, "--- tail of stdout ---", done.stdout[-4000:], "--- stderr ---",
+                      done.stderr[-2000:]])
+
+
 @pytest.mark.slow
 def test_the_bench_runs_every_part_at_tiny_sizes_and_prints_every_figure(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QZBG_", "FLASK_"))}
@@ -42,8 +52,8 @@ def test_the_bench_runs_every_part_at_tiny_sizes_and_prints_every_figure(tmp_pat
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
 
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "PROBLEM" not in done.stdout
+    assert done.returncode == 0, diagnosis(done)
+    assert "PROBLEM" not in done.stdout, diagnosis(done)
     assert "Traceback" not in done.stderr
     for name in backends:
         assert f"== {name}: reporter list, notify worker, keys rotate" in done.stdout
