@@ -62,19 +62,34 @@ def _section(result: DataResult, what: str, run: Any) -> None:
     result.notes.append(f"{what}: {time.perf_counter() - started:.1f} s in all")
 
 
-def run_data(name: str, root: Path, args: argparse.Namespace) -> DataResult:
-    directory = root / f"{name}-data"
+@dataclass
+class Instance:
+    env: dict[str, str]
+    bench_app: BenchApp
+    port: int
+    directory: Path
+    description: str
+
+
+def _instance(stack: contextlib.ExitStack, name: str, directory: Path, args: argparse.Namespace) -> Instance:
+    """A throw-away instance (keys, a database of its own, migrated) and the app on it in this process."""
     make_instance(directory)
+    if name == "sqlite":
+        database = Database(f"sqlite:///{directory / 'qzbg.sqlite3'}", "SQLite, a file of its own")
+    else:
+        database = stack.enter_context(postgres_database(os.environ[PG_ENV]))
+    env = instance_env(directory, database.url, free_port(), args.workers)
+    migrate(env, directory / "migrate.log")
+    port = int(env["QZBG_BIND"].rsplit(":", 1)[1])
+    return Instance(env, BenchApp(env), port, directory, database.description)
+
+
+def run_data(name: str, root: Path, args: argparse.Namespace) -> DataResult:
     with contextlib.ExitStack() as stack:
-        if name == "sqlite":
-            database = Database(f"sqlite:///{directory / 'qzbg.sqlite3'}", "SQLite, a file of its own")
-        else:
-            database = stack.enter_context(postgres_database(os.environ[PG_ENV]))
-        env = instance_env(directory, database.url, free_port(), args.workers)
-        result = DataResult(name, database.description)
-        migrate(env, directory / "migrate.log")
-        bench_app = BenchApp(env)
-        port = int(env["QZBG_BIND"].rsplit(":", 1)[1])
+        main = _instance(stack, name, root / f"{name}-data", args)
+        env, bench_app, port, directory = main.env, main.bench_app, main.port, main.directory
+        result = DataResult(name, main.description)
+        apps = [bench_app]
 
         if args.list_sizes:
             def listing() -> None:
@@ -83,11 +98,17 @@ def run_data(name: str, root: Path, args: argparse.Namespace) -> DataResult:
                 )
 
             _section(result, "reporter list", listing)
-        if getattr(args, "inbox_sizes", None) and name == "postgresql":
+        if getattr(args, "inbox_sizes", None):
             def inbox() -> None:
+                # A database of its own: the reporter list's copies keep the template's sealed sections, which
+                # open only as the template row, and the inbox opens every listed row's victim section.
+                own = _instance(stack, name, root / f"{name}-inbox", args)
+                apps.append(own.bench_app)
                 result.inbox = review_inbox.run(
-                    bench_app, env, port, directory, args.inbox_sizes, args.inbox_requests, result.problems
+                    own.bench_app, own.env, own.port, own.directory, args.inbox_sizes, args.inbox_requests,
+                    result.problems,
                 )
+
             _section(result, "staff inbox", inbox)
         if getattr(args, "stats_sizes", None) and name == "postgresql":
             def stats() -> None:
@@ -108,9 +129,10 @@ def run_data(name: str, root: Path, args: argparse.Namespace) -> DataResult:
                 result.rotation = rotation.run(bench_app, args.rotation_sizes, args.rotation_batch_size)
 
             _section(result, "keys rotate", rotate)
-        count, samples = server_log_problems(bench_app.log)
-        if count:
-            result.problems.append(f"{count} error lines in the log of the app in this process: {samples[:3]}")
+        for app in apps:
+            count, samples = server_log_problems(app.log)
+            if count:
+                result.problems.append(f"{count} error lines in the log of the app in this process: {samples[:3]}")
     return result
 
 

@@ -196,6 +196,18 @@ class BenchApp:
                 stored["counter"] = db.session.scalar(select(func.max(counter.last))) or 0
             return stored
 
+    def stored_client_ids(self, client_ids: list[str]) -> int:
+        """How many of the reports with these ``client_id``s were stored (of any reporter)."""
+        from sqlalchemy import func, or_, select
+
+        from app.reports.models import Report
+
+        if not client_ids:
+            return 0
+        with self.context() as db:
+            wanted = or_(*(Report.client_key.endswith(f":{cid}") for cid in client_ids[:200]))
+            return int(db.session.scalar(select(func.count()).select_from(Report).where(wanted)) or 0)
+
     def ceiling_rows(self) -> int:
         """Rows the ceiling app inserted into its own table."""
         from sqlalchemy import text

@@ -23,7 +23,8 @@ class Scenario:
     name: str
     method: str
     path: str
-    build: Callable[[random.Random], tuple[bytes | None, dict[str, str]]]
+    # (body, headers, what identifies the request in the database: a report's client_id; None for none)
+    build: Callable[[random.Random], tuple[bytes | None, dict[str, str], str | None]]
     created_status: int | None = None  # responses with this status carry a new tracking number
 
 
@@ -32,6 +33,7 @@ class ThreadResult:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)  # exceptions: no HTTP status at all
+    unanswered: list[str] = field(default_factory=list)  # the ids of the requests that ended in an exception
     samples: list[str] = field(default_factory=list)
     tracking_nos: list[str] = field(default_factory=list)
     connects: int = 0
@@ -47,6 +49,8 @@ class ScenarioResult:
     latencies_ms: dict[str, float]
     statuses: dict[str, int]
     error_samples: list[str]
+    # Requests that ended in a client-side exception (timeout, reset): the server may still have committed them.
+    unanswered: list[str]
     connects: int
     created: int
     duplicate_tracking_nos: int
@@ -93,7 +97,7 @@ def _client(
     deadline = clock["deadline"]
     perf = time.perf_counter
     while not stop.is_set() and perf() < deadline:
-        body, headers = scenario.build(rng)
+        body, headers, ident = scenario.build(rng)
         fresh = conn.sock is None
         started = perf()
         try:
@@ -102,8 +106,12 @@ def _client(
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
             out.failures[type(exc).__name__] += 1
+            if ident is not None:
+                out.unanswered.append(ident)
             if len(out.samples) < 5:
-                out.samples.append(f"{type(exc).__name__}: {exc}"[:200])
+                where = "a reused" if not fresh else "a new"
+                out.samples.append(f"{type(exc).__name__} after {perf() - started:.1f} s on {where} connection: "
+                                   f"{exc}"[:200])
             conn.close()
             continue
         out.latencies.append(perf() - started)
@@ -184,6 +192,7 @@ def drive(
         },
         statuses=dict(statuses),
         error_samples=samples,
+        unanswered=[i for r in results for i in r.unanswered],
         connects=sum(r.connects for r in results),
         created=created,
         duplicate_tracking_nos=len(tracking) - len(set(tracking)),
@@ -203,12 +212,13 @@ def report_scenario(tokens: list[str]) -> Scenario:
     before, after = template.split(CLIENT_ID_MARK)
     auth = [f"Bearer {t}" for t in tokens]
 
-    def build(rng: random.Random) -> tuple[bytes, dict[str, str]]:
-        payload = before + str(uuid.uuid4()).encode() + after
-        return payload, {"Content-Type": "application/json", "Authorization": rng.choice(auth)}
+    def build(rng: random.Random) -> tuple[bytes, dict[str, str], str]:
+        client_id = str(uuid.uuid4())
+        payload = before + client_id.encode() + after
+        return payload, {"Content-Type": "application/json", "Authorization": rng.choice(auth)}, client_id
 
     return Scenario(f"POST {REPORTS_PATH}", "POST", REPORTS_PATH, build, created_status=201)
 
 
 def health_scenario() -> Scenario:
-    return Scenario(f"GET {HEALTH_PATH}", "GET", HEALTH_PATH, lambda rng: (None, {}))
+    return Scenario(f"GET {HEALTH_PATH}", "GET", HEALTH_PATH, lambda rng: (None, {}, None))

@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--list-requests", type=int, default=100, help="requests per list size (default 100)")
     parser.add_argument(
         "--inbox-sizes", type=_sizes, default=[1000, 100_000],
-        help="reports in the table for the staff inbox run, PostgreSQL only (default 1000,100000; 0 to skip)",
+        help="reports in the table for the staff inbox run, on an instance of its own (default 1000,100000; 0 to skip)",
     )
     parser.add_argument("--inbox-requests", type=int, default=50, help="requests per inbox page and size (default 50)")
     parser.add_argument(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask
+from flask import Flask, request
 
 from app.auth import permissions
 from app.auth.guard import current_user
@@ -13,6 +13,7 @@ from app.auth.models import StaffUser
 CST = dt.timezone(dt.timedelta(hours=8))
 NAV = (
     ("/review/", "线索", "review.inbox"),
+    ("/review/overdue", "超期", "review.inbox"),
     ("/unit/", "本单位", "liaison.view"),
     ("/review/stats", "统计", "review.stats"),
     ("/review/unit-stats", "本单位统计", "liaison.view"),
@@ -33,9 +34,14 @@ def landing(user: StaffUser) -> str:
 
 
 def register(app: Flask) -> None:
-    def staff_nav() -> list[tuple[str, str, str]]:
+    def staff_nav() -> list[tuple[str, str, bool]]:
+        """(href, label, current) of each page the user's role may open; the current one is the longest href the
+        request's path starts with (``/review/overdue`` is not also ``/review/``)."""
         user = current_user()
-        return [item for item in NAV if user is not None and permissions.allows(user.role, item[2])]
+        items = [item for item in NAV if user is not None and permissions.allows(user.role, item[2])]
+        here = max((href for href, _label, _permission in items if request.path.startswith(href)), key=len,
+                   default=None)
+        return [(href, label, href == here) for href, label, _permission in items]
 
     def cst(value: dt.datetime | None) -> str:
         return value.astimezone(CST).strftime("%Y-%m-%d %H:%M") if value else ""

@@ -174,6 +174,22 @@ class Attachment(Sealed, db.Model):  # type: ignore[name-defined,misc]
         return self.report.data_key
 
 
+class ClosedReportCount(db.Model):  # type: ignore[name-defined,misc]
+    """How many of an office's reports are closed: the inbox's 已办结 tab without counting an office's whole history.
+
+    Kept by ``reports.service.change_status``, in the transaction of each move into or out of ``closed`` (the
+    only way a status changes). Only the closed count is kept: the open statuses are counted along the partial
+    index of open reports (an office's open work, however long its history), and a counter of new reports would
+    be one row every submission of an office waits on.
+    """
+
+    __tablename__ = "closed_report_counts"
+
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class TrackingCounter(db.Model):  # type: ignore[name-defined,misc]
     """The last tracking sequence handed out per year, advanced by one upsert (see ``tracking.py``)."""
 

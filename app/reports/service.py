@@ -12,7 +12,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -26,7 +27,7 @@ from app.offices.models import OfficeDistrict
 from app.reporters.models import Reporter
 from app.reports.constants import age_band
 from app.reports.idcard import age_on, birth_date
-from app.reports.models import SEALED_SECTIONS, Report, ReportEvent
+from app.reports.models import SEALED_SECTIONS, ClosedReportCount, Report, ReportEvent
 from app.reports.queries import report_id_by_client_key
 from app.reports.states import REPORTER_STATUS, Action, Status, transition
 from app.reports.tracking import CST, next_tracking_no
@@ -197,7 +198,32 @@ def change_status(
         db.session.flush()
     except StaleDataError:
         raise ConflictError("该线索已被他人修改，请刷新后重试") from None
+    if (event.from_status == Status.CLOSED) != (target == Status.CLOSED):
+        # After the report's own UPDATE: a transaction locks the report row, then its office's counter row.
+        _count_closed(report.office_id, 1 if target == Status.CLOSED else -1)
     return event
+
+
+def _count_closed(office_id: int | None, delta: int) -> None:
+    """Add ``delta`` to the office's closed reports (``ClosedReportCount``), in the caller's transaction."""
+    if office_id is None:
+        return
+    dialect = db.session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = upsert(ClosedReportCount).values(office_id=office_id, closed=delta)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=[ClosedReportCount.office_id], set_={"closed": ClosedReportCount.closed + delta},
+    ))
+
+
+def recount_closed() -> None:
+    """Count every office's closed reports afresh (after rows were loaded around ``change_status``, as the
+    bench does), in the caller's transaction."""
+    db.session.execute(delete(ClosedReportCount))
+    counted = (select(Report.office_id, func.count()).where(Report.status == Status.CLOSED.value,
+                                                             Report.office_id.is_not(None))
+               .group_by(Report.office_id))
+    db.session.execute(insert(ClosedReportCount).from_select(["office_id", "closed"], counted))
 
 
 def make_status_code() -> str:

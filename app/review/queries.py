@@ -28,12 +28,13 @@ from app.crypto.vault import DecryptionError, get_vault
 from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.idcard import is_phone, normalise_id_number
-from app.reports.models import OPEN_REPORTS, Report, ReportCategory
+from app.reports.models import OPEN_REPORTS, ClosedReportCount, Report, ReportCategory
 from app.reports.states import Status
 from app.review.models import Transfer
 from app.units.models import Unit
 
 PAGE = 50
+CLOSED_CAP = 1000  # a filtered 已办结 tab counts this many, then shows "1000+"
 CST = dt.timezone(dt.timedelta(hours=8))
 TRACKING = re.compile(r"^QZBG-\d{4}-\d{6,}$")
 ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
@@ -106,6 +107,12 @@ class Filters:
     q: str | None = None
     after: str | None = None
     ignored: tuple[str, ...] = ()
+
+    @property
+    def narrows(self) -> bool:
+        """Whether anything but the status tab and the page narrows the list (the tabs then count under it)."""
+        return any((self.category, self.urgent, self.unit, self.unit_type, self.district, self.date_from,
+                    self.date_to, self.overdue, self.assignee, self.q))
 
     def query_args(self, **changes: Any) -> dict[str, str]:
         """The parameters that rebuild these filters (for tab links and the next page)."""
@@ -239,21 +246,49 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=CST).astimezone(dt.UTC)
 
 
-def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | None = None) -> dict[str, int]:
+class Counts(dict[str, int]):
+    """The tabs' counts; those named in ``capped`` were counted only up to ``CLOSED_CAP`` + 1."""
+
+    capped: frozenset[str] = frozenset()
+
+    def text(self, key: str) -> str:
+        """A tab's count as shown: "1000+" past the cap of a tab counted up to it."""
+        count = self[key]
+        return f"{CLOSED_CAP}+" if key in self.capped and count > CLOSED_CAP else str(count)
+
+
+def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | None = None) -> Counts:
     """Reports per status under the other filters (the tabs), and ``overdue``: open ones past a deadline.
 
-    The open statuses and the overdue count are read along the partial index of open reports; the closed ones,
-    the bulk of an office's history, are counted on their own along the status index."""
+    The open statuses and the overdue count are read along the partial index of open reports (an office's open
+    work, however long its history). The closed ones, the bulk of that history, are not counted row by row: the
+    office's whole tab is its ``ClosedReportCount`` row, and under a filter (or in a police list) they are counted
+    up to ``CLOSED_CAP`` + 1, which the page shows as "1000+" (``Counts.text``)."""
     at = now or dt.datetime.now(dt.UTC)
-    base = _filtered(actor, filters or Filters(), at, with_status=False)
-    counts = {status.value: 0 for status in Status}
+    filters = filters or Filters()
+    base = _filtered(actor, filters, at, with_status=False)
+    counts = Counts({status.value: 0 for status in Status})
     grouped = base.where(_open()).with_only_columns(Report.status, func.count()).group_by(Report.status)
     counts.update({status: int(n) for status, n in db.session.execute(grouped)})
-    closed = base.where(Report.status == Status.CLOSED.value).with_only_columns(func.count())
-    counts[Status.CLOSED.value] = int(db.session.scalar(closed) or 0)
+    if actor.role != "police" and not filters.narrows:
+        counts[Status.CLOSED.value] = closed_count(actor.office_id)
+    else:
+        # The newest first, as the status index holds them: the count stops after the cap along that index.
+        closed = (base.where(Report.status == Status.CLOSED.value).with_only_columns(Report.id)
+                  .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(CLOSED_CAP + 1))
+        counts[Status.CLOSED.value] = int(db.session.scalar(select(func.count()).select_from(closed.subquery())) or 0)
+        counts.capped = frozenset({Status.CLOSED.value})
     overdue = base.where(overdue_condition(at)).with_only_columns(func.count())
     counts["overdue"] = int(db.session.scalar(overdue) or 0)
     return counts
+
+
+def closed_count(office_id: int | None) -> int:
+    """The office's closed reports, from its counter row (kept by ``reports.service.change_status``)."""
+    if office_id is None:
+        return 0
+    return int(db.session.scalar(select(ClosedReportCount.closed).where(ClosedReportCount.office_id == office_id))
+               or 0)
 
 
 def encode_cursor(band: int, submitted_at: dt.datetime, report_id: uuid.UUID) -> str:

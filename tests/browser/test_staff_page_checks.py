@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -59,9 +60,10 @@ def _pages(page: Any, base: str) -> Any:
 
     unit = police_unit("pcs-checks")
     reviewing, (moved, letter) = create_report(status="reviewing", urgent=True), transferred_report(unit, share=True)
+    create_report(now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=30))  # past its acknowledgement: overdue
     paths = (f"/review/reports/{reviewing.id}", f"/review/reports/{moved.id}",
              f"/review/reports/{moved.id}/transfers/{letter.id}/letter", "/review/reports/new",
-             "/review/stats", "/review/stats/meeting")
+             "/review/stats", "/review/stats/meeting", "/review/overdue")
     db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
     for path in paths:
         page.goto(base + path)

@@ -138,6 +138,37 @@ def test_the_overdue_page_needs_a_login_and_the_inbox_permission(app):
     assert client.get("/review/overdue").status_code == 403
 
 
+NAV = re.compile(r'<nav class="staff-nav"[^>]*>(.*?)</nav>', re.S)
+
+
+@pytest.mark.parametrize("role", ["prosecutor", "lead", "police"])
+def test_the_staff_navigation_links_the_overdue_page_for_every_role_with_the_inbox(app, role):
+    police_unit = None
+    if role == "police":
+        police_unit = PoliceUnit(code="pcs-nav", name="城南派出所", office_id=1)
+        db.session.add(police_unit)
+    user = create_staff(role=role, police_unit=police_unit)
+    db.session.commit()
+    client = app.test_client()
+    assert login(client, user).status_code == 303
+    on_overdue = NAV.search(client.get("/review/overdue").get_data(as_text=True)).group(1)
+    assert '<a href="/review/overdue" aria-current="page">超期</a>' in on_overdue
+    assert '<a href="/review/">线索</a>' in on_overdue  # the inbox is not also the current page
+    on_inbox = NAV.search(client.get("/review/").get_data(as_text=True)).group(1)
+    assert '<a href="/review/" aria-current="page">线索</a>' in on_inbox
+    assert '<a href="/review/overdue">超期</a>' in on_inbox
+
+
+def test_roles_without_the_inbox_have_no_overdue_link(app):
+    admin = create_staff(role="admin")
+    db.session.commit()
+    client = app.test_client()
+    assert login(client, admin).status_code == 303
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "/review/overdue" not in page
+    assert 'href="/admin/users" aria-current="page"' in page
+
+
 def test_the_action_views_take_the_police_deadlines_from_the_settings(make_app):
     import datetime as dt
 
