@@ -54,8 +54,10 @@ def _pages(page: Any, base: str) -> Any:
 
     unit = police_unit("pcs-checks")
     reviewing, (moved, letter) = create_report(status="reviewing", urgent=True), transferred_report(unit, share=True)
+    practice = create_report(status="reviewing", training=True)
     paths = (f"/review/reports/{reviewing.id}", f"/review/reports/{moved.id}",
-             f"/review/reports/{moved.id}/transfers/{letter.id}/letter", "/review/reports/new")
+             f"/review/reports/{moved.id}/transfers/{letter.id}/letter", "/review/reports/new",
+             "/review/?training=1", f"/review/reports/{practice.id}")
     db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
     for path in paths:
         page.goto(base + path)
