@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
+from app.auth.actor import Actor
 from app.crypto.models import DataKey
 from app.extensions import db
 from app.reports.models import Attachment, Report
@@ -65,21 +67,25 @@ def purge_expired_training(now: dt.datetime, *, attachments_dir: Path | None = N
         ids = list(db.session.scalars(expired_training(now).order_by(Report.submitted_at).limit(batch)))
         if not ids:
             break
-        purged += _purge(ids, attachments_dir)
+        purged += _purge(ids, attachments_dir, now)
     if purged:
         log.info("training_purged", extra={"reports": purged})
     return purged
 
 
-def _purge(ids: list[uuid.UUID], attachments_dir: Path) -> int:
+def _purge(ids: list[uuid.UUID], attachments_dir: Path, now: dt.datetime) -> int:
     blobs = [attachments_dir / name for name in
              db.session.scalars(select(Attachment.storage_name).where(Attachment.report_id.in_(ids)))]
-    keys = list(db.session.scalars(select(Report.data_key_id).where(Report.id.in_(ids))))
+    rows = db.session.execute(select(Report.id, Report.office_id, Report.data_key_id).where(Report.id.in_(ids))).all()
+    keys = [row.data_key_id for row in rows]
     # A real report closed as a duplicate of a practice one keeps its reason, not the link to a report gone.
     db.session.execute(update(Report).where(Report.merged_into_id.in_(ids)).values(merged_into_id=None)
                        .execution_options(synchronize_session=False))
     # The session forgets the deleted reports it holds (and takes them back if the transaction rolls back).
     result = db.session.execute(delete(Report).where(Report.id.in_(ids)))
     db.session.execute(delete(DataKey).where(DataKey.id.in_(keys)).execution_options(synchronize_session=False))
+    for row in rows:  # each deletion on the audit chain, by the scheduled job (no personal data: the id)
+        audit.record(Actor.system(), "report.purge_training", now=now, target_type="report", target_id=row.id,
+                     office_id=row.office_id)
     db.session.info.setdefault(_PURGED_BLOBS, []).extend(blobs)
     return int(result.rowcount or 0)

@@ -11,6 +11,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEntry
 from app.auth.actor import Actor
 from app.crypto.models import DataKey
 from app.extensions import db
@@ -225,6 +226,8 @@ def test_practice_reports_go_after_7_days_with_their_rows_keys_and_blobs_and_rea
     for model in (ReportEvent, ReportCategory, Attachment, Question):
         assert db.session.scalar(select(func.count()).select_from(model).where(model.report_id == gone_id)) == 0
     assert db.session.get(DataKey, gone_key) is None
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "report.purge_training")).one()
+    assert (entry.target_id, entry.actor_role) == (str(gone_id), "system")
 
 
 def test_a_practice_report_is_kept_until_its_7_days_are_over(app):
