@@ -289,6 +289,7 @@ class _Seeder:
             else:
                 at = start + dt.timedelta(seconds=self.rng.uniform(0, (self.now - start).total_seconds()))
                 status = self.pick_status(self.now - at)
+            unit: Unit | None
             if index < len(UNIT_TYPES):  # a report from a unit of every type, for sure
                 unit = next(u for u in self.units if u.type == list(UNIT_TYPES)[index])
             else:

@@ -88,4 +88,4 @@ def _purge(ids: list[uuid.UUID], attachments_dir: Path, now: dt.datetime) -> int
         audit.record(Actor.system(), "report.purge_training", now=now, target_type="report", target_id=row.id,
                      office_id=row.office_id)
     db.session.info.setdefault(_PURGED_BLOBS, []).extend(blobs)
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
