@@ -86,10 +86,11 @@ class Launcher:
 
     def run(self, *command: str, capture: bool = False) -> str:
         """A set-up step; its failure stops the demo with the step's own output."""
-        result = subprocess.run(command,  # noqa: S603 - our own fixed commands cwd=ROOT, env=self.env, text=True, check=False,
-                                stdout=subprocess.PIPE if capture else None)
+        result = subprocess.run(  # noqa: S603 - our own fixed commands
+            command, cwd=ROOT, env=self.env, text=True, check=False, stdout=subprocess.PIPE if capture else None,
+        )
         if result.returncode != 0:
-            raise SystemExit(f"[demo] {' '.join(command[2:5])} failed (exit {result.returncode})")
+            raise SystemExit(f"[demo] flask {' '.join(command[5:])} failed (exit {result.returncode})")
         return result.stdout or ""
 
     def start(self, name: str, *command: str) -> None:
