@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 INSTANCE := instance
 
-.PHONY: run test bench lint browser clean
+.PHONY: run test bench lint browser clean demo
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qzbg needs Python 3.11 or newer")'
@@ -34,6 +34,12 @@ run: $(VENV)/.run-deps $(INSTANCE)/secret_key | $(INSTANCE)/keys
 	$(FLASK) keys init
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+# A training deployment with synthetic data in instance-demo/ (never instance/): scripts/demo.py.
+DEMO_INSTANCE ?= instance-demo
+
+demo: $(VENV)/.run-deps
+	$(BIN)/python scripts/demo.py --instance $(DEMO_INSTANCE)
 
 browser:
 	@sh scripts/ensure-browser.sh

@@ -327,10 +327,12 @@ def register_cli(app: Flask) -> None:
     from app.audit.cli import audit_cli
     from app.auth.cli import users_cli
     from app.crypto.cli import keys_cli
+    from app.demo.cli import demo_cli
     from app.notify.cli import notify_cli
     from app.offices.cli import offices_cli, police_units_cli
     from app.units.cli import units_cli
     from app.wechat.cli import wechat_cli
 
-    for group in (keys_cli, units_cli, notify_cli, wechat_cli, offices_cli, police_units_cli, users_cli, audit_cli):
+    for group in (keys_cli, units_cli, notify_cli, wechat_cli, offices_cli, police_units_cli, users_cli, audit_cli,
+                  demo_cli):
         app.cli.add_command(group)

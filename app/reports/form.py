@@ -28,7 +28,7 @@ OPEN_FORMS = 10  # rendered forms a session remembers
 LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
 INTEGER = re.compile(r"^-?[0-9]{1,9}$")
 DATETIME_FIELDS = frozenset({"incident.discovered_at", "incident.occurred_at", "police.notified_at"})
-BOOL_FIELDS = frozenset({"urgent", "victim.has_disability", "police.notified"})
+BOOL_FIELDS = frozenset({"urgent", "training", "victim.has_disability", "police.notified"})
 INT_FIELDS = frozenset({"unit_id", "victim.age"})
 # Form-only inputs; "categories" and "files" are read with getlist.
 SKIP_FIELDS = frozenset({"csrf_token", "form_key", "website", "categories", "files", "staged_file", "staged_remove"})

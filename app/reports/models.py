@@ -15,7 +15,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Uuid, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Uuid, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dbtypes import UTCDateTime, utcnow
@@ -43,6 +43,9 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     channel: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), index=True, default="new")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A practice report (CONTRACT.md's ``training``): the training queue only, never counted or notified on a
+    # real channel, deleted after 7 days (app/reports/training.py).
+    training: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     # The office whose staff handle it: its unit's, else the office covering the chosen district, else the default.
     office_id: Mapped[int] = mapped_column(
@@ -128,6 +131,8 @@ Index("ix_reports_open_office_id_submitted_at_id", Report.office_id, Report.subm
 Index("ix_reports_office_id_submitted_at_id", Report.office_id, Report.submitted_at.desc(), Report.id.desc())
 Index("ix_reports_office_id_status_submitted_at_id", Report.office_id, Report.status, Report.submitted_at.desc(),
       Report.id.desc())
+# Practice reports by age: the 7-day purge (app/reports/training.py, migration 0008).
+Index("ix_reports_training_submitted_at", Report.training, Report.submitted_at)
 
 
 class ReportEvent(Sealed, db.Model):  # type: ignore[name-defined,misc]

@@ -80,6 +80,7 @@ def reporter_view(report: Report) -> dict[str, Any]:
         **reporter_summary(report),
         "categories": report.categories,
         "urgent": report.urgent,
+        "training": report.training,
         "unit_id": report.unit_id,
         **{name: report.section(name) for name in SEALED_SECTIONS},
         "attachments": [attachment(a) for a in report.attachments],

@@ -232,12 +232,16 @@ def _submit(form_key: str) -> ResponseReturnValue:
     return redirect(url_for("web.receipt", key=form_key), code=303)
 
 
-def _preselected(unit_code: str) -> MultiDict[str, str]:
-    """Initial values: the unit of a poster's QR code (``?unit=<code>``), when it is active."""
+def _preselected(args: MultiDict[str, str]) -> MultiDict[str, str]:
+    """Initial values: the unit of a poster's QR code (``?unit=<code>``), when it is active, and the training
+    entry (``?training=1``: a practice report, marked on every page of the form)."""
     values = MultiDict[str, str]()
+    unit_code = args.get("unit", "")
     if unit_code:
         with contextlib.suppress(NotFoundError):
             values["unit_id"] = str(units.by_code(unit_code[:32]).id)
+    if args.get("training") == "1":
+        values["training"] = "1"
     return values
 
 
@@ -254,7 +258,7 @@ def report_form() -> ResponseReturnValue:
     if request.method == "GET":
         form_key = secrets.token_urlsafe(18)
         receipts.open_form(session, form_key)  # also gives this browser its id for the intake limit
-        return _render_form(_preselected(request.args.get("unit", "")), {}, form_key)
+        return _render_form(_preselected(request.args), {}, form_key)
     form_key = request.form.get("form_key", "")
     if not FORM_KEY.match(form_key):
         raise BadRequestError("表单已失效，请刷新页面后重新填写")

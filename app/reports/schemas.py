@@ -171,6 +171,10 @@ class ReportBody(StrictSchema):
         metadata={"description": "1至9个情形代码，不重复"},
     )
     urgent = StrictBool(load_default=False)
+    training = StrictBool(
+        load_default=False,
+        metadata={"description": "培训练习报告：只进入培训队列，不计入统计，不通知真实渠道，7天后删除"},
+    )
     unit_id = StrictInt(
         load_default=None, allow_none=True, metadata={"description": "启用中的成员单位的 id；公众报告为 null"}
     )
@@ -351,6 +355,7 @@ class AnswerOut(StrictSchema):
 class ReportDetailOut(ReportSummaryOut):
     categories = fields.List(fields.String(), required=True)
     urgent = fields.Boolean(required=True)
+    training = fields.Boolean(required=True, metadata={"description": "培训练习报告（7天后删除）"})
     unit_id = fields.Integer(allow_none=True, required=True)
     reporter = fields.Nested(ReporterOut, required=True)
     victim = fields.Nested(VictimOut, required=True)

@@ -146,6 +146,7 @@ def _sealed_report(
         status=transition(None, Action.SUBMIT, actor.role),
         categories=list(data["categories"]),
         urgent=bool(data.get("urgent")),
+        training=bool(data.get("training")),
         victim_gender=victim["gender"],
         victim_age_band=age_band(_victim_age(victim, data["incident"]["discovered_at"])),
         submitted_at=now,
@@ -193,7 +194,9 @@ def change_status(
             report.events.append(event)  # also sets event.report, whose data key seals the note
             if note:
                 event.seal("note_data", note)
-            if REPORTER_STATUS[target] != before:
+            # A practice report never reaches a real channel; the sandbox channel (QZBG_TRAINING) is the notify
+            # package's to route to.
+            if REPORTER_STATUS[target] != before and not report.training:
                 notify.enqueue(notify.Kind.REPORTER_STATUS_CHANGED, report=report, now=now)
         db.session.flush()
     except StaleDataError:

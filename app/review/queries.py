@@ -106,6 +106,8 @@ class Filters:
     assignee: str | None = None
     q: str | None = None
     after: str | None = None
+    # The training queue (``training=1``): practice reports only; without it they are left out.
+    training: bool = False
     ignored: tuple[str, ...] = ()
 
     @property
@@ -122,6 +124,7 @@ class Filters:
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
             "overdue": "1" if self.overdue else None, "assignee": self.assignee, "q": self.q,
+            "training": "1" if self.training else None,
         }
         args.update(changes)
         return {k: v for k, v in args.items() if v}
@@ -171,6 +174,7 @@ def parse_filters(args: Any) -> Filters:
     take("assignee", "assignee", lambda v: _text_arg((v or "").lower(), 60, r"[a-z0-9_.@-]+"))
     take("q", "q", _search_arg)
     take("after", "after", lambda v: _text_arg(v, 200, r"[A-Za-z0-9_-]+"))
+    take("training", "training", lambda v: _flag(v))
     return Filters(**values, ignored=tuple(ignored))
 
 
@@ -209,8 +213,13 @@ def _search(q: str) -> ColumnElement[bool]:
     return false()
 
 
+def training_queue(training: bool) -> ColumnElement[bool]:
+    """The real reports (``False``) or the practice ones of the training queue (``True``)."""
+    return Report.training.is_(true() if training else false())
+
+
 def _filtered(actor: Actor, filters: Filters, now: dt.datetime, *, with_status: bool = True) -> Any:
-    stmt = visible(actor)
+    stmt = visible(actor).where(training_queue(filters.training))
     if with_status and filters.status:
         stmt = stmt.where(Report.status == filters.status)
     if filters.category:
@@ -280,6 +289,8 @@ def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datet
         counts.capped = frozenset({Status.CLOSED.value})
     overdue = base.where(overdue_condition(at)).with_only_columns(func.count())
     counts["overdue"] = int(db.session.scalar(overdue) or 0)
+    practice = visible(actor).where(training_queue(True)).with_only_columns(func.count())
+    counts["training"] = int(db.session.scalar(practice) or 0)
     return counts
 
 
@@ -439,7 +450,7 @@ class OverdueItem:
 def overdue(actor: Actor, *, now: dt.datetime, limit: int = 200) -> dict[str, list[OverdueItem]]:
     """What is past due, by kind, oldest deadline first (at most ``limit`` of each kind)."""
     found: dict[str, list[OverdueItem]] = {kind: [] for kind in OVERDUE_KINDS}
-    scope = visible(actor).where(Report.status != Status.CLOSED.value)
+    scope = visible(actor).where(Report.status != Status.CLOSED.value, training_queue(False))
     due = scope.with_only_columns(Report, Report.acknowledge_due_at).where(_overdue_conditions(now)["acknowledge"])
     for report, at in db.session.execute(due.order_by(Report.acknowledge_due_at).limit(limit)):
         found["acknowledge"].append(OverdueItem(report, "acknowledge", at))

@@ -46,6 +46,7 @@ def _pages(base: str, seeded: dict[str, str]) -> dict[str, str]:
     return {
         "form": f"{base}/report",
         "form-unit": f"{base}/report?unit={seeded['unit']}",
+        "form-training": f"{base}/report?training=1",
         "status-lookup": f"{base}/report/status",
         "poster": f"{base}/units/{seeded['unit']}/poster",
         "not-found": f"{base}/no-such-page",

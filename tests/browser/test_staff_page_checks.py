@@ -61,9 +61,11 @@ def _pages(page: Any, base: str) -> Any:
     unit = police_unit("pcs-checks")
     reviewing, (moved, letter) = create_report(status="reviewing", urgent=True), transferred_report(unit, share=True)
     create_report(now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=30))  # past its acknowledgement: overdue
+    practice = create_report(status="reviewing", training=True)
     paths = (f"/review/reports/{reviewing.id}", f"/review/reports/{moved.id}",
              f"/review/reports/{moved.id}/transfers/{letter.id}/letter", "/review/reports/new",
-             "/review/stats", "/review/stats/meeting", "/review/overdue")
+             "/review/stats", "/review/stats/meeting", "/review/overdue",
+             "/review/?training=1", f"/review/reports/{practice.id}")
     db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
     for path in paths:
         page.goto(base + path)

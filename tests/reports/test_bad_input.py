@@ -195,6 +195,7 @@ CASES = [
     bad("body-1mib-plus-1-byte", 413, "payload_too_large", **raw(padded_body(MIB + 1))),
     # ---- wrong types ----------------------------------------------------------------------
     invalid("string-for-bool", "urgent", urgent="true"),
+    invalid("string-for-training", "training", training="true"),
     invalid("int-for-bool", "victim.has_disability", victim={"has_disability": 1}),
     invalid("string-for-nested-bool", "police.notified", police={"notified": "是"}),
     invalid("float-for-int", "victim.age", victim={"age": 12.0}),

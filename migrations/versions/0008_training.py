@@ -1,0 +1,29 @@
+"""training reports: a ``training`` flag on reports and the index the 7-day purge reads
+
+Revision ID: 0008_training
+Revises: 0008_inbox_indexes
+Create Date: 2026-12-05 10:00:00.000000
+
+Adds a NOT NULL column with a server default (every existing report is a real one): no table rebuild on
+PostgreSQL; SQLite's ADD COLUMN takes it as it is.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0008_training'
+down_revision = '0008_inbox_indexes'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column('reports', sa.Column('training', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index('ix_reports_training_submitted_at', 'reports', ['training', 'submitted_at'])
+
+
+def downgrade():
+    op.drop_index('ix_reports_training_submitted_at', table_name='reports')
+    with op.batch_alter_table('reports') as batch:
+        batch.drop_column('training')
