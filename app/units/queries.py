@@ -105,13 +105,15 @@ def office_units(office_id: int, filters: UnitFilters, *, phone_bidx: bytes | No
     units = list(db.session.scalars(stmt.order_by(Unit.name, Unit.id).offset((page - 1) * PER_PAGE)
                                     .limit(PER_PAGE)))
     ids = [u.id for u in units]
-    return UnitPage(units, _counts(Report.unit_id, ids), _counts(UnitLiaison.unit_id, ids), total, pages)
+    return UnitPage(units, _counts(Report.unit_id, ids, Report.training.is_(False)),
+                    _counts(UnitLiaison.unit_id, ids), total, pages)
 
 
-def _counts(column: Any, ids: list[int]) -> dict[int, int]:
+def _counts(column: Any, ids: list[int], *where: Any) -> dict[int, int]:
     if not ids:
         return {}
-    return dict(db.session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column)).all())
+    stmt = select(column, func.count()).where(column.in_(ids), *where).group_by(column)
+    return dict(db.session.execute(stmt).all())
 
 
 def office_unit(office_id: int | None, unit_id: int) -> Unit:
@@ -139,7 +141,10 @@ def liaison_of(unit: Unit, liaison_id: str) -> UnitLiaison:
 
 
 def report_count(unit: Unit) -> int:
-    return db.session.scalar(select(func.count()).select_from(Report).where(Report.unit_id == unit.id)) or 0
+    """The unit's reports; practice reports never count."""
+    return db.session.scalar(
+        select(func.count()).select_from(Report).where(Report.unit_id == unit.id, Report.training.is_(False))
+    ) or 0
 
 
 def poster_units(office_id: int, filters: UnitFilters) -> list[Unit]:
@@ -161,9 +166,11 @@ class UnitReportRow:
 
 
 def unit_reports(unit_id: int, page: int = 1) -> tuple[list[UnitReportRow], int]:
-    """A unit's reports, newest first: tracking number, time and status only (no content is even read)."""
-    base = select(Report.tracking_no, Report.submitted_at, Report.status).where(Report.unit_id == unit_id)
-    total = db.session.scalar(select(func.count()).select_from(Report).where(Report.unit_id == unit_id)) or 0
+    """A unit's reports, newest first: tracking number, time and status only (no content is even read).
+    Practice reports are left out: they are not the unit's reports, and they never count."""
+    real = (Report.unit_id == unit_id, Report.training.is_(False))
+    base = select(Report.tracking_no, Report.submitted_at, Report.status).where(*real)
+    total = db.session.scalar(select(func.count()).select_from(Report).where(*real)) or 0
     pages = max(1, -(-total // PER_PAGE))
     rows = db.session.execute(base.order_by(Report.submitted_at.desc(), Report.id.desc())
                               .offset((min(page, pages) - 1) * PER_PAGE).limit(PER_PAGE)).all()

@@ -82,3 +82,19 @@ def test_an_administrator_lands_on_the_first_page_of_their_role(app):
     admin = create_staff(role="admin")
     db.session.commit()
     assert login(app.test_client(), admin).headers["Location"] == "/admin/users"
+
+
+def test_practice_reports_are_left_out_of_a_units_page_and_its_report_count(app):
+    from app.units import queries
+
+    mine = create_unit("hosp-a")
+    real = create_report(unit=mine)
+    practice = create_report(unit=mine, training=True)
+    liaison = create_staff(role="unit_liaison", unit=mine)
+    db.session.commit()
+    client = app.test_client()
+    login(client, liaison)
+    text = client.get("/unit/").get_data(as_text=True)
+    assert real.tracking_no in text
+    assert practice.tracking_no not in text
+    assert queries.report_count(mine) == 1
