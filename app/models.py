@@ -3,7 +3,7 @@
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import RecoveryCode, StaffSession, StaffUser
 from app.crypto.models import DataKey
-from app.notify.models import OutboxMessage
+from app.notify.models import DutyShift, NotifyStep, OutboxMessage, SandboxMessage
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
@@ -17,5 +17,5 @@ __all__ = [
     "RecoveryCode", "Report", "ReportCategory", "ReportEvent", "Reporter", "ReporterSession", "StaffSession",
     "StaffUser",
     "SubscriptionGrant", "TrackingCounter", "Unit", "UnitQrCode", "WeChatAccessToken", "Question", "Referral",
-    "Transfer",
+    "Transfer", "DutyShift", "NotifyStep", "SandboxMessage",
 ]
