@@ -295,6 +295,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import templating
     from app.core.rest import api
     from app.extensions import csrf
+    from app.notify import routes as notify_routes
     from app.offices import api as offices_api
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
@@ -311,7 +312,7 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
-    for staff_blueprint in (auth_routes.bp, review_routes.bp, admin_routes.bp):
+    for staff_blueprint in (auth_routes.bp, review_routes.bp, admin_routes.bp, notify_routes.bp):
         app.register_blueprint(staff_blueprint)
     templating.register(app)
     init_wechat(app)

@@ -16,6 +16,8 @@ NAV = (
     ("/admin/users", "用户", "admin.users"),
     ("/admin/police-units", "公安机关", "admin.police_units"),
     ("/admin/audit", "审计日志", "admin.audit"),
+    ("/admin/roster", "值班", "admin.roster"),
+    ("/admin/sandbox", "通知沙盒", "admin.outbox"),
 )
 
 

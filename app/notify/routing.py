@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from app.auth.models import StaffUser
 from app.extensions import db
@@ -45,25 +45,26 @@ def leads(office_id: int) -> list[Recipient]:
     return reviewers(office_id, ("lead",)) or reviewers(office_id)
 
 
-def has_roster(office_id: int) -> bool:
-    return bool(db.session.scalar(select(exists().where(DutyShift.office_id == office_id))))
-
-
 def on_duty(office_id: int, now: dt.datetime) -> list[Recipient]:
-    """Who is on duty at ``now`` (see the module docstring for the defaults)."""
-    if not has_roster(office_id):
-        return reviewers(office_id)
+    """Who is on duty at ``now`` (see the module docstring for the defaults). One query: the office's active
+    prosecutors and leads with their shifts; none of them has a shift means no roster."""
+    rows = db.session.execute(
+        select(StaffUser, DutyShift).outerjoin(DutyShift, DutyShift.user_id == StaffUser.id)
+        .where(StaffUser.office_id == office_id, StaffUser.role.in_(REVIEWERS), StaffUser.active.is_(True))
+        .order_by(StaffUser.username)
+    ).unique().all()
+    if not any(shift is not None for _, shift in rows):
+        return [Recipient(user) for user in dict.fromkeys(user for user, _ in rows)]
     local = now.astimezone(CST)
     minute = local.hour * 60 + local.minute
     found: dict[object, Recipient] = {}
-    for shift in db.session.scalars(select(DutyShift).where(DutyShift.office_id == office_id)).unique():
-        user = shift.user
-        if not user.active or user.role not in REVIEWERS or not shift.covers(local.weekday(), minute):
+    for user, shift in rows:
+        if shift is None or not shift.covers(local.weekday(), minute):
             continue
         before = found.get(user.id)
         channels = tuple(dict.fromkeys((*(before.channels if before else ()), *shift.channel_list)))
         found[user.id] = Recipient(user, channels)
-    return sorted(found.values(), key=lambda r: r.user.username) or leads(office_id)
+    return list(found.values()) or leads(office_id)
 
 
 def police_users(police_unit_id: int) -> list[Recipient]:

@@ -99,8 +99,8 @@ class WeComClient:
                 raise Retry("wecom:timeout") from None
             except requests.RequestException:
                 raise Retry("wecom:unreachable") from None
-            invalid = str(result.get("invaliduser") or "")
-            if userid in invalid.split("|"):
+            invalid = set(str(result.get("invaliduser") or "").split("|")) - {""}
+            if invalid & set(userid.split("|")):
                 raise GiveUp("wecom:invaliduser:recipient_not_visible")
             return
         raise Retry("wecom:token")  # pragma: no cover - the loop always returns or raises
