@@ -114,9 +114,8 @@ def test_a_user_outside_the_apps_visible_range_ends_the_message_with_a_clear_rea
 
 
 def test_a_recipient_named_in_invaliduser_is_not_counted_as_delivered(wecom_app, wecom):
-    from app.notify.wecom import get_wecom
-
     from app.notify.channels import GiveUp
+    from app.notify.wecom import get_wecom
 
     wecom.wecom_hidden = {"Ghost"}
     card = {"title": "t", "description": "d", "url": "https://x/"}
@@ -241,7 +240,8 @@ def test_an_sms_is_a_signed_sendsms_with_the_approved_template_and_three_values(
     assert sent["phone"] == "+8613912340000"
     assert (sent["template"], sent["sign"]) == ("2000001", sms.sign_name)
     assert sent["params"][1] == report.tracking_no
-    assert len(sent["params"]) == 3 and all(len(p) <= 16 for p in sent["params"])
+    assert len(sent["params"]) == 3
+    assert all(len(p) <= 16 for p in sent["params"])
     assert one("sms").state == "sent"
 
 

@@ -124,14 +124,16 @@ def test_an_urgent_report_nobody_acknowledges_is_escalated_to_the_leads_each_per
     assert escalate(29) == 0
     assert escalate(30) == 1
     assert queued("urgent_escalation") == [("lead-c", "sms"), ("lead-c", "wecom")]
-    assert escalate(31) == 0 and escalate(59) == 0  # the same step is never sent twice
+    assert escalate(31) == 0  # the same step is never sent twice
+    assert escalate(59) == 0
     assert escalate(60) == 1
     assert len(queued("urgent_escalation")) == 4
     report = db.session.get(Report, report.id)
     review.acknowledge(report, actor=actor_of("pro-a"), version=report.version,
                        now=start + dt.timedelta(minutes=70))
     db.session.commit()
-    assert escalate(90) == 0 and escalate(240) == 0
+    assert escalate(90) == 0
+    assert escalate(240) == 0
     assert len(queued("urgent_escalation")) == 4
 
 
