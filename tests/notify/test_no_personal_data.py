@@ -23,7 +23,6 @@ from app.offices import queries as offices
 from app.offices.models import PoliceUnit
 from app.reports.constants import CATEGORIES, CATEGORY_SHORT
 from app.review import service as review
-from app.review.models import Question
 from tests.factories import create_unit, report_body, valid_id_number
 from tests.notify.conftest import channel_settings, staff
 
@@ -101,8 +100,8 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
         events.run_escalation(start + dt.timedelta(minutes=31))
     moment = dt.datetime.now(dt.UTC)
     review.acknowledge(report, actor=prosecutor, version=report.version, now=moment)
-    review.transfer(report, police_unit="pu-markers", document_no="检移〔2026〕7号", contact=MARKERS["transfer.contact"],
-                    share_reporter=True, note=MARKERS["transfer.note"], actor=prosecutor, version=report.version,
+    review.transfer(report, police_unit="pu-markers", document_no="检移〔2026〕7号",
+                    contact=MARKERS["transfer.contact"], share_reporter=True, note=MARKERS["transfer.note"], actor=prosecutor, version=report.version,
                     now=moment, deadlines=review.Deadlines())
     question = review.ask_reporter(report, MARKERS["question"], actor=prosecutor, version=report.version, now=moment)
     db.session.commit()
