@@ -101,7 +101,8 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     moment = dt.datetime.now(dt.UTC)
     review.acknowledge(report, actor=prosecutor, version=report.version, now=moment)
     review.transfer(report, police_unit="pu-markers", document_no="检移〔2026〕7号",
-                    contact=MARKERS["transfer.contact"], share_reporter=True, note=MARKERS["transfer.note"], actor=prosecutor, version=report.version,
+                    contact=MARKERS["transfer.contact"], share_reporter=True, note=MARKERS["transfer.note"],
+                    actor=prosecutor, version=report.version,
                     now=moment, deadlines=review.Deadlines())
     question = review.ask_reporter(report, MARKERS["question"], actor=prosecutor, version=report.version, now=moment)
     db.session.commit()
