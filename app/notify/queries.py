@@ -52,7 +52,7 @@ def unreachable(office_id: int) -> list[Unreachable]:
     users = {u.id: u for u in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids))).unique()} \
         if ids else {}
     return [Unreachable(m.created_at, m.kind, str(m.payload.get("reason") or m.last_error), no,
-                        users.get(_uuid(m.payload.get("user_id")))) for m, no in mine]
+                        users.get(_uuid(m.payload.get("user_id")) or uuid.UUID(int=0))) for m, no in mine]
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.auth.models import StaffUser
 from app.extensions import db
@@ -31,7 +32,7 @@ class Recipient:
     channels: tuple[str, ...] = ()  # the roster's choice; empty: the best channel the user can be reached on
 
 
-def _active(query: select) -> list[StaffUser]:  # type: ignore[type-arg]
+def _active(query: Select[Any]) -> list[StaffUser]:
     return list(db.session.scalars(query.where(StaffUser.active.is_(True)).order_by(StaffUser.username)).unique())
 
 

@@ -12,11 +12,11 @@ from app.notify.models import STAFF_CHANNELS
 TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
-class _Time(fields.String):
+class _Time(fields.Field):  # type: ignore[type-arg]
     """``HH:MM`` (a ``<input type="time">`` value) as minutes after midnight."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = value.strip() if isinstance(value, str) else ""
         if not TIME.match(text):
             raise ValidationError("请填写时间，如 08:30")
         hours, minutes = text.split(":")
