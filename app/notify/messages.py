@@ -86,7 +86,7 @@ def _lines(facts: Facts) -> list[str]:
 
 def render(facts: Facts) -> Rendered:
     """The message of ``facts``: the same words on every channel, each channel taking the parts it uses."""
-    mark = "【紧急】" if facts.urgent else ""
+    mark = "【紧急】" if facts.urgent and not facts.event.startswith("紧急") else ""
     title = f"{mark}{facts.event}" + (f" {facts.tracking_no}" if facts.tracking_no else "")
     lines = _lines(facts)
     text = "\n".join([*lines, "", f"请登录系统查看：{facts.link}", "", "本消息不含案件详情，请勿转发。"])
@@ -96,7 +96,7 @@ def render(facts: Facts) -> Rendered:
         f"</head><body>{body}<p><a href=\"{html.escape(facts.link)}\">登录系统查看</a></p>"
         "<p>本消息不含案件详情，请勿转发。</p></body></html>"
     )
-    sms = (f"{'紧急' if facts.urgent else ''}{facts.event}"[:12], facts.tracking_no or "-", facts.short_time)
+    sms = ((f"紧急{facts.event}" if mark else facts.event)[:12], facts.tracking_no or "-", facts.short_time)
     return Rendered(title=title, text=text, html=page, sms_params=sms, link=facts.link)
 
 
