@@ -296,6 +296,7 @@ def register_blueprints(app: Flask) -> None:
     from app.core.rest import api
     from app.extensions import csrf
     from app.notify import admin as notify_admin
+    from app.notify import routes as notify_routes
     from app.offices import api as offices_api
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
@@ -316,7 +317,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
     for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_routes.bp, units_admin.bp,
-                            units_liaison.bp):
+                            units_liaison.bp, notify_routes.bp):
         app.register_blueprint(staff_blueprint)
     notify_admin.register(app)
     templating.register(app)

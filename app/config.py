@@ -65,6 +65,70 @@ def _phone(value: str, name: str) -> str:
     return value
 
 
+# --- Notification channels (issue 9) ---
+SMS_NAMES = ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID", "SIGN_NAME", "TEMPLATE_ID")
+
+
+def _all_or_none(get: Any, prefix: str, names: tuple[str, ...]) -> bool:
+    """True when every ``QZBG_<prefix>_<name>`` is set, False when none is; a half-configured channel stops
+    start-up rather than failing at its first message."""
+    present = [name for name in names if get(f"{prefix}_{name}")]
+    if present and len(present) != len(names):
+        missing = ", ".join(f"QZBG_{prefix}_{n}" for n in names if n not in present)
+        raise ConfigError(f"{missing} must be set too (or unset every QZBG_{prefix}_* variable)")
+    return bool(present)
+
+
+def _agentid(value: str | None) -> str | None:
+    if value is not None and not value.isdigit():
+        raise ConfigError("QZBG_WECOM_AGENTID must be the app's number (应用的 AgentId)")
+    return value
+
+
+def _smtp_url(value: str | None) -> str | None:
+    """``smtp://[user:pass@]host[:port][?starttls=1]`` (STARTTLS by default) or ``smtps://...`` (implicit TLS)."""
+    if value is None:
+        return None
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigError("QZBG_SMTP_URL must look like smtp://user:pass@host:587?starttls=1") from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError("QZBG_SMTP_URL must look like smtp://user:pass@host:587?starttls=1")
+    starttls = parse_qs(parts.query).get("starttls", ["1"])[-1]
+    _flag(starttls, "QZBG_SMTP_URL's starttls")
+    return value
+
+
+def _existing_file(value: str | None, name: str) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{name} names no readable file")
+    return path
+
+
+def _sms(get: Any) -> dict[str, Any]:
+    if not _all_or_none(get, "SMS", SMS_NAMES):
+        return {}
+    endpoint = (get("SMS_ENDPOINT", "https://sms.tencentcloudapi.com") or "").rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", endpoint):
+        raise ConfigError("QZBG_SMS_ENDPOINT must be a URL such as https://sms.tencentcloudapi.com")
+    template = get("SMS_TEMPLATE_ID") or ""
+    if not template.isdigit():
+        raise ConfigError("QZBG_SMS_TEMPLATE_ID must be the approved template's number")
+    return {
+        "sms_secret_id": get("SMS_SECRET_ID"), "sms_secret_key": get("SMS_SECRET_KEY"),
+        "sms_sdk_app_id": get("SMS_SDK_APP_ID"), "sms_sign_name": get("SMS_SIGN_NAME"),
+        "sms_template_id": template, "sms_endpoint": endpoint,
+        "sms_region": get("SMS_REGION", "ap-guangzhou") or "",
+    }
+
+
 # --- Keyring layout (hardening, issue 6 B.17) ---
 # The keyring lives in a directory of its own (``instance/keys/``, 0700 under ``make run``), never beside the
 # SQLite database or in the attachments directory: a copy of the data must not carry the key that opens it.
@@ -107,6 +171,17 @@ class Settings:
     wecom_agentid: str | None = None
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     smtp_url: str | None = None
+    smtp_from: str | None = None
+    smtp_ca_file: Path | None = None
+    sms_secret_id: str | None = None
+    sms_secret_key: str | None = None
+    sms_sdk_app_id: str | None = None
+    sms_sign_name: str | None = None
+    sms_template_id: str | None = None
+    sms_endpoint: str = "https://sms.tencentcloudapi.com"
+    sms_region: str = "ap-guangzhou"
+    notify_timeout: int = 10
+    urgent_escalation_minutes: int = 30
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:5000"
     training: bool = False
@@ -215,11 +290,18 @@ class Settings:
             wechat_env_version=_choice(get("WECHAT_ENV_VERSION", "release") or "", "QZBG_WECHAT_ENV_VERSION",
                                        ("release", "trial", "develop")),
             wechat_status_template_id=get("WECHAT_STATUS_TEMPLATE_ID"),
-            wecom_corpid=get("WECOM_CORPID"),
+            wecom_corpid=get("WECOM_CORPID") if _all_or_none(get, "WECOM", ("CORPID", "SECRET", "AGENTID"))
+            else None,
             wecom_secret=get("WECOM_SECRET"),
-            wecom_agentid=get("WECOM_AGENTID"),
+            wecom_agentid=_agentid(get("WECOM_AGENTID")),
             wecom_api_base=(get("WECOM_API_BASE", "https://qyapi.weixin.qq.com") or "").rstrip("/"),
-            smtp_url=get("SMTP_URL"),
+            smtp_url=_smtp_url(get("SMTP_URL")),
+            smtp_from=get("SMTP_FROM"),
+            smtp_ca_file=_existing_file(get("SMTP_CA_FILE"), "QZBG_SMTP_CA_FILE"),
+            **_sms(get),
+            notify_timeout=_int(get("NOTIFY_TIMEOUT", "10") or "", "QZBG_NOTIFY_TIMEOUT", 1, 120),
+            urgent_escalation_minutes=_int(get("URGENT_ESCALATION_MINUTES", "30") or "",
+                                           "QZBG_URGENT_ESCALATION_MINUTES", 1, 24 * 60),
             redis_url=get("REDIS_URL"),
             public_url=(get("PUBLIC_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
             training=_flag(get("TRAINING", "0") or "", "QZBG_TRAINING"),

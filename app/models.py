@@ -3,7 +3,7 @@
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import RecoveryCode, StaffSession, StaffUser
 from app.crypto.models import DataKey
-from app.notify.models import JobRun, OutboxMessage, WorkerHeartbeat
+from app.notify.models import DutyShift, JobRun, NotifyStep, OutboxMessage, SandboxMessage, WorkerHeartbeat
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
@@ -19,5 +19,5 @@ __all__ = [
     "StaffUser",
     "SubscriptionGrant", "TrackingCounter", "Unit", "UnitLiaison", "UnitQrCode", "WeChatAccessToken",
     "WorkerHeartbeat", "Question", "Referral",
-    "Transfer",
+    "Transfer", "DutyShift", "NotifyStep", "SandboxMessage",
 ]

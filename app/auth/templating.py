@@ -22,6 +22,8 @@ NAV = (
     ("/admin/police-units", "公安机关", "admin.police_units"),
     ("/admin/audit", "审计日志", "admin.audit"),
     ("/admin/outbox", "通知队列", "admin.outbox"),
+    ("/admin/roster", "值班", "admin.roster"),
+    ("/admin/sandbox", "通知沙盒", "admin.outbox"),
 )
 
 

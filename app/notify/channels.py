@@ -13,7 +13,10 @@ SQLite, no write lock) is held while a provider is slow:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
+
+from flask import current_app
 
 from app.notify.models import OutboxMessage
 
@@ -44,9 +47,40 @@ class Channel(Protocol):
     def record(self, prepared: Any, outcome: str, code: str | None) -> None: ...
 
 
+SANDBOX = "sandbox"  # records, never sends: training mode and training reports
+NONE = "none"  # no working channel: the row is kept, dead, never claimed by the worker
+
+
+def configured_channels() -> list[str]:
+    """The channels that can deliver now, by name: those whose settings are complete, and the sandbox. In
+    training mode (``QZBG_TRAINING=1``) only the sandbox: nothing real leaves. ``/readyz`` shows this list."""
+    from app.wechat.client import configured as wechat_configured
+
+    settings = current_app.config["QZBG"]
+    if settings.training:
+        return [SANDBOX]
+    names = []
+    if settings.wecom_corpid:
+        names.append("wecom")
+    if settings.smtp_url:
+        names.append("email")
+    if settings.sms_secret_id:
+        names.append("sms")
+    if wechat_configured(settings):
+        names.append("wechat_subscribe")
+    return [*names, SANDBOX]
+
+
 def channels() -> dict[str, Channel]:
-    """Every channel the worker can deliver on, by the name outbox rows carry."""
+    """Every channel the worker can deliver on now, by the name outbox rows carry: only configured ones."""
+    from app.notify.email import EmailChannel
+    from app.notify.sandbox import SandboxChannel
+    from app.notify.sms import SmsChannel
+    from app.notify.wecom import WeComChannel
     from app.wechat.subscribe import SubscribeChannel
 
-    subscribe = SubscribeChannel()
-    return {subscribe.name: subscribe}
+    known: dict[str, Callable[[], Channel]] = {
+        "wecom": WeComChannel, "email": EmailChannel, "sms": SmsChannel, "wechat_subscribe": SubscribeChannel,
+        SANDBOX: SandboxChannel,
+    }
+    return {name: known[name]() for name in configured_channels()}

@@ -122,6 +122,7 @@ def submit(
         if existing_id is None:
             raise
         return Submission(_stored(existing_id), created=False)
+    notify.enqueue(notify.Kind.NEW_REPORT, report=report, now=now)  # the prosecutors on duty hear of it
     if reporter is not None and unit is not None and reporter.unit_id != unit.id:
         reporter.unit_id = unit.id  # the unit the reporter files for, shown at their next login
     return Submission(report, created=True)

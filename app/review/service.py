@@ -25,6 +25,7 @@ from app.auth.actor import Actor
 from app.auth.models import StaffUser
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
+from app.notify import service as notify
 from app.offices.models import PoliceUnit
 from app.reports import service as reports
 from app.reports.models import Report, ReportEvent
@@ -106,10 +107,16 @@ def _choice(value: str | None, field: str, choices: dict[str, str]) -> str:
     return value
 
 
+# What the police do that the assigned prosecutor must hear of.
+POLICE_NEWS = frozenset({Action.POLICE_RETURN, Action.RECORD_FEEDBACK, Action.POLICE_EXPLAIN})
+
+
 def _step(report: Report, action: Action, actor: Actor, now: dt.datetime, note: str | None = None) -> ReportEvent:
     event = reports.change_status(report, action, actor=actor, now=now, note=note)
     audit.record(actor, f"report.{action.value}", now=now, target_type="report", target_id=report.id,
                  office_id=report.office_id)
+    if actor.role == "police" and action in POLICE_NEWS:
+        notify.enqueue(notify.Kind.POLICE_RESPONDED, report=report, now=now)
     return event
 
 
@@ -180,6 +187,7 @@ def answer(report: Report, question_id: uuid.UUID, text: str, *, actor: Actor, n
     asked.seal("answer_data", _text(text, "text"))
     asked.answered_at = now
     reports.change_status(report, Action.ANSWER, actor=actor, now=now)
+    notify.enqueue(notify.Kind.REPORTER_ANSWERED, report=report, now=now)  # the assigned prosecutor
     return asked
 
 
@@ -207,6 +215,7 @@ def transfer(
             record.seal(column, value)
     db.session.add(record)
     _step(report, Action.TRANSFER, actor, now)
+    notify.enqueue(notify.Kind.TRANSFER, report=report, now=now, transfer=record)  # the police unit's users
     return record
 
 

@@ -16,7 +16,8 @@ wechat_cli = AppGroup("wechat", help="WeChat integration tools.")
 @click.option("--port", default=8901, show_default=True)
 @click.option("--token-ttl", default=7200, show_default=True, help="Access-token lifetime in seconds.")
 def fake_server(host: str, port: int, token_ttl: int) -> None:
-    """Serve the fake WeChat (appid/secret from QZBG_WECHAT_APPID/SECRET). Never in production."""
+    """Serve the fake WeChat/WeCom (appid/secret from QZBG_WECHAT_APPID/SECRET, the WeCom corp, secret and agent
+    from QZBG_WECOM_*). Never in production."""
     from werkzeug.serving import run_simple
 
     settings = current_app.config["QZBG"]
@@ -24,5 +25,9 @@ def fake_server(host: str, port: int, token_ttl: int) -> None:
         appid=settings.wechat_appid or "wx-fake-appid", secret=settings.wechat_secret or "fake-secret",
         token_ttl=token_ttl,
     )
-    click.echo(f"fake WeChat on http://{host}:{port} (appid {fake.appid}); set QZBG_WECHAT_API_BASE to it")
+    if settings.wecom_corpid:
+        fake.wecom_corpid, fake.wecom_secret = settings.wecom_corpid, settings.wecom_secret or ""
+        fake.wecom_agentid = int(settings.wecom_agentid or 0)
+    click.echo(f"fake WeChat/WeCom on http://{host}:{port} (appid {fake.appid}, WeCom corp {fake.wecom_corpid} "
+               f"agent {fake.wecom_agentid}); set QZBG_WECHAT_API_BASE and QZBG_WECOM_API_BASE to it")
     run_simple(host, port, fake.wsgi, threaded=True)

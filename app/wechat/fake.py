@@ -6,6 +6,12 @@ Switches (``FakeWeChat.mode``, or ``POST /__fake__/mode``) make it fail with 5xx
 hang past a client's timeout, answer "system busy" (-1) or the frequency limit
 (45011). Production never starts it.
 
+It also plays WeCom (企业微信, the same "fake WeChat/WeCom" of ``make demo``): ``GET /cgi-bin/gettoken`` and
+``POST /cgi-bin/message/send`` with WeCom's shapes and codes. ``FakeWeChat.wecom_fail(code, times)`` (or
+``POST /__fake__/wecom {"fail": [45009, ...], "hidden": ["userid"]}``) answers the next sends with those
+errcodes; a hidden user is outside the app's visible range (81013 when every recipient is, else named in
+``invaliduser``).
+
 Login codes: ``dev-<name>`` yields openid ``o-dev-<name>``; any other code is 40029;
 a code used twice is 40163. Phone codes: ``phone-<11 digits>`` yield that number.
 """
@@ -74,6 +80,16 @@ class FakeWeChat:
         self.calls: list[Call] = []
         self.token_fetches = 0
         self._lock = threading.Lock()
+        # WeCom
+        self.wecom_corpid = "ww-fake-corp"
+        self.wecom_secret = "fake-wecom-secret"  # noqa: S105 - a fake's
+        self.wecom_agentid = 1000002
+        self.wecom_tokens: dict[str, float] = {}
+        self.wecom_token_fetches = 0
+        self.wecom_hidden: set[str] = set()
+        self.wecom_failures: list[int] = []  # errcodes the next sends answer, in order
+        self.wecom_sent: list[dict[str, Any]] = []
+        self.wecom_duplicates = 0
 
     # -- controls used by tests ---------------------------------------------
     def grant(self, openid: str, template_id: str, count: int = 1) -> None:
@@ -86,6 +102,15 @@ class FakeWeChat:
         with self._lock:
             self.tokens = dict.fromkeys(self.tokens, 0.0)
             self.stable_token = None
+
+    def wecom_fail(self, code: int, times: int = 1) -> None:
+        """The next ``times`` message sends answer ``code`` (after the token check passes)."""
+        with self._lock:
+            self.wecom_failures += [code] * times
+
+    def wecom_expire_tokens(self) -> None:
+        with self._lock:
+            self.wecom_tokens = dict.fromkeys(self.wecom_tokens, 0.0)
 
     # -- protocol -----------------------------------------------------------
     def _err(self, code: int, msg: str) -> dict[str, Any]:
@@ -226,6 +251,62 @@ class FakeWeChat:
             self.sent.append(body)
         return {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbits(48)}
 
+    # -- WeCom --------------------------------------------------------------
+    def wecom_gettoken(self, query: dict[str, str]) -> dict[str, Any]:
+        if query.get("corpid") != self.wecom_corpid:
+            return self._err(40013, "invalid corpid")
+        if query.get("corpsecret") != self.wecom_secret:
+            return self._err(40001, "invalid credential")
+        with self._lock:
+            self.wecom_token_fetches += 1
+            now = time.time()
+            live = [(t, at) for t, at in self.wecom_tokens.items() if at > now]
+            if live:  # WeCom answers the same token while it lives
+                token, expires = live[-1]
+                return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": int(expires - now)}
+            token = "FAKE_WECOM_" + secrets.token_urlsafe(24)
+            self.wecom_tokens[token] = now + self.token_ttl
+            return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.token_ttl}
+
+    def wecom_send(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        token = query.get("access_token")
+        with self._lock:
+            expires = self.wecom_tokens.get(token or "")
+            if expires is None:
+                return self._err(40014, "invalid access_token")
+            if expires <= time.time():
+                return self._err(42001, "access_token expired")
+            if self.wecom_failures:
+                return self._err(self.wecom_failures.pop(0), "injected by the fake")
+        if body.get("agentid") != self.wecom_agentid:
+            return self._err(40056, "invalid agentid")
+        card = body.get("textcard")
+        if body.get("msgtype") != "textcard" or not isinstance(card, dict):
+            return self._err(40008, "invalid message type")
+        for key, limit in (("title", 128), ("description", 512), ("url", 2048)):
+            value = card.get(key)
+            if not isinstance(value, str) or not value or len(value.encode()) > limit:
+                return self._err(44004 if key != "url" else 40054, f"textcard.{key} invalid")
+        users = [u for u in str(body.get("touser") or "").split("|") if u]
+        if not users:
+            return self._err(40031, "invalid userid list")
+        invalid = [u for u in users if u in self.wecom_hidden]
+        if len(invalid) == len(users):
+            return self._err(81013, "user & party & tag all invalid")
+        with self._lock:
+            key = json.dumps([users, card], sort_keys=True, ensure_ascii=False)
+            now = time.time()
+            duplicate = body.get("enable_duplicate_check") == 1 and any(
+                sent.get("_key") == key and now - sent["_at"] < int(body.get("duplicate_check_interval", 1800))
+                for sent in self.wecom_sent)
+            if duplicate:
+                self.wecom_duplicates += 1
+            else:
+                self.wecom_sent.append({**body, "_key": key, "_at": now})
+        return {"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "invalidparty": "",
+                "invalidtag": "", "unlicenseduser": "", "msgid": secrets.token_urlsafe(16),
+                "response_code": secrets.token_urlsafe(12)}
+
     # -- WSGI ---------------------------------------------------------------
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -267,6 +348,10 @@ class FakeWeChat:
             result = self.wxacode(query, body)
         elif path == "/cgi-bin/message/subscribe/send" and request.method == "POST":
             result = self.subscribe_send(query, body)
+        elif path == "/cgi-bin/gettoken" and request.method == "GET":
+            result = self.wecom_gettoken(query)
+        elif path == "/cgi-bin/message/send" and request.method == "POST":
+            result = self.wecom_send(query, body)
         else:
             return Response("404 page not found", status=404, content_type="text/plain")
         if isinstance(result, bytes):
@@ -285,11 +370,17 @@ class FakeWeChat:
             self.grant(str(data["openid"]), str(data["template_id"]), int(data.get("count", 1)))
         elif path == "/__fake__/expire-tokens":
             self.expire_tokens()
+            self.wecom_expire_tokens()
+        elif path == "/__fake__/wecom":
+            for code in data.get("fail", []):
+                self.wecom_fail(int(code))
+            self.wecom_hidden = {str(u) for u in data.get("hidden", self.wecom_hidden)}
         elif path == "/__fake__/state":
             pass
         else:
             return Response("unknown control", status=404)
-        return self._json({"mode": self.mode, "token_fetches": self.token_fetches, "sent": len(self.sent)})
+        return self._json({"mode": self.mode, "token_fetches": self.token_fetches, "sent": len(self.sent),
+                           "wecom_sent": len(self.wecom_sent), "wecom_token_fetches": self.wecom_token_fetches})
 
 
 class FakeWeChatServer:

@@ -39,10 +39,21 @@ def _pages(page: Any, base: str) -> Any:
     page.click("button[type=submit]")
     page.wait_for_load_state()
     yield "recovery-codes"
+    _notification_rows()
     for path in ("/admin/users", "/admin/police-units", "/admin/audit", "/admin/outbox", "/account/sessions",
-                 f"/admin/users/{admin}/role"):
+                 f"/admin/users/{admin}/role", "/admin/roster", "/admin/sandbox"):
         page.goto(base + path)
         yield path
+    page.goto(base + "/admin/roster")
+    page.select_option("#f-user", "")
+    page.click("form.entry-form button[type=submit]")  # no one chosen: the form comes back with its errors
+    page.wait_for_load_state()
+    assert page.locator("#e-user").count() == 1
+    from tests.browser.conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "admin-roster-errors.png"), full_page=True)
+    yield "roster-errors"
     yield from _unit_pages(page, base)
     page.click("text=退出登录")
     page.wait_for_load_state()
@@ -109,6 +120,24 @@ def _unit_pages(page: Any, base: str) -> Any:
     page.click("main form[method=post] button[type=submit]")
     page.wait_for_load_state()
     yield "unit-import-errors"
+
+
+def _notification_rows() -> None:
+    """A shift on the roster, a message nobody could receive, one the sandbox kept: every part of those pages."""
+    import datetime as dt
+
+    from app.extensions import db
+    from app.notify.models import DutyShift, SandboxMessage
+    from tests.factories import create_staff
+
+    pro = create_staff("roster-pro", role="prosecutor", display_name="值班检察官")
+    db.session.add(DutyShift(office_id=pro.office_id, user_id=pro.id, weekdays="01234", start_minute=22 * 60,
+                             end_minute=8 * 60, channels="email,sms"))
+    db.session.add(SandboxMessage(office_id=pro.office_id, kind="new_report", would_be="wecom",
+                                  recipient="roster-pro", title="新线索待签收 QZBG-2026-000001",
+                                  body="线索编号：QZBG-2026-000001\n事项：新线索待签收",
+                                  created_at=dt.datetime.now(dt.UTC)))
+    db.session.commit()
 
 
 def test_every_staff_page_has_no_axe_violations(desk, live_server):  # noqa: F811 - fixture

@@ -18,6 +18,9 @@ from app.wechat.subscribe import LIMITS, template_data
 from tests.factories import PROSECUTOR, report_body
 from tests.wechat.conftest import TEMPLATE
 
+# The subscribe channel's rows (a new report also queues rows for the office's staff).
+SUBSCRIBE_ROWS = select(OutboxMessage).where(OutboxMessage.channel == "wechat_subscribe")
+
 
 def login(client, fake, name="carol"):
     fake.used_codes.discard(f"dev-{name}")
@@ -73,7 +76,7 @@ def test_status_change_with_a_grant_sends_one_message_and_uses_the_grant(client,
     report = submit(client, headers)
     reports.change_status(report, "acknowledge", actor=PROSECUTOR, now=now())
     db.session.commit()
-    queued = db.session.scalars(select(OutboxMessage)).one()
+    queued = db.session.scalars(SUBSCRIBE_ROWS).one()
     assert queued.channel == "wechat_subscribe"
     assert "o-dev" not in json.dumps(queued.payload)
     assert deliver_due(now=now()) == {"sent": 1, "retry": 0, "dead": 0}
@@ -93,7 +96,7 @@ def test_a_change_the_reporter_cannot_see_sends_nothing(client, fake):
     for action in ("acknowledge", "transfer", "record_feedback"):
         reports.change_status(report, action, actor=PROSECUTOR, now=now())
     db.session.commit()
-    statuses = [m.payload["status"] for m in db.session.scalars(select(OutboxMessage))]
+    statuses = [m.payload["status"] for m in db.session.scalars(SUBSCRIBE_ROWS)]
     assert sorted(statuses) == ["received", "transferred"]  # police feedback stays "transferred" for the reporter
 
 
@@ -102,13 +105,13 @@ def test_without_a_grant_nothing_is_queued(client, fake):
     report = submit(client, headers)
     reports.change_status(report, "acknowledge", actor=PROSECUTOR, now=now())
     db.session.commit()
-    assert db.session.scalars(select(OutboxMessage)).all() == []
+    assert db.session.scalars(SUBSCRIBE_ROWS).all() == []
 
 
 def test_refused_subscription_ends_the_message_without_retry(client, fake):
     _report, reporter_id = acknowledged_with_grant(client, fake, at_wechat=False)  # WeChat answers 43101
     assert deliver_due(now=now()) == {"sent": 0, "retry": 0, "dead": 1}
-    message = db.session.scalars(select(OutboxMessage)).one()
+    message = db.session.scalars(SUBSCRIBE_ROWS).one()
     assert (message.state, message.last_error, message.attempts) == ("dead", "43101", 1)
     assert subscriptions.remaining(uuid.UUID(reporter_id), TEMPLATE) == 0
     later = now() + dt.timedelta(hours=2)
@@ -120,7 +123,7 @@ def test_wechat_down_at_delivery_is_retried_later(client, fake):
     acknowledged_with_grant(client, fake)
     fake.mode = "error_5xx"
     assert deliver_due(now=now()) == {"sent": 0, "retry": 1, "dead": 0}
-    message = db.session.scalars(select(OutboxMessage)).one()
+    message = db.session.scalars(SUBSCRIBE_ROWS).one()
     assert message.state == "pending"
     assert message.next_attempt_at > now()
     fake.mode = "normal"

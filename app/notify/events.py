@@ -1,0 +1,115 @@
+"""Scheduled notifications: escalation of urgent reports, reminders of police deadlines, the daily digest.
+
+Each is a plain function of ``now`` that only flushes: the job scheduler (``flask notify worker`` / ``run-once``)
+calls each inside a ``unit_of_work()``. Each is idempotent: what it sent is kept in ``notify_steps`` under a
+key, so running it again (a second worker, a retry, a run every minute) never sends the same step twice.
+
+- ``run_escalation``: an urgent report still unacknowledged ``QZBG_URGENT_ESCALATION_MINUTES`` (30) after it
+  was submitted goes to the office's leads on every channel, and again each time that much more time passes
+  (step 1 at 30 minutes, step 2 at 60 ...), until someone acknowledges it. A run that missed steps (the worker
+  was down) sends only the latest one.
+- ``run_overdue_reminders``: an open transfer past its police receipt or police feedback deadline, once per
+  deadline, to the assigned prosecutor (else the leads).
+- ``run_daily_digest``: once per China Standard Time day, to each active prosecutor and lead with something
+  waiting: counts only (unacknowledged in the office, their open reports, overdue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+
+from app.auth.models import StaffUser
+from app.extensions import db
+from app.notify import routing
+from app.notify.models import NotifyStep
+from app.notify.service import Kind, enqueue
+from app.reports.models import Report
+from app.reports.states import Status
+from app.review.models import Transfer
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def _not_training() -> list[object]:
+    training = getattr(Report, "training", None)
+    return [training.is_(False)] if training is not None else []
+
+
+def _first_time(key: str, report_id: object, now: dt.datetime) -> bool:
+    """Claim ``key``; False when it was sent already."""
+    if db.session.get(NotifyStep, key) is not None:
+        return False
+    db.session.add(NotifyStep(key=key, report_id=report_id, created_at=now))
+    db.session.flush()
+    return True
+
+
+def run_escalation(now: dt.datetime) -> int:
+    """Escalate every urgent report nobody acknowledged in time; returns how many steps were sent."""
+    interval = dt.timedelta(minutes=current_app.config["QZBG"].urgent_escalation_minutes)
+    due = select(Report).where(
+        Report.urgent.is_(True), Report.status == Status.NEW.value, Report.acknowledged_at.is_(None),
+        Report.submitted_at <= now - interval,
+    ).order_by(Report.submitted_at)
+    sent = 0
+    for report in db.session.scalars(due).unique().all():
+        waited = now - report.submitted_at
+        step = int(waited / interval)
+        if _first_time(f"escalation:{report.id}:{step}", report.id, now):
+            enqueue(Kind.URGENT_ESCALATION, report=report, now=now, step=step,
+                    minutes=int(waited.total_seconds() // 60))
+            sent += 1
+    return sent
+
+
+def run_overdue_reminders(now: dt.datetime) -> int:
+    """Remind the assigned prosecutor of each police deadline passed; returns how many reminders were sent."""
+    sent = 0
+    kinds = (
+        ("police_receipt", Kind.POLICE_RECEIPT_OVERDUE,
+         and_(Transfer.acknowledged_at.is_(None), Transfer.receipt_due_at <= now)),
+        ("police_feedback", Kind.POLICE_FEEDBACK_OVERDUE,
+         and_(Transfer.feedback_at.is_(None), Transfer.feedback_due_at <= now)),
+    )
+    for name, kind, condition in kinds:
+        stmt = select(Transfer).where(Transfer.state == "open", condition).order_by(Transfer.created_at)
+        for transfer in db.session.scalars(stmt).all():
+            report = db.session.get(Report, transfer.report_id)
+            if report is None or getattr(report, "training", False) and not current_app.config["QZBG"].training:
+                continue
+            if _first_time(f"overdue:{name}:{transfer.id}", report.id, now):
+                enqueue(kind, report=report, now=now, transfer=transfer)
+                sent += 1
+    return sent
+
+
+def _count(*where: object) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(Report).where(*where)) or 0)  # type: ignore[arg-type]
+
+
+def run_daily_digest(now: dt.datetime) -> int:
+    """Each prosecutor's and lead's counts of what waits, once per CST day; returns how many were queued."""
+    from app.review.queries import overdue_condition
+
+    day = now.astimezone(CST).date().isoformat()
+    sent = 0
+    staff = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role.in_(routing.REVIEWERS)) \
+        .order_by(StaffUser.office_id, StaffUser.username)
+    for user in db.session.scalars(staff).unique().all():
+        office = [Report.office_id == user.office_id, *_not_training()]
+        counts = [
+            ("unacknowledged", _count(*office, Report.status == Status.NEW.value)),
+            ("assigned", _count(*office, Report.assignee_id == user.id, Report.status != Status.CLOSED.value)),
+            ("overdue", _count(*office, or_(Report.assignee_id == user.id, Report.assignee_id.is_(None)),
+                               overdue_condition(now))),
+        ]
+        if not any(number for _, number in counts):
+            continue
+        if _first_time(f"digest:{user.id}:{day}", None, now):
+            enqueue(Kind.DAILY_DIGEST, now=now, recipients=[routing.Recipient(user)], office_id=user.office_id,
+                    counts=counts)
+            sent += 1
+    return sent
