@@ -55,8 +55,17 @@ def readyz() -> ResponseReturnValue:
         if state == "unchecked":
             return _unavailable({**body, "detail": "keyring not yet checked against the database"})
     body.update(_notify_worker())
+    body["channels"] = _channels()
     db.session.rollback()  # end the read (on SQLite it holds the write lock)
     return {"status": "ok", **body}
+
+
+def _channels() -> list[str]:
+    """The notification channels whose settings are complete (and the sandbox): an operator sees at once that
+    WeCom, e-mail or SMS is off. Names only, never a credential."""
+    from app.notify.channels import configured_channels
+
+    return configured_channels()
 
 
 def _notify_worker() -> dict[str, Any]:

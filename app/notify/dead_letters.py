@@ -92,8 +92,12 @@ def overview(office_id: int | None) -> Overview:
 
 
 def _dead_ids(office_id: int | None) -> Select[Any]:
+    """Dead letters a retry can revive: not those kept for a recipient with no working channel (channel
+    ``none``), which no worker ever claims; they stay listed until the person gets a channel."""
+    from app.notify.channels import NONE
+
     return (select(OutboxMessage.id).outerjoin(Report, Report.id == OutboxMessage.report_id)
-            .where(OutboxMessage.state == "dead", _scope(office_id)))
+            .where(OutboxMessage.state == "dead", OutboxMessage.channel != NONE, _scope(office_id)))
 
 
 def _revive() -> dict[str, object]:

@@ -140,3 +140,16 @@ def test_the_banner_check_is_one_query_remembered_for_a_few_seconds(app, logged_
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert len(seen) == 1
+
+
+def test_a_recipient_with_no_working_channel_stays_listed_without_a_retry_that_could_never_send(logged_in):
+    unreachable = dead_message(create_report(), error="no_channel", channel="none")
+    client, _ = logged_in("admin")
+    text = client.get("/admin/outbox").get_data(as_text=True)
+    row = text.split(f'data-outbox-message="{unreachable.id}"', 1)[1].split("</tr>", 1)[0]
+    assert "no_channel" in row
+    assert 'data-action="retry"' not in row
+    assert post(client, f"/admin/outbox/{unreachable.id}/retry", {}, form_page="/admin/outbox").status_code == 404
+    assert post(client, "/admin/outbox/retry-all", {}, form_page="/admin/outbox").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, unreachable.id).state == "dead"
