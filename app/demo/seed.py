@@ -1,7 +1,7 @@
 """Synthetic data for a training or demo deployment (``flask demo seed|reset``; ``make demo``).
 
 Everything goes through the project's own services, so the demo database looks exactly like a real one: units
-through ``units.service.upsert``, police units through ``offices.service.import_police_units``, staff accounts
+through ``units.service.import_rows``, police units through ``offices.service.import_police_units``, staff accounts
 through ``auth.service.create_user`` (passwords hashed, TOTP secrets sealed), reports through
 ``reports.service.submit`` (sealed, blind-indexed, tracking numbers) and every later step through
 ``review.service`` (the one state machine, timeline events, transfers, questions, referrals, audit entries).
@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select
 from app.auth import service as auth
 from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core import imports
 from app.extensions import db
 from app.offices import queries as offices
 from app.offices import service as offices_service
@@ -197,7 +198,8 @@ class _Seeder:
                 place = DISTRICTS[district]
                 rows.append({"code": f"demo-{kind.replace('_', '-')}-{n}", "type": kind, "district_code": district,
                              "name": UNIT_NAMES[kind].format(place=place, n="一二三"[n - 1])})
-        units_service.upsert(rows)
+        units_service.import_rows([imports.Row(n, row) for n, row in enumerate(rows, start=2)],
+                                  office_id=self.office.id, actor=Actor.system(), now=self.now)
         offices_service.import_police_units(
             [{"code": c, "name": n, "district_code": d, "active": True} for c, n, d in POLICE_UNITS],
             default_office_id=self.office.id,
@@ -217,6 +219,8 @@ class _Seeder:
                 username=username, role=role, office=self.office, display_name=name,
                 police_unit=next(police_units) if role == "police" else None,
                 unit=liaison_unit if role == "unit_liaison" else None,
+                # Contact fields, so the sandbox shows each message on the channel it would have gone out on.
+                wecom_userid=f"demo-{username}", email=f"{username}@demo.invalid",
             ), password, actor=None, now=self.now)
             secret = None
             if user.needs_totp:
