@@ -94,7 +94,7 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
                  "description": MARKERS["suspect.description"]},
         police={"notified": True, "station": MARKERS["police.station"]},
     )
-    prosecutor = Actor.staff_member(db.session.scalars(
+    prosecutor = Actor.staff(db.session.scalars(
         select(type(cop)).where(type(cop).username == "pro-m")).one())
     with unit_of_work():
         events.run_escalation(start + dt.timedelta(minutes=31))
@@ -109,7 +109,7 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     with unit_of_work():
         events.run_overdue_reminders(moment + dt.timedelta(days=4))
     review.answer(report, question.id, MARKERS["answer"], actor=Actor.public(), now=moment)
-    review.police_return(report, MARKERS["return"], actor=Actor.staff_member(cop), version=report.version, now=moment)
+    review.police_return(report, MARKERS["return"], actor=Actor.staff(cop), version=report.version, now=moment)
     db.session.commit()
     with unit_of_work():
         events.run_daily_digest(moment)

@@ -47,7 +47,7 @@ def actor_of(username: str):
     from app.auth.actor import Actor
     from app.auth.models import StaffUser
 
-    return Actor.staff_member(db.session.scalars(select(StaffUser).where(StaffUser.username == username)).one())
+    return Actor.staff(db.session.scalars(select(StaffUser).where(StaffUser.username == username)).one())
 
 
 def clear() -> None:
