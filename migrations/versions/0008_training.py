@@ -25,5 +25,7 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_reports_training_submitted_at', table_name='reports')
-    with op.batch_alter_table('reports') as batch:
-        batch.drop_column('training')
+    # A plain DROP COLUMN (SQLite 3.35+), never a batch rebuild of ``reports``: copying the table would drop
+    # the original under its children's ON DELETE CASCADE, and turn column REFERENCES into table constraints
+    # that an older migration's DROP COLUMN then trips on.
+    op.drop_column('reports', 'training')

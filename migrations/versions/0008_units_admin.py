@@ -43,8 +43,9 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('units', schema=None) as batch_op:
-        batch_op.drop_column('address')
+    # A plain DROP COLUMN, never a batch rebuild: copying ``units`` would turn its column REFERENCES into table
+    # constraints that an older migration's DROP COLUMN (office_id, 0005) then trips on.
+    op.drop_column('units', 'address')
 
     with op.batch_alter_table('unit_liaisons', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_liaisons_unit_id'))
