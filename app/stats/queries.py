@@ -6,9 +6,13 @@ acknowledged on ``acknowledged_at``, transferred on the transfer's ``created_at`
 was missed. The breakdowns (month, category, unit type, unit, district, channel) are of the reports received in
 the period. Training reports never count: ``counted_reports`` is the one filter every query starts from.
 
-One aggregate query reads the received reports grouped by (month, unit, unit type, district, channel); the page's
-breakdowns are sums of those few groups. Percentiles are ``percentile_cont`` on PostgreSQL; on SQLite the two
-ranked values around each percentile are picked with window functions and interpolated (the same definition).
+Each statement reads one range of one index per figure (README, "Statistics", for the list): the received
+reports once, counted by month, unit, unit type, district, channel and category bits (``_received``); months as a
+VALUES list joined on the timestamp's range (``_months``); the transfers on their own copy of the report's office
+and submission time (``counted_transfers``), never joined back to reports. On PostgreSQL every such index INCLUDEs
+what its figure reads, so the period's rows come from index-only scans (tests/stats/test_stats_plans.py).
+Percentiles are ``percentile_cont`` on PostgreSQL; on SQLite the two ranked values around each percentile are
+picked with window functions and interpolated (the same definition).
 """
 
 from __future__ import annotations
@@ -208,7 +212,9 @@ class Figures:
 
 def counted_transfers(scope: Scope) -> ColumnElement[bool]:
     """The transfers of the reports that count for ``scope``, on the transfer's own copy of its report's office
-    (no join); a unit's (or, once reports have it, the training flag's) through the reports of ``counted_reports``."""
+    (no join); a unit's (or, once reports have it, the training flag's) through the reports of ``counted_reports``.
+    The training flag, when it comes, is best copied onto transfers as well: else every office-wide figure of
+    transfers reads the office's reports again."""
     conditions: list[ColumnElement[bool]] = [Transfer.office_id == scope.office_id]
     if scope.unit_id is not None or hasattr(Report, "training"):
         conditions.append(Transfer.report_id.in_(select(Report.id).where(counted_reports(scope))))
