@@ -32,6 +32,17 @@ CLOSE_REASONS: dict[str, str] = {
 RISKS: dict[str, str] = {"low": "低", "medium": "中", "high": "高"}
 
 
+STATS_INDEXES: dict[str, list[str]] = {
+    "created_at": ["report_id", "report_submitted_at"],
+    "feedback_at": ["report_id", "feedback_outcome", "created_at"],
+    "supervision_requested_at": ["report_id"],
+    "report_submitted_at": ["report_id"],
+    "receipt_due_at": ["report_id", "acknowledged_at", "state"],
+    "feedback_due_at": ["report_id", "feedback_at", "state"],
+    "supervision_answer_due_at": ["report_id", "explained_at", "concluded_at", "state"],
+}
+
+
 class _OfReport(Sealed):
     report: Report
 
@@ -47,6 +58,10 @@ class Transfer(_OfReport, db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     police_unit_id: Mapped[int] = mapped_column(ForeignKey("police_units.id"), index=True)
+    # The report's office and submission time, copied when the transfer is made (neither changes afterwards), so
+    # that the statistics count an office's transfers without reading reports (app/stats, migration 0009).
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    report_submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # open -> returned | done (the report was closed or transferred again)
     state: Mapped[str] = mapped_column(String(12), default="open", index=True)
     document_no: Mapped[str] = mapped_column(String(64))
@@ -77,10 +92,10 @@ class Transfer(_OfReport, db.Model):  # type: ignore[name-defined,misc]
     report: Mapped[Report] = relationship()
     police_unit: Mapped[PoliceUnit] = relationship()
 
-    # Statistics (app/stats, migration 0008_stats): the transfers of a period by each of their timestamps.
-    __table_args__ = tuple(Index(f"ix_transfers_{column}", column) for column in (
-        "created_at", "feedback_at", "supervision_requested_at", "receipt_due_at", "feedback_due_at",
-        "supervision_answer_due_at"))
+    # Statistics (app/stats, migration 0009_stats_speed): an office's transfers of a period by each of their
+    # timestamps, each index holding what its figure reads (index-only scans on PostgreSQL).
+    __table_args__ = tuple(Index(f"ix_transfers_office_id_{column}", "office_id", column, postgresql_include=include)
+                           for column, include in STATS_INDEXES.items())
 
 
 class Question(_OfReport, db.Model):  # type: ignore[name-defined,misc]

@@ -204,7 +204,8 @@ def transfer(
         raise ValidationError(fields={"police_unit": ["请选择本院辖区的公安机关"]})
     number = _text(document_no, "document_no", limit=64)
     record = Transfer(
-        id=uuid.uuid4(), report_id=report.id, police_unit_id=unit.id, state="open", document_no=number,
+        id=uuid.uuid4(), report_id=report.id, office_id=report.office_id, report_submitted_at=report.submitted_at,
+        police_unit_id=unit.id, state="open", document_no=number,
         share_reporter=bool(share_reporter), created_at=now, created_by=actor.id,
         receipt_due_at=now + deadlines.police_receipt, feedback_due_at=now + deadlines.police_feedback,
     )

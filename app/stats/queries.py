@@ -6,9 +6,13 @@ acknowledged on ``acknowledged_at``, transferred on the transfer's ``created_at`
 was missed. The breakdowns (month, category, unit type, unit, district, channel) are of the reports received in
 the period. Training reports never count: ``counted_reports`` is the one filter every query starts from.
 
-One aggregate query reads the received reports grouped by (month, unit, unit type, district, channel); the page's
-breakdowns are sums of those few groups. Percentiles are ``percentile_cont`` on PostgreSQL; on SQLite the two
-ranked values around each percentile are picked with window functions and interpolated (the same definition).
+Each statement reads one range of one index per figure (README, "Statistics", for the list): the received
+reports once, counted by month, unit, unit type, district, channel and category bits (``_received``); months as a
+VALUES list joined on the timestamp's range (``_months``); the transfers on their own copy of the report's office
+and submission time (``counted_transfers``), never joined back to reports. On PostgreSQL every such index INCLUDEs
+what its figure reads, so the period's rows come from index-only scans (tests/stats/test_stats_plans.py).
+Percentiles are ``percentile_cont`` on PostgreSQL; on SQLite the two ranked values around each percentile are
+picked with window functions and interpolated (the same definition).
 """
 
 from __future__ import annotations
@@ -18,10 +22,29 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, distinct, exists, func, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.sql import Select
 
+from app.core.dbtypes import UTCDateTime
 from app.extensions import db
+from app.reports.constants import CATEGORIES
 from app.reports.models import Report, ReportCategory
 from app.reports.states import Status
 from app.review.models import Transfer
@@ -84,11 +107,41 @@ def _dialect() -> str:
     return str(db.session.get_bind().dialect.name)
 
 
-def _month(column: Any) -> Any:
-    """The China month (``YYYY-MM``) of a UTC timestamp."""
+def _months(period: Period) -> Any:
+    """The period's China months as a table (``month`` ``YYYY-MM``, ``start_at``, ``end_at``: UTC instants, the
+    period's own ends at both ends), joined on a timestamp's range: each month is one range of the timestamp's
+    index, and the month is known without converting a time zone row by row (the same SQL on both backends)."""
+    rows, params = [], []
+    for i, month in enumerate(period.months()):
+        first = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=CST)
+        following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+        rows.append(f"(:m{i}, :s{i}, :e{i})")
+        params += [bindparam(f"m{i}", month, type_=String()),
+                   bindparam(f"s{i}", max(first.astimezone(dt.UTC), period.start_at), type_=UTCDateTime()),
+                   bindparam(f"e{i}", min(following.astimezone(dt.UTC), period.end_at), type_=UTCDateTime())]
+    # A VALUES list in a subquery (its columns are column1, column2, ... on both backends; SQLite takes no column
+    # names after the alias), so that a long period is one list, not a compound SELECT of one row per month.
+    sql = ("SELECT v.column1 AS month, v.column2 AS start_at, v.column3 AS end_at FROM (VALUES "  # noqa: S608
+           + ", ".join(rows) + ") AS v")
+    return (text(sql).bindparams(*params).columns(month=String(), start_at=UTCDateTime(), end_at=UTCDateTime())
+            .subquery("months"))
+
+
+def _by_month(stmt: Select[Any], timestamp: Any, period: Period) -> tuple[Select[Any], Any]:
+    """``stmt`` (over the rows whose ``timestamp`` is in ``period``) joined to the months it falls in; and the
+    month column to select and group by."""
+    months = _months(period)
+    joined = stmt.join(months, and_(timestamp >= months.c.start_at, timestamp < months.c.end_at))
+    return joined, months.c.month
+
+
+def _with_total(stmt: Select[Any], key: Any, aggregate: Any) -> Any:
+    """``stmt``'s rows grouped by ``key`` with ``aggregate``, and one more row (key NULL) of the aggregate over all
+    of them: GROUPING SETS on PostgreSQL (one scan), a UNION ALL of the two elsewhere."""
     if _dialect() == "postgresql":
-        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
-    return func.strftime("%Y-%m", column, "+8 hours")
+        return stmt.with_only_columns(key, aggregate).group_by(func.grouping_sets(tuple_(key), tuple_()))
+    return union_all(stmt.with_only_columns(key, aggregate).group_by(key),
+                     stmt.with_only_columns(literal(None), aggregate))
 
 
 def _seconds(later: Any, earlier: Any) -> Any:
@@ -157,34 +210,42 @@ class Figures:
     time_to_feedback: Spread
 
 
-def _received(scope: Scope, period: Period) -> Select[Any]:
-    return select(Report.id).where(counted_reports(scope), _within(Report.submitted_at, period))
+def counted_transfers(scope: Scope) -> ColumnElement[bool]:
+    """The transfers of the reports that count for ``scope``, on the transfer's own copy of its report's office
+    (no join); a unit's (or, once reports have it, the training flag's) through the reports of ``counted_reports``.
+    The training flag, when it comes, is best copied onto transfers as well: else every office-wide figure of
+    transfers reads the office's reports again."""
+    conditions: list[ColumnElement[bool]] = [Transfer.office_id == scope.office_id]
+    if scope.unit_id is not None or hasattr(Report, "training"):
+        conditions.append(Transfer.report_id.in_(select(Report.id).where(counted_reports(scope))))
+    return and_(*conditions)
 
 
 def _transfers(scope: Scope) -> Select[Any]:
-    return select(Transfer.report_id).join(Report, Report.id == Transfer.report_id).where(counted_reports(scope))
+    return select(Transfer.report_id).where(counted_transfers(scope))
 
 
 def _overdue(scope: Scope, period: Period, now: dt.datetime) -> int:
     """Reports with a deadline inside the period (and already past) that was missed: met late, or not yet met
-    while the report waits for it (the inbox's overdue, counted on the deadline's day)."""
+    while the report waits for it (the inbox's overdue, counted on the deadline's day). One statement: the union
+    (each report once) of one range of each deadline's index."""
     ack = select(Report.id).where(
         counted_reports(scope), _within(Report.acknowledge_due_at, period), Report.acknowledge_due_at < now,
         or_(and_(Report.acknowledged_at.is_(None), Report.status == Status.NEW.value),
             Report.acknowledged_at > Report.acknowledge_due_at))
     waiting = Transfer.state == "open"
-    police = _transfers(scope).where(or_(
-        and_(_within(Transfer.receipt_due_at, period), Transfer.receipt_due_at < now,
-             or_(Transfer.acknowledged_at > Transfer.receipt_due_at,
-                 and_(Transfer.acknowledged_at.is_(None), waiting))),
-        and_(_within(Transfer.feedback_due_at, period), Transfer.feedback_due_at < now,
-             or_(Transfer.feedback_at > Transfer.feedback_due_at, and_(Transfer.feedback_at.is_(None), waiting))),
-        and_(_within(Transfer.supervision_answer_due_at, period), Transfer.supervision_answer_due_at < now,
-             or_(Transfer.explained_at > Transfer.supervision_answer_due_at,
-                 and_(Transfer.explained_at.is_(None), Transfer.concluded_at.is_(None), waiting))),
-    ))
-    both = union(ack, police).subquery()
-    return int(db.session.scalar(select(func.count()).select_from(both)) or 0)
+    receipt = _transfers(scope).where(
+        _within(Transfer.receipt_due_at, period), Transfer.receipt_due_at < now,
+        or_(Transfer.acknowledged_at > Transfer.receipt_due_at, and_(Transfer.acknowledged_at.is_(None), waiting)))
+    feedback = _transfers(scope).where(
+        _within(Transfer.feedback_due_at, period), Transfer.feedback_due_at < now,
+        or_(Transfer.feedback_at > Transfer.feedback_due_at, and_(Transfer.feedback_at.is_(None), waiting)))
+    answer = _transfers(scope).where(
+        _within(Transfer.supervision_answer_due_at, period), Transfer.supervision_answer_due_at < now,
+        or_(Transfer.explained_at > Transfer.supervision_answer_due_at,
+            and_(Transfer.explained_at.is_(None), Transfer.concluded_at.is_(None), waiting)))
+    every = union(ack, receipt, feedback, answer).subquery()
+    return int(db.session.scalar(select(func.count()).select_from(every)) or 0)
 
 
 def silent_units(scope: Scope, period: Period) -> list[tuple[int, str, str, str]]:
@@ -200,47 +261,68 @@ def silent_units(scope: Scope, period: Period) -> list[tuple[int, str, str, str]
     return [(int(i), c, n, t) for i, c, n, t in db.session.execute(stmt)]
 
 
+def _by_count(counts: Counter[Any]) -> dict[Any, int]:
+    """Most first; equal counts in the order of their keys (so the page does not change between two loads)."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, str(item[0]))))
+
+
+RECEIVED_KEYS = ("month", "unit_id", "unit_type", "district_code", "channel", "category_mask")
+
+
+def _received(scope: Scope, period: Period) -> dict[str, Counter[Any]]:
+    """The period's received reports counted by each of ``RECEIVED_KEYS`` (the month, unit, unit type, district,
+    channel and category bits), in one pass: on PostgreSQL a GROUPING SETS of the six, over one index-only range
+    of ``ix_reports_office_id_submitted_at_id`` per month; elsewhere one GROUP BY of all six, added up here."""
+    stmt, month = _by_month(select(Report.id).where(counted_reports(scope), _within(Report.submitted_at, period)),
+                            Report.submitted_at, period)
+    keys = (month, Report.unit_id, Report.unit_type, Report.district_code, Report.channel, Report.category_mask)
+    if _dialect() == "postgresql":
+        # grouping(...): one bit per key, most significant first, set for the keys a row is not counted by.
+        stmt = stmt.with_only_columns(*keys, func.grouping(*keys), func.count()).group_by(
+            func.grouping_sets(*(tuple_(key) for key in keys)))
+    else:
+        stmt = stmt.with_only_columns(*keys, literal(0), func.count()).group_by(*keys)
+    counts: dict[str, Counter[Any]] = {name: Counter() for name in RECEIVED_KEYS}
+    last = len(keys) - 1
+    for *key, absent, n in db.session.execute(stmt):
+        for position, name in enumerate(RECEIVED_KEYS):
+            if not int(absent) >> (last - position) & 1:
+                counts[name][key[position]] += int(n)
+    return counts
+
+
 def figures(scope: Scope, period: Period, *, now: dt.datetime) -> Figures:
     """The period's figures for ``scope``; see the module docstring for what each counts."""
     counted = counted_reports(scope)
     months = {m: {"received": 0, "transferred": 0, "closed": 0} for m in period.months()}
-    by_unit_type: Counter[str | None] = Counter()
-    by_unit: Counter[int | None] = Counter()
-    by_district: Counter[str | None] = Counter()
-    by_channel: Counter[str] = Counter()
-    month = _month(Report.submitted_at)
-    grouped = (select(month, Report.unit_id, Report.unit_type, Report.district_code, Report.channel, func.count())
-               .where(counted, _within(Report.submitted_at, period))
-               .group_by(month, Report.unit_id, Report.unit_type, Report.district_code, Report.channel))
-    received = 0
-    for key, unit_id, unit_type, district, channel, n in db.session.execute(grouped):
-        n = int(n)
-        received += n
-        months.setdefault(key, {"received": 0, "transferred": 0, "closed": 0})["received"] += n
-        by_unit_type[unit_type] += n
-        by_unit[unit_id] += n
-        by_district[district] += n
-        by_channel[channel] += n
-
-    categories = dict(db.session.execute(
-        select(ReportCategory.code, func.count()).join(Report, Report.id == ReportCategory.report_id)
-        .where(counted, _within(Report.submitted_at, period)).group_by(ReportCategory.code)).all())
+    by = _received(scope, period)
+    for month, n in by["month"].items():
+        months[month]["received"] = n
+    received = sum(by["month"].values())
+    categories = Counter[str]()
+    for bits, n in by["category_mask"].items():
+        for position, code in enumerate(CATEGORIES):
+            if int(bits or 0) >> position & 1:
+                categories[code] += n
+    by_unit = by["unit_id"]
 
     acknowledged = select(Report.id).where(counted, _within(Report.acknowledged_at, period))
     time_to_acknowledge = _percentiles(acknowledged, _seconds(Report.acknowledged_at, Report.submitted_at))
 
     transfers = _transfers(scope).where(_within(Transfer.created_at, period))
-    tmonth = _month(Transfer.created_at)
-    for key, n in db.session.execute(transfers.with_only_columns(tmonth, func.count(distinct(Transfer.report_id)))
-                                     .group_by(tmonth)):
-        months.setdefault(key, {"received": 0, "transferred": 0, "closed": 0})["transferred"] = int(n)
-    transferred = int(db.session.scalar(transfers.with_only_columns(func.count(distinct(Transfer.report_id)))) or 0)
-    time_to_transfer = _percentiles(transfers, _seconds(Transfer.created_at, Report.submitted_at))
+    transferred = 0
+    by_month, month = _by_month(transfers, Transfer.created_at, period)
+    for key, n in db.session.execute(_with_total(by_month, month, func.count(distinct(Transfer.report_id)))):
+        if key is None:
+            transferred = int(n)
+        else:
+            months[key]["transferred"] = int(n)
+    time_to_transfer = _percentiles(transfers, _seconds(Transfer.created_at, Transfer.report_submitted_at))
 
     feedback = _transfers(scope).where(_within(Transfer.feedback_at, period))
     outcomes = dict(db.session.execute(
         feedback.with_only_columns(Transfer.feedback_outcome, func.count(distinct(Transfer.report_id)))
-        .group_by(Transfer.feedback_outcome)).all())
+        .where(Transfer.feedback_outcome.in_(OUTCOMES)).group_by(Transfer.feedback_outcome)).all())
     time_to_feedback = _percentiles(feedback, _seconds(Transfer.feedback_at, Transfer.created_at))
     supervised = int(db.session.scalar(
         _transfers(scope).where(_within(Transfer.supervision_requested_at, period))
@@ -248,21 +330,22 @@ def figures(scope: Scope, period: Period, *, now: dt.datetime) -> Figures:
 
     closed_rows = select(Report.id).where(counted, Report.status == Status.CLOSED.value,
                                           _within(Report.closed_at, period))
-    cmonth = _month(Report.closed_at)
     closed = 0
-    for key, n in db.session.execute(closed_rows.with_only_columns(cmonth, func.count()).group_by(cmonth)):
-        months.setdefault(key, {"received": 0, "transferred": 0, "closed": 0})["closed"] = int(n)
+    by_month, month = _by_month(closed_rows, Report.closed_at, period)
+    for key, n in db.session.execute(by_month.with_only_columns(month, func.count()).group_by(month)):
+        months[key]["closed"] = int(n)
         closed += int(n)
 
+    # Of the period's received reports, those transferred (by now): on the transfers' copy of the submission time.
     received_transferred = int(db.session.scalar(
-        select(func.count()).where(counted, _within(Report.submitted_at, period),
-                                   exists(select(Transfer.id).where(Transfer.report_id == Report.id)))) or 0)
+        _transfers(scope).where(_within(Transfer.report_submitted_at, period))
+        .with_only_columns(func.count(distinct(Transfer.report_id)))) or 0)
     units = {uid: (code, name) for uid, code, name in db.session.execute(
         select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_([u for u in by_unit if u is not None] or [-1])))}
     silent = silent_units(scope, period)
     headline = {
         "received": received,
-        "acknowledged": int(db.session.scalar(acknowledged.with_only_columns(func.count())) or 0),
+        "acknowledged": time_to_acknowledge.cases,
         "transferred": transferred,
         **{outcome: int(outcomes.get(outcome, 0)) for outcome in OUTCOMES},
         "supervised": supervised,
@@ -272,11 +355,11 @@ def figures(scope: Scope, period: Period, *, now: dt.datetime) -> Figures:
     }
     return Figures(
         period=period, headline=headline, by_month=dict(sorted(months.items())),
-        by_category={code: int(n) for code, n in categories.items()},
-        by_unit_type=dict(by_unit_type.most_common()),
+        by_category=dict(categories),
+        by_unit_type=_by_count(by["unit_type"]),
         by_unit=[(uid, *units.get(uid, (None, None)), n) for uid, n in  # type: ignore[misc]
                  sorted(by_unit.items(), key=lambda item: (-item[1], item[0] is None, item[0] or 0))],
-        by_district=dict(by_district.most_common()), by_channel=dict(by_channel.most_common()),
+        by_district=_by_count(by["district_code"]), by_channel=_by_count(by["channel"]),
         silent_units=silent, transfer_rate=(received_transferred / received) if received else None,
         received_transferred=received_transferred, time_to_acknowledge=time_to_acknowledge,
         time_to_transfer=time_to_transfer, time_to_feedback=time_to_feedback,
