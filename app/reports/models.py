@@ -135,17 +135,23 @@ class ReportCategory(db.Model):  # type: ignore[name-defined,misc]
 Index("ix_reports_reporter_id_submitted_at_id", Report.reporter_id, Report.submitted_at.desc(), Report.id.desc())
 # The staff inbox (review/queries.py, migration 0007): an office's open reports (few, however many are closed),
 # all of its reports newest first, and those of one status; each keyset on (submitted_at, id).
+# The open index holds real reports only (migration 0009): the inbox asks ``training = false``, which each
+# backend proves against its own spelling of the predicate.
 OPEN_REPORTS = "status <> 'closed'"
+OPEN_REAL_REPORTS_PG, OPEN_REAL_REPORTS_SQLITE = f"{OPEN_REPORTS} AND NOT training", f"{OPEN_REPORTS} AND training = 0"
 Index("ix_reports_open_office_id_submitted_at_id", Report.office_id, Report.submitted_at.desc(), Report.id.desc(),
-      postgresql_where=text(OPEN_REPORTS), sqlite_where=text(OPEN_REPORTS))
+      postgresql_where=text(OPEN_REAL_REPORTS_PG), sqlite_where=text(OPEN_REAL_REPORTS_SQLITE))
 # It also carries what the statistics group the period's received reports by (app/stats, migration 0009): on
 # PostgreSQL that pass is an index-only scan of the period's entries.
 Index("ix_reports_office_id_submitted_at_id", Report.office_id, Report.submitted_at.desc(), Report.id.desc(),
-      postgresql_include=["unit_id", "unit_type", "district_code", "channel", "category_mask"])
+      postgresql_include=["unit_id", "unit_type", "district_code", "channel", "category_mask", "training"])
 Index("ix_reports_office_id_status_submitted_at_id", Report.office_id, Report.status, Report.submitted_at.desc(),
       Report.id.desc())
-# Practice reports by age: the 7-day purge (app/reports/training.py, migration 0008).
-Index("ix_reports_training_submitted_at", Report.training, Report.submitted_at)
+# Practice reports by age: the 7-day purge and the training queue (app/reports/training.py, migration 0008).
+# Partial, holding practice reports only: the real inbox (training false) never picks it over its own indexes.
+PRACTICE_REPORTS = "training"
+Index("ix_reports_training_submitted_at", Report.submitted_at,
+      postgresql_where=text(PRACTICE_REPORTS), sqlite_where=text(PRACTICE_REPORTS))
 
 
 class ReportEvent(Sealed, db.Model):  # type: ignore[name-defined,misc]
@@ -219,8 +225,9 @@ class TrackingCounter(db.Model):  # type: ignore[name-defined,misc]
 # Statistics (app/stats, migrations 0008_stats and 0009_stats_speed): each figure counts on its own timestamp
 # within a period; on PostgreSQL each index also holds the columns its figure reads (index-only scans).
 Index("ix_reports_office_id_acknowledged_at", Report.office_id, Report.acknowledged_at,
-      postgresql_include=["submitted_at"])
-Index("ix_reports_office_id_closed_at", Report.office_id, Report.closed_at, postgresql_include=["status"])
+      postgresql_include=["submitted_at", "training"])
+Index("ix_reports_office_id_closed_at", Report.office_id, Report.closed_at,
+      postgresql_include=["status", "training"])
 Index("ix_reports_office_id_acknowledge_due_at", Report.office_id, Report.acknowledge_due_at,
-      postgresql_include=["acknowledged_at", "status", "id"])
+      postgresql_include=["acknowledged_at", "status", "id", "training"])
 Index("ix_reports_unit_id_submitted_at", Report.unit_id, Report.submitted_at)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, String, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dbtypes import UTCDateTime
@@ -32,14 +32,14 @@ CLOSE_REASONS: dict[str, str] = {
 RISKS: dict[str, str] = {"low": "低", "medium": "中", "high": "高"}
 
 
-STATS_INDEXES: dict[str, list[str]] = {
-    "created_at": ["report_id", "report_submitted_at"],
-    "feedback_at": ["report_id", "feedback_outcome", "created_at"],
-    "supervision_requested_at": ["report_id"],
-    "report_submitted_at": ["report_id"],
-    "receipt_due_at": ["report_id", "acknowledged_at", "state"],
-    "feedback_due_at": ["report_id", "feedback_at", "state"],
-    "supervision_answer_due_at": ["report_id", "explained_at", "concluded_at", "state"],
+STATS_INDEXES: dict[str, list[str]] = {  # each also includes ``training``: practice transfers never count
+    "created_at": ["report_id", "report_submitted_at", "training"],
+    "feedback_at": ["report_id", "feedback_outcome", "created_at", "training"],
+    "supervision_requested_at": ["report_id", "training"],
+    "report_submitted_at": ["report_id", "training"],
+    "receipt_due_at": ["report_id", "acknowledged_at", "state", "training"],
+    "feedback_due_at": ["report_id", "feedback_at", "state", "training"],
+    "supervision_answer_due_at": ["report_id", "explained_at", "concluded_at", "state", "training"],
 }
 
 
@@ -62,6 +62,8 @@ class Transfer(_OfReport, db.Model):  # type: ignore[name-defined,misc]
     # that the statistics count an office's transfers without reading reports (app/stats, migration 0009).
     office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
     report_submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The report's training flag, copied likewise: a practice report's transfers count nowhere either.
+    training: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # open -> returned | done (the report was closed or transferred again)
     state: Mapped[str] = mapped_column(String(12), default="open", index=True)
     document_no: Mapped[str] = mapped_column(String(64))

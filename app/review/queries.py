@@ -215,7 +215,8 @@ def _search(q: str) -> ColumnElement[bool]:
 
 def training_queue(training: bool) -> ColumnElement[bool]:
     """The real reports (``False``) or the practice ones of the training queue (``True``)."""
-    return Report.training.is_(true() if training else false())
+    # ``=``, not ``IS``: PostgreSQL reads ``training = false`` as ``NOT training``, the open index's predicate.
+    return Report.training == (true() if training else false())
 
 
 def _filtered(actor: Actor, filters: Filters, now: dt.datetime, *, with_status: bool = True) -> Any:

@@ -205,6 +205,7 @@ def transfer(
     number = _text(document_no, "document_no", limit=64)
     record = Transfer(
         id=uuid.uuid4(), report_id=report.id, office_id=report.office_id, report_submitted_at=report.submitted_at,
+        training=report.training,
         police_unit_id=unit.id, state="open", document_no=number,
         share_reporter=bool(share_reporter), created_at=now, created_by=actor.id,
         receipt_due_at=now + deadlines.police_receipt, feedback_due_at=now + deadlines.police_feedback,

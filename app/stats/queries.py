@@ -88,14 +88,11 @@ class Period:
 
 
 def counted_reports(scope: Scope) -> ColumnElement[bool]:
-    """The reports that count for ``scope``: its office's (and unit's), never a training report.
-
-    The ``training`` column comes with the training mode (issue 10, part 6); until it is there no report is one."""
-    conditions: list[ColumnElement[bool]] = [Report.office_id == scope.office_id]
+    """The reports that count for ``scope``: its office's (and unit's), never a practice report (``training``,
+    in every statistics index, so the filter reads no table row)."""
+    conditions: list[ColumnElement[bool]] = [Report.office_id == scope.office_id, Report.training.is_(False)]
     if scope.unit_id is not None:
         conditions.append(Report.unit_id == scope.unit_id)
-    if hasattr(Report, "training"):
-        conditions.append(Report.training.is_not(True))  # type: ignore[attr-defined]
     return and_(*conditions)
 
 
@@ -211,12 +208,10 @@ class Figures:
 
 
 def counted_transfers(scope: Scope) -> ColumnElement[bool]:
-    """The transfers of the reports that count for ``scope``, on the transfer's own copy of its report's office
-    (no join); a unit's (or, once reports have it, the training flag's) through the reports of ``counted_reports``.
-    The training flag, when it comes, is best copied onto transfers as well: else every office-wide figure of
-    transfers reads the office's reports again."""
-    conditions: list[ColumnElement[bool]] = [Transfer.office_id == scope.office_id]
-    if scope.unit_id is not None or hasattr(Report, "training"):
+    """The transfers of the reports that count for ``scope``, on the transfer's own copies of its report's office
+    and training flag (no join); a unit's through the reports of ``counted_reports``."""
+    conditions: list[ColumnElement[bool]] = [Transfer.office_id == scope.office_id, Transfer.training.is_(False)]
+    if scope.unit_id is not None:
         conditions.append(Transfer.report_id.in_(select(Report.id).where(counted_reports(scope))))
     return and_(*conditions)
 

@@ -20,7 +20,9 @@ depends_on = None
 
 def upgrade():
     op.add_column('reports', sa.Column('training', sa.Boolean(), nullable=False, server_default=sa.false()))
-    op.create_index('ix_reports_training_submitted_at', 'reports', ['training', 'submitted_at'])
+    # Partial: practice reports only (the purge and the training queue), never chosen for the real inbox.
+    op.create_index('ix_reports_training_submitted_at', 'reports', ['submitted_at'],
+                    postgresql_where=sa.text('training'), sqlite_where=sa.text('training'))
 
 
 def downgrade():

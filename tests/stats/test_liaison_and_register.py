@@ -3,6 +3,7 @@ register: step-up, an audit entry, a confidentiality header, personal columns de
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.extensions import db
-from app.reports.models import Report
+from app.review.models import Transfer
 from app.stats import presenters
 from app.stats.xlsx import CONFIDENTIAL
 from tests.auth.conftest import login
@@ -72,20 +73,30 @@ def test_the_small_cell_rule_leaves_no_hidden_value_derivable(cells, shown):
 
 
 def test_training_reports_count_in_no_figure(app, seeded):
+    from app.auth.actor import Actor
+    from app.review import service as review
+    from tests.stats.seed import _step
+
     client = logged_in(app, seeded.prosecutor)
     before = stats_of(client)
-    report = create_report(status="new", unit=seeded.units["C"], now=cst(2025, 9, 1, 10, 0), commit=False)
-    if hasattr(Report, "training"):
-        report.training = True
-        db.session.commit()
-        assert stats_of(client) == before
-    else:  # until the training column lands, the one filter is proven through counted_reports alone
-        from app.stats.queries import Scope, counted_reports
-
-        db.session.commit()
-        assert "training" not in str(counted_reports(Scope(1)))
-        after = stats_of(client)
-        assert int(after["received"]) == int(before["received"]) + 1
+    at = cst(2025, 9, 1, 10, 0)
+    actor = Actor.staff(seeded.prosecutor)
+    practice = [create_report(status="new", unit=seeded.units["C"], now=at, training=True) for _ in range(3)]
+    for n, report in enumerate(practice):  # acknowledged, transferred, police feedback: every kind of figure
+        _step(review.acknowledge, report, actor, at + dt.timedelta(minutes=10 + n))
+        _step(review.transfer, report, actor, at + dt.timedelta(hours=1 + n), police_unit="pcs-stats",
+              document_no="检移〔2025〕9号", contact=None, share_reporter=False, note=None,
+              deadlines=review.Deadlines())
+        _step(review.record_feedback, report, actor, at + dt.timedelta(days=1, hours=n), outcome="not_filed",
+              case_no=None, decided_at=(at + dt.timedelta(days=1)).date(), note=None)
+    db.session.commit()
+    transfers = db.session.scalars(select(Transfer).where(Transfer.report_id.in_([r.id for r in practice]))).all()
+    assert len(transfers) == 3
+    assert all(t.training for t in transfers)  # the flag travels with each transfer
+    assert stats_of(client) == before
+    real = create_report(status="new", unit=seeded.units["C"], now=at)
+    assert not real.training
+    assert int(stats_of(client)["received"]) == int(before["received"]) + 1
 
 
 def register_of(who: Person, query: str = PERIOD):
