@@ -382,6 +382,11 @@ class FakeWeChat:
             self.wecom_hidden = {str(u) for u in data.get("hidden", self.wecom_hidden)}
             if "answer" in data:
                 self.wecom_answer = None if data["answer"] is None else int(data["answer"])
+        elif path == "/__fake__/wecom-sent":  # the bench's record: each WeCom message accepted, and when
+            with self._lock:
+                sent = [{"touser": m.get("touser"), "title": m["textcard"]["title"], "at": m["_at"]}
+                        for m in self.wecom_sent]
+            return self._json({"sent": sent})
         elif path == "/__fake__/state":
             pass
         else:
