@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import notify_latency
 from bench.common import PG_ENV
 from bench.instance import (
     CEILING_APP,
@@ -35,6 +36,9 @@ class BackendResult:
     problems: list[str] = field(default_factory=list)
     ceiling: ScenarioResult | None = None
     figures: dict[str, float] = field(default_factory=dict)
+    on_duty: int = 0
+    enqueue: tuple[ScenarioResult, ScenarioResult] | None = None  # (nobody to notify, ``on_duty`` on duty)
+    urgent: notify_latency.UrgentFigure | None = None
 
 
 def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResult:
@@ -50,7 +54,13 @@ def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResul
             database = stack.enter_context(postgres_database(os.environ[PG_ENV]))
         port = free_port()
         env = instance_env(directory, database.url, port, args.workers)
-        result = BackendResult(name, database.description)
+        result = BackendResult(name, database.description, on_duty=args.on_duty)
+        fake_port = 0
+        if args.on_duty:
+            # WeCom configured, pointed at the fake: the enqueue and the urgent-latency runs (notify_latency).
+            fake_port = free_port()
+            env = notify_latency.wecom_env(env, fake_port)
+            stack.callback(notify_latency.start_fake(env, fake_port, directory).stop)
 
         t0 = time.perf_counter()
         migrate(env, directory / "migrate.log")
@@ -95,6 +105,9 @@ def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResul
                     result.problems.append(
                         f"{scenario.name}: {measured.duplicate_tracking_nos} tracking numbers answered twice"
                     )
+            if args.on_duty:
+                created += run_notify(result, bench_app, env, port, fake_port, tokens, database, directory, args,
+                                      unanswered, server.pid)
         # gunicorn has stopped: check what it stored and logged.
         stored = bench_app.stored()
         counted = (stored["reports"], stored["tracking_nos"], stored["events"])
@@ -128,6 +141,47 @@ def run_backend(name: str, root: Path, args: argparse.Namespace) -> BackendResul
     return result
 
 
+def run_notify(
+    result: BackendResult, bench_app: BenchApp, env: dict[str, str], port: int, fake_port: int, tokens: list[str],
+    database: Database, directory: Path, args: argparse.Namespace, unanswered: list[str], server_pid: int,
+) -> int:
+    """The intake scenario again with ``--on-duty`` prosecutors to notify, then urgent reports timed to their
+    WeCom messages at the fake (bench/notify_latency.py); returns the reports answered 201."""
+    notify_latency.add_on_duty(bench_app, args.on_duty)
+    scenario = report_scenario(tokens)
+    scenario.name = f"POST ... {args.on_duty} on duty"
+    measured = drive(port, scenario, args.seconds, args.concurrency, server_pid, database.server_pids)
+    unanswered += measured.unanswered
+    result.scenarios.append(measured)
+    result.enqueue = (result.scenarios[0], measured)
+    if measured.errors:
+        result.problems.append(f"{scenario.name}: {measured.errors} errors of {measured.requests}: "
+                               f"{'; '.join(measured.error_samples[:2])}")
+    result.notes.append(f"enqueue run: {notify_latency.mark_outbox_sent(bench_app)} WeCom messages queued "
+                        "(marked sent before the urgent run, never delivered)")
+    urgent = notify_latency.urgent_latency(port, fake_port, tokens, env, directory, args.urgent_rate, args.seconds,
+                                           args.on_duty, result.problems)
+    unanswered += urgent.unanswered
+    result.urgent = urgent
+    count, samples = server_log_problems(directory / "notify-worker-urgent.log")
+    if count:
+        result.problems.append(f"{count} error lines in the urgent run's notify worker log")
+        result.notes.extend(f"    worker log: {s}" for s in samples)
+    base = result.scenarios[0]
+    figures = urgent.to_json()
+    result.figures.update({
+        "enqueue_on_duty": args.on_duty,
+        "enqueue_p50_ms_none": base.latencies_ms["p50"], "enqueue_p50_ms_on_duty": measured.latencies_ms["p50"],
+        "enqueue_app_cpu_ms_none": 1000 * base.server_cpu_s / max(1, base.requests),
+        "enqueue_app_cpu_ms_on_duty": 1000 * measured.server_cpu_s / max(1, measured.requests),
+        "urgent_to_wecom_p50_ms": figures["p50_ms"], "urgent_to_wecom_p99_ms": figures["p99_ms"],
+        "urgent_to_first_wecom_p50_ms": figures["first_p50_ms"],
+        "urgent_to_first_wecom_p99_ms": figures["first_p99_ms"],
+        "urgent_submitted": urgent.submitted,
+    })
+    return measured.created + urgent.created
+
+
 def run_ceiling(
     result: BackendResult, bench_app: BenchApp, env: dict[str, str], port: int, directory: Path,
     tokens: list[str], database: Database, args: argparse.Namespace,
@@ -159,14 +213,14 @@ def run_ceiling(
         result.notes.extend(f"    ceiling log: {s}" for s in samples)
     submission = result.scenarios[0]
     lat = submission.latencies_ms
-    result.figures = {
+    result.figures.update({
         "submission_req_per_s": submission.rate,
         "ceiling_req_per_s": measured.rate,
         "submission_over_ceiling": submission.rate / measured.rate if measured.rate else float("nan"),
         "submission_p50_ms": lat["p50"], "submission_p95_ms": lat["p95"], "submission_p99_ms": lat["p99"],
         "submission_p99_over_p50": lat["p99"] / lat["p50"] if lat["p50"] else float("nan"),
         "ceiling_p50_ms": measured.latencies_ms["p50"], "ceiling_p99_ms": measured.latencies_ms["p99"],
-    }
+    })
 
 
 def print_backend(result: BackendResult) -> None:
@@ -218,3 +272,6 @@ def print_backend(result: BackendResult) -> None:
             f"  submission latency p50/p95/p99: {f['submission_p50_ms']:.1f}/{f['submission_p95_ms']:.1f}/"
             f"{f['submission_p99_ms']:.1f} ms; p99 = {f['submission_p99_over_p50']:.1f}x p50 (target <= 4x)"
         )
+    if result.enqueue is not None or result.urgent is not None:
+        base, staffed = result.enqueue or (None, None)
+        notify_latency.print_figures(result.name, base, staffed, result.urgent, result.on_duty)

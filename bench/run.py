@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--backends", default=None,
         help=f"comma-separated: sqlite,postgresql (default: sqlite, plus postgresql when {PG_ENV} is set)",
     )
+    parser.add_argument(
+        "--on-duty", type=int, default=5,
+        help="prosecutors with WeCom ids for the enqueue and urgent-latency runs (default 5; 0 skips both)",
+    )
+    parser.add_argument("--urgent-rate", type=float, default=3.0,
+                        help="urgent submissions per second for the urgent-latency run (default 3)")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn runs")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary instances (server logs, SQLite files) for inspection"
@@ -90,6 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.concurrency < 1 or args.workers < 1 or args.reporters < 1:
         parser.error("--seconds, --concurrency, --workers and --reporters must be positive")
+    if args.on_duty < 0 or args.urgent_rate <= 0:
+        parser.error("--on-duty must be 0 or more and --urgent-rate positive")
     if args.backends is None:
         args.backends = ["sqlite", *(["postgresql"] if os.environ.get(PG_ENV) else [])]
     else:
@@ -122,6 +130,7 @@ def _to_json(info: dict[str, Any], args: argparse.Namespace, backends: list[Back
                 "scenarios": [{**vars(s), "req_per_s": s.rate} for s in b.scenarios],
                 "ceiling": None if b.ceiling is None else {**vars(b.ceiling), "req_per_s": b.ceiling.rate},
                 "figures": b.figures,
+                "urgent": None if b.urgent is None else b.urgent.to_json(),
             }
             for b in backends
         ],

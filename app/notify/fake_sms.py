@@ -7,8 +7,9 @@ Tencent's JSON shapes: ``{"Response": {"SendStatusSet": [...], "RequestId"}}``, 
 (``Ok``, ``InvalidParameterValue.IncorrectPhoneNumber``, ``FailedOperation.PhoneNumberInBlacklist``,
 ``LimitExceeded.PhoneNumberDailyLimit`` ...), or ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}``
 for the whole request (``AuthFailure.SignatureFailure``, ``RequestLimitExceeded``, ``InternalError.Timeout``).
-Switches: ``fail_next(code)`` (whole request), ``number_codes[phone] = code`` (one number), ``blacklist``,
-``mode`` ``error_5xx`` or ``hang``. Production never starts it.
+Switches: ``fail_next(code)`` (the next whole request), ``failing = code`` (every whole request until
+cleared), ``number_codes[phone] = code`` (one number), ``blacklist``, ``mode`` ``error_5xx`` or ``hang``.
+Production never starts it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class FakeTencentSms:
         self.mode = "normal"
         self.hang_seconds = 3.0
         self.failures: list[str] = []
+        self.failing: str | None = None  # Error.Code every request answers until cleared
         self.number_codes: dict[str, str] = {}
         self.blacklist: set[str] = set()
         self.sent: list[dict[str, Any]] = []  # one per number that got a message
@@ -111,6 +113,8 @@ class FakeTencentSms:
         with self._lock:
             if self.failures:
                 return self._error(self.failures.pop(0), "injected by the fake")
+            if self.failing is not None:
+                return self._error(self.failing, "injected by the fake until cleared")
         try:
             data = json.loads(body)
         except ValueError:

@@ -9,7 +9,9 @@ hang past a client's timeout, answer "system busy" (-1) or the frequency limit
 It also plays WeCom (企业微信, the same "fake WeChat/WeCom" of ``make demo``): ``GET /cgi-bin/gettoken`` and
 ``POST /cgi-bin/message/send`` with WeCom's shapes and codes. ``FakeWeChat.wecom_fail(code, times)`` (or
 ``POST /__fake__/wecom {"fail": [45009, ...], "hidden": ["userid"]}``) answers the next sends with those
-errcodes; a hidden user is outside the app's visible range (81013 when every recipient is, else named in
+errcodes; ``FakeWeChat.wecom_answer = code`` (or ``{"answer": code}``, ``null`` to clear) answers every send
+with it until cleared (a provider fault that lasts: -1 busy, 42001 on every token ...); a hidden user is
+outside the app's visible range (81013 when every recipient is, else named in
 ``invaliduser``).
 
 Login codes: ``dev-<name>`` yields openid ``o-dev-<name>``; any other code is 40029;
@@ -88,6 +90,7 @@ class FakeWeChat:
         self.wecom_token_fetches = 0
         self.wecom_hidden: set[str] = set()
         self.wecom_failures: list[int] = []  # errcodes the next sends answer, in order
+        self.wecom_answer: int | None = None  # errcode every send answers until cleared
         self.wecom_sent: list[dict[str, Any]] = []
         self.wecom_duplicates = 0
 
@@ -278,6 +281,8 @@ class FakeWeChat:
                 return self._err(42001, "access_token expired")
             if self.wecom_failures:
                 return self._err(self.wecom_failures.pop(0), "injected by the fake")
+            if self.wecom_answer is not None:
+                return self._err(self.wecom_answer, "injected by the fake until cleared")
         if body.get("agentid") != self.wecom_agentid:
             return self._err(40056, "invalid agentid")
         card = body.get("textcard")
@@ -375,6 +380,13 @@ class FakeWeChat:
             for code in data.get("fail", []):
                 self.wecom_fail(int(code))
             self.wecom_hidden = {str(u) for u in data.get("hidden", self.wecom_hidden)}
+            if "answer" in data:
+                self.wecom_answer = None if data["answer"] is None else int(data["answer"])
+        elif path == "/__fake__/wecom-sent":  # the bench's record: each WeCom message accepted, and when
+            with self._lock:
+                sent = [{"touser": m.get("touser"), "title": m["textcard"]["title"], "at": m["_at"]}
+                        for m in self.wecom_sent]
+            return self._json({"sent": sent})
         elif path == "/__fake__/state":
             pass
         else:

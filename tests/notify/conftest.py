@@ -4,6 +4,7 @@ certificate made here with ``cryptography``; and the staff fixtures of tests/aut
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import ipaddress
@@ -60,6 +61,7 @@ class Mailbox:
     raw: list[bytes] = dataclasses.field(default_factory=list)
     rcpt_answer: str | None = None  # e.g. "550 5.1.1 no such user"
     data_answer: str | None = None  # e.g. "451 4.3.0 try later"
+    hang_seconds: float = 0.0  # how long DATA's answer waits (past the client's timeout), then accepts
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
         if self.rcpt_answer:
@@ -70,6 +72,9 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.data_answer:
             return self.data_answer
+        if self.hang_seconds:
+            # A server that is slow to answer but acts all the same: the client has given up by then.
+            await asyncio.sleep(self.hang_seconds)
         assert session.ssl is not None, "a message arrived without TLS"
         self.raw.append(envelope.original_content)
         self.received.append(message_from_bytes(envelope.original_content, policy=policy.default))  # type: ignore[arg-type]
@@ -82,37 +87,53 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = data.login.decode() == SMTP_USER and data.password.decode() == SMTP_PASSWORD
+    return AuthResult(success=ok)
+
+
 @dataclasses.dataclass
 class SmtpServer:
+    """aiosmtpd on 127.0.0.1 with STARTTLS and AUTH required; ``off()`` closes the port (connections refused)
+    and ``on()`` opens it again, the same port and the same mailbox."""
+
     mailbox: Mailbox
     port: int
     ca_file: Path
+    key_file: Path
+    controller: Controller | None = None
 
     @property
     def url(self) -> str:
         return f"smtp://{SMTP_USER}:{SMTP_PASSWORD.replace(' ', '%20')}@127.0.0.1:{self.port}?starttls=1"
 
+    def on(self) -> None:
+        import ssl
+
+        if self.controller is not None:
+            return
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.ca_file, self.key_file)
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, tls_context=context,
+                                     require_starttls=True, auth_required=True, auth_require_tls=True,
+                                     authenticator=_authenticate)
+        self.controller.start()
+
+    def off(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
 
 @pytest.fixture
 def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
-    import ssl
-
     cert, key = self_signed(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-
-    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-        ok = data.login.decode() == SMTP_USER and data.password.decode() == SMTP_PASSWORD
-        return AuthResult(success=ok)
-
-    mailbox, port = Mailbox(), _free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            auth_required=True, auth_require_tls=True, authenticator=authenticate)
-    controller.start()
+    server = SmtpServer(Mailbox(), _free_port(), cert, key)
+    server.on()
     try:
-        yield SmtpServer(mailbox, port, cert)
+        yield server
     finally:
-        controller.stop()
+        server.off()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Helpers of the fault tests: a fake WeChat that can be switched off (refusing connections) and back on at the
-same port, reporters and messages it knows, and what it received, message by message."""
+"""Helpers of the fault tests: a fake WeChat (and a fake Tencent SMS) that can be switched off (refusing
+connections) and back on at the same port, reporters and messages it knows, and what it received, message by message."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.notify import service
+from app.notify.fake_sms import FakeTencentSms, FakeTencentSmsServer
 from app.notify.models import OutboxMessage
 from app.wechat.fake import FakeWeChat, FakeWeChatServer
 from app.wechat.subscribe import CHANNEL
@@ -47,6 +48,25 @@ class SwitchableFake:
     def on(self) -> None:
         if self.server is None:
             self.server = FakeWeChatServer(self.state, port=self.port).__enter__()
+
+
+class SwitchableSms:
+    """``FakeTencentSmsServer`` on one port that ``off()`` closes (connections refused) and ``on()`` reopens."""
+
+    def __init__(self, state: FakeTencentSms) -> None:
+        self.state = state
+        self.server: FakeTencentSmsServer | None = FakeTencentSmsServer(state).__enter__()
+        self.port = self.server.server.server_port
+        self.url = self.server.url
+
+    def off(self) -> None:
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+            self.server = None
+
+    def on(self) -> None:
+        if self.server is None:
+            self.server = FakeTencentSmsServer(self.state, port=self.port).__enter__()
 
 
 def settings_for(fake: SwitchableFake, **overrides: Any) -> dict[str, Any]:

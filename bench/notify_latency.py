@@ -1,0 +1,205 @@
+"""What notifying staff adds to a submission, and how soon an urgent one reaches WeCom (run by bench/intake.py).
+
+The gunicorn instance of the intake run has WeCom configured, pointed at the fake WeChat/WeCom
+(``flask wechat fake-server``, a process of its own). The intake scenario runs first with no staff at all
+(nobody to notify); then ``--on-duty`` prosecutors with WeCom ids are added (no roster: all of them on duty)
+and the same scenario runs again, each submission now queueing one WeCom message per prosecutor in its own
+transaction. The difference of the two runs (p50, CPU ms per request of gunicorn and of PostgreSQL's backends)
+is what enqueueing adds. The second run comes after the first, on a table that has grown by the first's rows.
+
+Then the messages of that run are marked sent (so that the worker starts on an empty outbox), a real
+``flask notify worker`` process is started, and urgent reports are submitted through gunicorn at
+``--urgent-rate`` a second for ``--seconds``, one client thread, on a fixed schedule. Each is timed from the
+start of its POST until the fake has accepted the WeCom message of every prosecutor on duty (the fake stamps
+each message as it accepts it; the same host's clock); the first of them is printed too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import HOST, REPORTS_PATH, ROOT, BenchError
+from bench.instance import BenchApp, stop_process_group
+from bench.notify_worker import FakeProcess, _call
+
+CORPID = "ww-bench-corp"
+SECRET = "bench-wecom-secret"  # noqa: S105 - the fake's
+AGENTID = "1000002"
+TARGET_P99_MS = 2000.0
+WAIT_AFTER = 30.0  # seconds to wait, after the last submission, for messages still on their way
+
+
+def wecom_env(env: dict[str, str], port: int) -> dict[str, str]:
+    return {**env, "QZBG_WECOM_CORPID": CORPID, "QZBG_WECOM_SECRET": SECRET, "QZBG_WECOM_AGENTID": AGENTID,
+            "QZBG_WECOM_API_BASE": f"http://{HOST}:{port}"}
+
+
+def start_fake(env: dict[str, str], port: int, directory: Path) -> FakeProcess:
+    return FakeProcess(env, port, directory / "fake-wecom.log")
+
+
+def add_on_duty(bench_app: BenchApp, count: int) -> None:
+    """``count`` prosecutors of the default office, each with a WeCom id (no roster: all on duty)."""
+    from tests.factories import create_staff
+
+    with bench_app.context() as db:
+        for i in range(count):
+            user = create_staff(f"bench-duty-{i:02d}", role="prosecutor")
+            user.wecom_userid = f"BenchDuty{i:02d}"
+        db.session.commit()
+
+
+def mark_outbox_sent(bench_app: BenchApp) -> int:
+    """The messages the enqueue run queued, out of the way (nobody delivered them): the latency run's worker
+    starts on an empty outbox."""
+    from sqlalchemy import update
+
+    from app.notify.models import OutboxMessage
+
+    with bench_app.context() as db:
+        done = db.session.execute(update(OutboxMessage).where(OutboxMessage.state == "pending")
+                                  .values(state="sent").execution_options(synchronize_session=False))
+        db.session.commit()
+        return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass
+class UrgentFigure:
+    rate: float
+    seconds: float
+    on_duty: int
+    submitted: int = 0
+    all_ms: list[float] = dataclasses.field(default_factory=list)  # until every prosecutor on duty has it
+    first_ms: list[float] = dataclasses.field(default_factory=list)  # until the first of them has it
+    missing: int = 0
+    created: int = 0
+    unanswered: list[str] = dataclasses.field(default_factory=list)
+
+    @staticmethod
+    def q(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rate": self.rate, "seconds": self.seconds, "on_duty": self.on_duty, "submitted": self.submitted,
+                "missing": self.missing, "p50_ms": self.q(self.all_ms, 0.5), "p99_ms": self.q(self.all_ms, 0.99),
+                "first_p50_ms": self.q(self.first_ms, 0.5), "first_p99_ms": self.q(self.first_ms, 0.99),
+                "target_p99_ms": TARGET_P99_MS}
+
+
+def _submit(conn: http.client.HTTPConnection, token: str, client_id: str) -> str:
+    """One urgent report through gunicorn: its tracking number."""
+    from tests.factories import report_body
+
+    body = json.dumps(report_body(urgent=True, client_id=client_id), ensure_ascii=False).encode()
+    conn.request("POST", REPORTS_PATH, body=body,
+                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != 201:
+        raise BenchError(f"an urgent report was refused: {response.status} {data[:200]!r}")
+    return str(json.loads(data)["tracking_no"])
+
+
+def _arrivals(fake_port: int) -> dict[str, list[float]]:
+    """Tracking number -> when each of its WeCom messages was accepted by the fake (epoch seconds)."""
+    out: dict[str, list[float]] = {}
+    for message in _call(fake_port, "POST", "/__fake__/wecom-sent", body={})["sent"]:
+        out.setdefault(str(message["title"]).rsplit(" ", 1)[-1], []).append(float(message["at"]))
+    return out
+
+
+def urgent_latency(
+    port: int, fake_port: int, tokens: list[str], env: dict[str, str], directory: Path, rate: float,
+    seconds: float, on_duty: int, problems: list[str],
+) -> UrgentFigure:
+    figure = UrgentFigure(rate, seconds, on_duty)
+    log = directory / "notify-worker-urgent.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "notify", "worker"], cwd=ROOT,
+                                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    started: dict[str, float] = {}
+    try:
+        def wait_for(tracking: list[str], limit: float) -> dict[str, list[float]]:
+            deadline = time.monotonic() + limit
+            while True:
+                seen = _arrivals(fake_port)
+                if all(len(seen.get(t, [])) >= on_duty for t in tracking) or time.monotonic() > deadline:
+                    return seen
+                if proc.poll() is not None:
+                    raise BenchError(f"the notify worker exited with {proc.returncode}: {log.read_text()[-800:]}")
+                time.sleep(0.05)
+
+        # The first report waits for the worker to start (imports, app, first heartbeat): not a sample.
+        first = _submit(conn, tokens[0], str(uuid.uuid4()))
+        figure.created += 1
+        if len(wait_for([first], 60.0).get(first, [])) < on_duty:
+            raise BenchError("the notify worker delivered no urgent message within 60 s of its start")
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() < t0 + seconds:
+            time.sleep(max(0.0, t0 + n / rate - time.monotonic()))
+            at, client_id = time.time(), str(uuid.uuid4())
+            try:
+                tracking = _submit(conn, tokens[n % len(tokens)], client_id)
+            except (OSError, http.client.HTTPException) as exc:
+                figure.unanswered.append(client_id)
+                problems.append(f"urgent latency: a submission failed: {type(exc).__name__}")
+                conn.close()
+                n += 1
+                continue
+            figure.created += 1
+            started[tracking] = at
+            n += 1
+        figure.submitted = len(started)
+        seen = wait_for(list(started), WAIT_AFTER)
+        for tracking, at in started.items():
+            arrivals = sorted(seen.get(tracking, []))
+            if len(arrivals) < on_duty:
+                figure.missing += 1
+                continue
+            if len(arrivals) > on_duty:
+                problems.append(f"urgent latency: {tracking} reached the fake {len(arrivals)} times for "
+                                f"{on_duty} prosecutors")
+            figure.first_ms.append(max(0.0, arrivals[0] - at) * 1000)
+            figure.all_ms.append(max(0.0, arrivals[on_duty - 1] - at) * 1000)
+    finally:
+        conn.close()
+        stop_process_group(proc)
+    if figure.missing:
+        problems.append(f"urgent latency: {figure.missing} of {figure.submitted} urgent reports did not reach "
+                        f"every prosecutor on duty within {WAIT_AFTER:.0f} s")
+    if proc.returncode not in (0, None):
+        problems.append(f"urgent latency: the notify worker exited with {proc.returncode} on SIGTERM")
+    return figure
+
+
+def print_figures(name: str, base: Any, staffed: Any, urgent: UrgentFigure | None, on_duty: int) -> None:
+    if base is not None and staffed is not None:
+        def per(s: Any, cpu: float | None) -> float:
+            return float("nan") if cpu is None else 1000 * cpu / max(1, s.requests)
+
+        b50, s50 = base.latencies_ms["p50"], staffed.latencies_ms["p50"]
+        ba, sa = per(base, base.server_cpu_s), per(staffed, staffed.server_cpu_s)
+        db = ""
+        if base.database_cpu_s is not None and staffed.database_cpu_s is not None:
+            bd, sd = per(base, base.database_cpu_s), per(staffed, staffed.database_cpu_s)
+            db = f", db {bd:.2f} -> {sd:.2f} ({sd - bd:+.2f})"
+        print(f"  enqueueing for {on_duty} prosecutors on duty (WeCom), against nobody to notify: p50 "
+              f"{b50:.1f} -> {s50:.1f} ms ({s50 - b50:+.1f}); CPU ms/request app {ba:.2f} -> {sa:.2f} "
+              f"({sa - ba:+.2f}){db}; {base.rate:.1f} -> {staffed.rate:.1f} req/s")
+    if urgent is not None:
+        print(f"  urgent submission to its WeCom message at the fake ({urgent.rate:g}/s for {urgent.seconds:g} s, "
+              f"{urgent.submitted} reports, {urgent.on_duty} on duty, one flask notify worker process): every "
+              f"prosecutor p50/p99 {urgent.q(urgent.all_ms, 0.5):.0f}/{urgent.q(urgent.all_ms, 0.99):.0f} ms "
+              f"(target p99 < {TARGET_P99_MS:.0f} ms); the first of them p50/p99 "
+              f"{urgent.q(urgent.first_ms, 0.5):.0f}/{urgent.q(urgent.first_ms, 0.99):.0f} ms")
