@@ -148,9 +148,10 @@ Index("ix_reports_office_id_submitted_at_id", Report.office_id, Report.submitted
 Index("ix_reports_office_id_status_submitted_at_id", Report.office_id, Report.status, Report.submitted_at.desc(),
       Report.id.desc())
 # Practice reports by age: the 7-day purge and the training queue (app/reports/training.py, migration 0008).
-# Partial, holding practice reports only: the real inbox (training false) never picks it over its own indexes.
+# Partial, holding practice reports only: the real inbox (training false) never picks it over its own indexes, and
+# the training tab's count (an office's practice reports) reads only it, whatever the office's history.
 PRACTICE_REPORTS = "training"
-Index("ix_reports_training_submitted_at", Report.submitted_at,
+Index("ix_reports_training_submitted_at", Report.office_id, Report.submitted_at,
       postgresql_where=text(PRACTICE_REPORTS), sqlite_where=text(PRACTICE_REPORTS))
 
 

@@ -21,7 +21,7 @@ depends_on = None
 def upgrade():
     op.add_column('reports', sa.Column('training', sa.Boolean(), nullable=False, server_default=sa.false()))
     # Partial: practice reports only (the purge and the training queue), never chosen for the real inbox.
-    op.create_index('ix_reports_training_submitted_at', 'reports', ['submitted_at'],
+    op.create_index('ix_reports_training_submitted_at', 'reports', ['office_id', 'submitted_at'],
                     postgresql_where=sa.text('training'), sqlite_where=sa.text('training'))
 
 

@@ -132,7 +132,7 @@ def test_the_first_page_reads_the_open_index_then_about_a_page_of_the_history(in
     read = sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in _on_reports(rest))
     assert read <= queries.PAGE + OPEN // 10 + 2
     # The tabs: open statuses and overdue along the open index; the closed tab is the office's counter row; the
-    # training queue's tab along the partial index of practice reports (none here).
+    # training queue's tab along the partial index of practice reports (none here: it reads nothing).
     assert set().union(*(_indexes(nodes) for nodes in plans["other"])) <= {
         OPEN_INDEX, "pk_reports", "ix_reports_training_submitted_at"}
     counted = sum(n["Actual Rows"] for nodes in plans["other"] for n in _on_reports(nodes))
@@ -157,3 +157,14 @@ def test_a_filtered_page_counts_the_closed_tab_only_up_to_the_cap(inbox_data, mo
     read = [sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in _on_reports(nodes))
             for nodes in plans["other"]]
     assert max(read) <= (50 + 1) * 10 + OPEN + 10  # the newest 51 closed urgent ones, not all 300
+
+
+def test_the_training_tab_counts_along_the_partial_index_of_practice_reports(inbox_data):
+    from sqlalchemy import func
+    from sqlalchemy.dialects import postgresql
+
+    stmt = queries.visible(inbox_data).where(queries.training_queue(True)).with_only_columns(func.count())
+    compiled = stmt.compile(dialect=postgresql.psycopg.dialect())
+    nodes = _explain(str(compiled), compiled.params)
+    assert _indexes(nodes) == {"ix_reports_training_submitted_at"}
+    assert sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in _on_reports(nodes)) == 0
