@@ -138,9 +138,12 @@ Index("ix_reports_reporter_id_submitted_at_id", Report.reporter_id, Report.submi
 # The open index holds real reports only (migration 0009): the inbox asks ``training = false``, which each
 # backend proves against its own spelling of the predicate.
 OPEN_REPORTS = "status <> 'closed'"
+OPEN_INCLUDE = ["status", "urgent", "acknowledged_at", "acknowledge_due_at"]
 OPEN_REAL_REPORTS_PG, OPEN_REAL_REPORTS_SQLITE = f"{OPEN_REPORTS} AND NOT training", f"{OPEN_REPORTS} AND training = 0"
 Index("ix_reports_open_office_id_submitted_at_id", Report.office_id, Report.submitted_at.desc(), Report.id.desc(),
-      postgresql_where=text(OPEN_REAL_REPORTS_PG), sqlite_where=text(OPEN_REAL_REPORTS_SQLITE))
+      postgresql_where=text(OPEN_REAL_REPORTS_PG), sqlite_where=text(OPEN_REAL_REPORTS_SQLITE),
+      # The tabs' counts (by status, overdue) read the open reports from the index alone on PostgreSQL.
+      postgresql_include=OPEN_INCLUDE)
 # It also carries what the statistics group the period's received reports by (app/stats, migration 0009): on
 # PostgreSQL that pass is an index-only scan of the period's entries.
 Index("ix_reports_office_id_submitted_at_id", Report.office_id, Report.submitted_at.desc(), Report.id.desc(),
