@@ -31,12 +31,14 @@ SEND_PATH = "/cgi-bin/message/subscribe/send"
 BASE = dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC)
 
 
-class SwitchableFake:
-    """``FakeWeChatServer`` on one port that ``off()`` closes (connections refused) and ``on()`` reopens."""
+class _Switchable:
+    """A fake provider's server on one port that ``off()`` closes (connections refused) and ``on()`` reopens."""
 
-    def __init__(self, state: FakeWeChat) -> None:
+    serve: Any  # the server class: ``serve(state)`` or ``serve(state, port=...)``, a context manager
+
+    def __init__(self, state: Any) -> None:
         self.state = state
-        self.server: FakeWeChatServer | None = FakeWeChatServer(state).__enter__()
+        self.server: Any = self.serve(state).__enter__()
         self.port = self.server.server.server_port
         self.url = self.server.url
 
@@ -47,26 +49,21 @@ class SwitchableFake:
 
     def on(self) -> None:
         if self.server is None:
-            self.server = FakeWeChatServer(self.state, port=self.port).__enter__()
+            self.server = self.serve(self.state, port=self.port).__enter__()
 
 
-class SwitchableSms:
-    """``FakeTencentSmsServer`` on one port that ``off()`` closes (connections refused) and ``on()`` reopens."""
+class SwitchableFake(_Switchable):
+    """The fake WeChat/WeCom (``FakeWeChatServer``), switchable."""
 
-    def __init__(self, state: FakeTencentSms) -> None:
-        self.state = state
-        self.server: FakeTencentSmsServer | None = FakeTencentSmsServer(state).__enter__()
-        self.port = self.server.server.server_port
-        self.url = self.server.url
+    serve = FakeWeChatServer
+    state: FakeWeChat
 
-    def off(self) -> None:
-        if self.server is not None:
-            self.server.__exit__(None, None, None)
-            self.server = None
 
-    def on(self) -> None:
-        if self.server is None:
-            self.server = FakeTencentSmsServer(self.state, port=self.port).__enter__()
+class SwitchableSms(_Switchable):
+    """The fake Tencent Cloud SMS (``FakeTencentSmsServer``), switchable."""
+
+    serve = FakeTencentSmsServer
+    state: FakeTencentSms
 
 
 def settings_for(fake: SwitchableFake, **overrides: Any) -> dict[str, Any]:
