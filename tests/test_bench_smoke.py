@@ -40,7 +40,11 @@ TELLING = ("PROBLEM", "error sample", "warm-up", "statuses")
 
 def diagnosis(done: subprocess.CompletedProcess[str]) -> str:
     """Every line of the output that says what went wrong (wherever it is), then the output's tail."""
-    telling = [line for line in done.stdout.splitlines() if any(word in line for word in TELLING)]
+    lines = done.stdout.splitlines()
+    telling = [line for line in lines if any(word in line for word in TELLING)]
+    for i, line in enumerate(lines):  # a part that failed: its heading and the error under it
+        if "FAILED ==" in line:
+            telling.extend(lines[i:i + 40])
     return "\n".join([*telling, "--- tail of stdout ---", done.stdout[-4000:], "--- stderr ---",
                       done.stderr[-2000:]])
 

@@ -20,7 +20,7 @@ def wechat_settings(fake: FakeWeChat, **overrides: Any) -> dict[str, Any]:
         "wechat_appid": fake.appid,
         "wechat_secret": fake.secret,
         "wechat_api_base": fake.url,
-        "wechat_timeout": 1.0,
+        "wechat_timeout": 2.0,
         "wechat_status_template_id": TEMPLATE,
         **overrides,
     }
@@ -28,7 +28,7 @@ def wechat_settings(fake: FakeWeChat, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def app(make_app: Any, fake: FakeWeChat) -> Flask:
-    """The app with WeChat credentials for the fake and a 1-second timeout."""
+    """The app with WeChat credentials for the fake and a 2-second timeout (the fake hangs 3 s in "hang" mode)."""
     return make_app(**wechat_settings(fake))
 
 
