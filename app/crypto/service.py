@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import bindparam, func, literal_column, select, text, update
+from sqlalchemy import Connection, bindparam, func, literal_column, select, text, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.config import ConfigError
@@ -65,13 +67,15 @@ def rewrap_batches(
     100,000 keys 3-4x slower per key than 10,000). Safe to interrupt and run again
     (``keys rotate --resume``): each committed batch is done, and the next run picks up
     whatever is still under an older KEK. On PostgreSQL rows locked by a concurrent
-    rotation are skipped and counted as pending. Returns how many keys were re-wrapped.
+    rotation are skipped and counted as pending, and one batch is written while the next
+    is re-wrapped (``_rewrap_pipelined``). Returns how many keys were re-wrapped.
     """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _rewrap_pipelined(vault, batch_size=batch_size, max_batches=max_batches, progress=progress)
     done = batches = 0
     last: Any = None
-    dialect = db.session.get_bind().dialect.name
     table = DataKey.__table__
-    position: Any = literal_column("data_keys.rowid") if dialect == "sqlite" else table.c.id
+    position: Any = literal_column("data_keys.rowid")
     store = (
         update(table).where(position == bindparam("at_position"))
         .values(kek_id=bindparam("new_kek_id"), wrapped=bindparam("new_wrapped"), rewrapped_at=bindparam("at"))
@@ -83,29 +87,93 @@ def rewrap_batches(
             if last is not None:
                 stmt = stmt.where(position > last)
             stmt = stmt.order_by(position).limit(batch_size)
-            if dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
             rows = session.execute(stmt).all()
             if not rows:
                 break
-            now = utcnow()
-            changes = []
-            for at_position, key_id, kek_id, wrapped in rows:
-                assert wrapped is not None  # the WHERE clause
-                new_kek_id, new_wrapped = vault.rewrapped(key_id, kek_id, wrapped)
-                changes.append(
-                    {"at_position": at_position, "new_kek_id": new_kek_id, "new_wrapped": new_wrapped, "at": now}
-                )
-            if dialect == "postgresql":
-                session.execute(*_update_from_arrays(changes, now))
-            else:
-                # One executemany UPDATE per batch, past the ORM: the columns are all that changes.
-                session.execute(store, changes, execution_options={"synchronize_session": False})
+            changes = _rewrapped_rows(vault, rows, utcnow())
+            # One executemany UPDATE per batch, past the ORM: the columns are all that changes.
+            session.execute(store, changes, execution_options={"synchronize_session": False})
             last = rows[-1][0]
         done += len(rows)
         batches += 1
         if progress:
             progress(done)
+    return done
+
+
+def _rewrapped_rows(vault: Vault, rows: Any, now: Any) -> list[dict[str, Any]]:
+    changes = []
+    for at_position, key_id, kek_id, wrapped in rows:
+        assert wrapped is not None  # the WHERE clause
+        new_kek_id, new_wrapped = vault.rewrapped(key_id, kek_id, wrapped)
+        changes.append({"at_position": at_position, "new_kek_id": new_kek_id, "new_wrapped": new_wrapped, "at": now})
+    return changes
+
+
+def _rewrap_pipelined(
+    vault: Vault, *, batch_size: int, max_batches: int | None, progress: Callable[[int], None] | None,
+) -> int:
+    """PostgreSQL: the batches of ``rewrap_batches``, each in a transaction of its own on its own connection,
+    with one batch's UPDATE and COMMIT (the server's work) done by a writer thread while this thread reads and
+    re-wraps the next batch (the crypto): the two overlap instead of taking turns.
+
+    Each batch's rows are locked (``FOR UPDATE SKIP LOCKED``) from its read to its commit; the next read starts
+    past the last position of the batch before, so it never meets those locks. At most one batch is being
+    written: a batch is handed over only once the one before it committed, so a failed write stops the walk
+    with every batch before it committed and the current one rolled back (``--resume`` goes on from there).
+    A connection is used by one thread at a time (handed over with the batch).
+    """
+    done = batches = 0
+    last: Any = None
+    writing: Future[int] | None = None
+
+    def write(conn: Connection, changes: list[dict[str, Any]], now: Any) -> int:
+        try:
+            conn.execute(*_update_from_arrays(changes, now))
+            conn.commit()
+        finally:
+            conn.close()  # returned to the pool; rolled back first if the commit was not reached
+        return len(changes)
+
+    def written(future: Future[int]) -> None:
+        nonlocal done
+        done += future.result()  # the writer's error, raised here
+        if progress:
+            progress(done)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keys-rotate") as writer:
+        try:
+            while max_batches is None or batches < max_batches:
+                conn = db.engine.connect()
+                try:
+                    # The position is the primary key here (``_update_from_arrays`` takes the batch's id range).
+                    stmt = select(DataKey.id, DataKey.id, DataKey.kek_id, DataKey.wrapped).where(
+                        *_pending(vault.keyring.current)
+                    )
+                    if last is not None:
+                        stmt = stmt.where(DataKey.id > last)
+                    stmt = stmt.order_by(DataKey.id).limit(batch_size).with_for_update(skip_locked=True)
+                    rows = conn.execute(stmt).all()
+                    changes = _rewrapped_rows(vault, rows, utcnow()) if rows else []
+                    if writing is not None:
+                        finished, writing = writing, None
+                        written(finished)
+                except BaseException:
+                    conn.close()
+                    raise
+                if not rows:
+                    conn.close()
+                    break
+                writing = writer.submit(write, conn, changes, changes[0]["at"])
+                last = rows[-1][0]
+                batches += 1
+            if writing is not None:
+                finished, writing = writing, None
+                written(finished)
+        finally:
+            if writing is not None:  # stopped by an error here: let the batch being written finish or fail
+                with contextlib.suppress(Exception):
+                    writing.result()
     return done
 
 

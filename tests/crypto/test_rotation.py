@@ -6,8 +6,8 @@ import json
 import stat
 import uuid
 
-from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session
+import pytest
+from sqlalchemy import Engine, Select, event, select, text
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import BinaryExpression
 
@@ -237,9 +237,9 @@ class BatchReads:
     def __init__(self) -> None:
         self.bounds: list[object] = []
 
-    def on_execute(self, state) -> None:
-        statement = state.statement
-        if not state.is_select or "data_keys.kek_id !=" not in str(statement) or "ORDER BY" not in str(statement):
+    def on_execute(self, conn, statement, *args) -> None:
+        if not isinstance(statement, Select) or "data_keys.kek_id !=" not in str(statement) \
+                or "ORDER BY" not in str(statement):
             return
         lower = [
             element.right.value for element in visitors.iterate(statement.whereclause)
@@ -248,11 +248,11 @@ class BatchReads:
         self.bounds.append(lower[0] if lower else None)
 
     def __enter__(self) -> BatchReads:
-        event.listen(Session, "do_orm_execute", self.on_execute)
+        event.listen(Engine, "before_execute", self.on_execute)  # the ORM's statements and Core's
         return self
 
     def __exit__(self, *exc) -> None:
-        event.remove(Session, "do_orm_execute", self.on_execute)
+        event.remove(Engine, "before_execute", self.on_execute)
 
 
 def walk_order() -> list[tuple[object, uuid.UUID]]:
@@ -299,3 +299,39 @@ def test_rotation_in_several_batches_walks_by_keyset_and_rewraps_every_key_exact
     # Each batch reads from just past the last key of the batch before, never from the start again:
     # run 1 reads two batches, run 2 starts over and reads two batches and one that finds nothing.
     assert reads.bounds == [None, positions[1], None, positions[5], positions[6]]
+
+
+def test_a_batch_whose_write_fails_stops_the_rotation_with_the_batches_before_it_committed(
+    own_app, own_login, own_runner
+):
+    """PostgreSQL writes one batch while it re-wraps the next: a write that fails (here a trigger refuses the
+    fifth key of the walk) ends the command with an error, the batches before it committed, its own and the one
+    being re-wrapped rolled back, no connection left checked out; ``--resume`` then finishes."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the pipelined writer is PostgreSQL's")
+    submit_many(own_app, own_login, 6)
+    before = stored_keys()
+    walked = [key_id for _position, key_id in walk_order()]
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "CREATE FUNCTION refuse_rewrap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.id = '{walked[4]}' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$"
+        ))
+        conn.execute(text("CREATE TRIGGER refuse_rewrap BEFORE UPDATE ON data_keys FOR EACH ROW "
+                          "EXECUTE FUNCTION refuse_rewrap()"))
+    try:
+        failed = keys(own_runner, "rotate", "--batch-size", "2")
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_rewrap ON data_keys"))
+            conn.execute(text("DROP FUNCTION refuse_rewrap()"))
+    assert failed.exit_code != 0
+    assert "refused for the test" in repr(failed.exception)
+    assert db.engine.pool.checkedout() == 0
+    new = get_vault().keyring.current
+    halfway = stored_keys()
+    assert [k for k in walked if halfway[k][0] == new] == walked[:4]
+    assert all(halfway[k] == before[k] for k in walked[4:])
+    resumed = keys(own_runner, "rotate", "--resume", "--batch-size", "2")
+    assert "re-wrapped 3 data keys; 0 still under older keys" in resumed.output
+    assert all(v[0] == new for v in stored_keys().values())
