@@ -18,25 +18,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import http.client
 import random
-import re
 import time
-import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import HOST, BenchError
 from bench.instance import BenchApp, gunicorn, server_log_problems
 from bench.load import percentile
 from bench.reporter_list import CHUNK, _generated_columns, _unique_value
+from bench.staff_pages import create_prosecutor, login, measure
 
 OPEN = 200  # open reports at every size
 PAGES = {"first page": "/review/", "filtered page": "/review/?status=reviewing"}
 USERNAME = "bench.prosecutor"
 PASSWORD = "bench inbox passphrase 2026 long enough"  # noqa: S105 - a throw-away bench account
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclasses.dataclass
@@ -48,23 +44,6 @@ class InboxFigure:
     p95_ms: float
     load_s: float
     rows: int
-
-
-def _staff() -> str:
-    """A prosecutor of the default office with TOTP set up: its TOTP secret."""
-    from app.auth import service
-    from app.extensions import db
-    from app.offices import queries as offices
-
-    now = dt.datetime.now(dt.UTC)
-    user = service.create_user(
-        service.NewUser(username=USERNAME, role="prosecutor", office=offices.default_office(), display_name="压测"),
-        PASSWORD, actor=None, now=now,
-    )
-    secret = service.enrolment_secret(user)
-    user.totp_enrolled_at = now
-    db.session.commit()
-    return secret
 
 
 class Loader:
@@ -130,65 +109,6 @@ class Loader:
             db.session.commit()
 
 
-def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
-    for name, value in response.getheaders():
-        if name.lower() == "set-cookie":
-            pair = value.split(";", 1)[0]
-            key, _, val = pair.partition("=")
-            jar[key.strip()] = val.strip()
-
-
-def _request(port: int, method: str, path: str, jar: dict[str, str],
-             form: dict[str, str] | None = None) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=30)
-    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
-    body = None
-    if form is not None:
-        body = urllib.parse.urlencode(form)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    conn.request(method, path, body=body, headers=headers)
-    response = conn.getresponse()
-    text = response.read().decode("utf-8", "replace")
-    _cookies(response, jar)
-    conn.close()
-    return response.status, text
-
-
-def _login(port: int, secret: str, step: int) -> dict[str, str]:
-    """Both login steps over HTTP, as a browser does: the session cookies."""
-    import pyotp
-
-    jar: dict[str, str] = {}
-    for path, form in (("/login", {"username": USERNAME, "password": PASSWORD}), ("/login/otp", None)):
-        status, page = _request(port, "GET", path, jar)
-        match = CSRF.search(page)
-        if status != 200 or not match:
-            raise BenchError(f"GET {path} answered {status} without a form")
-        if form is None:
-            at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30 * step)
-            form = {"otp": pyotp.TOTP(secret).at(at)}
-        status, page = _request(port, "POST", path, jar, {"csrf_token": match.group(1), **form})
-        if status != 303:
-            raise BenchError(f"POST {path} answered {status}: {page[:200]!r}")
-    return jar
-
-
-def _measure(port: int, jar: dict[str, str], path: str, requests: int) -> tuple[list[float], int]:
-    latencies = []
-    rows = 0
-    warm = max(5, requests // 10)
-    for i in range(warm + requests):
-        started = time.perf_counter()
-        status, page = _request(port, "GET", path, jar)
-        elapsed = time.perf_counter() - started
-        if status != 200:
-            raise BenchError(f"GET {path} answered {status}: {page[:300]!r}")
-        if i >= warm:
-            latencies.append(elapsed * 1000)
-        rows = page.count("data-report-id=")
-    return sorted(latencies), rows
-
-
 def run(
     bench_app: BenchApp, env: dict[str, str], port: int, directory: Path, sizes: list[int], requests: int,
     problems: list[str],
@@ -196,7 +116,7 @@ def run(
     (_rid, token), = bench_app.reporters(1, "o-bench-inbox-")
     template = bench_app.submit(token, 1)[0]
     with bench_app.context():
-        secret = _staff()
+        secret = create_prosecutor(USERNAME, PASSWORD, "压测")
     loader = Loader(bench_app, template)
     figures = []
     for step, size in enumerate(sorted(sizes)):
@@ -205,9 +125,9 @@ def run(
         load_s = time.perf_counter() - started
         log = directory / f"gunicorn-inbox-{size}.log"
         with gunicorn(env, port, log):
-            jar = _login(port, secret, step)
+            jar = login(port, USERNAME, PASSWORD, secret, step)
             for name, path in PAGES.items():
-                latencies, rows = _measure(port, jar, path, requests)
+                latencies, rows = measure(port, jar, path, requests)
                 if rows == 0:
                     problems.append(f"inbox {name} at {size}: no rows")
                 figures.append(InboxFigure(size, name, len(latencies), percentile(latencies, 50),

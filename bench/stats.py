@@ -21,10 +21,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchError
 from bench.instance import BenchApp, gunicorn, server_log_problems
 from bench.load import percentile
-from bench.review_inbox import _measure, _request
+from bench.staff_pages import create_prosecutor, login, measure, request
 
 USERNAME = "bench.stats"
 PASSWORD = "bench stats passphrase 2026 long enough"  # noqa: S105 - a throw-away bench account
@@ -44,19 +43,12 @@ class StatsFigure:
 
 
 def _staff() -> str:
-    from app.auth import service
+    """The bench's prosecutor (its TOTP secret), and the units and police unit the generated rows name."""
     from app.extensions import db
-    from app.offices import queries as offices
     from app.offices.models import PoliceUnit
     from app.units.models import UNIT_TYPES, Unit
 
-    now = dt.datetime.now(dt.UTC)
-    user = service.create_user(
-        service.NewUser(username=USERNAME, role="prosecutor", office=offices.default_office(), display_name="统计压测"),
-        PASSWORD, actor=None, now=now,
-    )
-    secret = service.enrolment_secret(user)
-    user.totp_enrolled_at = now
+    secret = create_prosecutor(USERNAME, PASSWORD, "统计压测")
     types = list(UNIT_TYPES)
     db.session.add_all([Unit(code=f"bench-stats-{i:03d}", name=f"压测单位{i:03d}", type=types[i % len(types)],
                              district_code=f"3301{i % 8:02d}", office_id=1, active=i % 40 != 0)
@@ -218,7 +210,6 @@ def plans(bench_app: BenchApp) -> list[str]:
 
 def run(bench_app: BenchApp, env: dict[str, str], port: int, directory: Path, sizes: list[int], requests: int,
         problems: list[str], *, show_plans: bool = True) -> tuple[list[StatsFigure], list[str]]:
-    from bench.review_inbox import CSRF
 
     (_rid, token), = bench_app.reporters(1, "o-bench-stats-")
     template = bench_app.submit(token, 1)[0]
@@ -231,9 +222,9 @@ def run(bench_app: BenchApp, env: dict[str, str], port: int, directory: Path, si
         load_s = time.perf_counter() - started
         log = directory / f"gunicorn-stats-{size}.log"
         with gunicorn(env, port, log):
-            jar = _login(port, secret, step, CSRF)
-            latencies, _rows = _measure(port, jar, "/review/stats", requests)
-            _status, page = _request(port, "GET", "/review/stats", jar)
+            jar = login(port, USERNAME, PASSWORD, secret, step)
+            latencies, _rows = measure(port, jar, "/review/stats", requests)
+            _status, page = request(port, "GET", "/review/stats", jar)
             received = _figure(page, "received")
             if received == 0:
                 problems.append(f"stats at {size}: nothing received this year")
@@ -250,24 +241,6 @@ def _figure(page: str, name: str) -> int:
 
     found = re.search(rf'data-stat="{name}">(\d+)<', page)
     return int(found.group(1)) if found else 0
-
-
-def _login(port: int, secret: str, step: int, csrf: Any) -> dict[str, str]:
-    import pyotp
-
-    jar: dict[str, str] = {}
-    for path, form in (("/login", {"username": USERNAME, "password": PASSWORD}), ("/login/otp", None)):
-        status, page = _request(port, "GET", path, jar)
-        match = csrf.search(page)
-        if status != 200 or not match:
-            raise BenchError(f"GET {path} answered {status} without a form")
-        if form is None:
-            at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30 * step)
-            form = {"otp": pyotp.TOTP(secret).at(at)}
-        status, page = _request(port, "POST", path, jar, {"csrf_token": match.group(1), **form})
-        if status != 303:
-            raise BenchError(f"POST {path} answered {status}: {page[:200]!r}")
-    return jar
 
 
 def print_figures(figures: list[StatsFigure], plan_lines: list[str]) -> None:
