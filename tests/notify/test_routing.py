@@ -209,14 +209,19 @@ def test_the_daily_digest_goes_once_a_day_to_each_prosecutor_with_something_wait
     create_report()
     clear()
     moment = dt.datetime.now(dt.UTC)
+    # The day is China's: the next one starts at 16:00 UTC (a run at 15:58 UTC and one 5 minutes later are two days).
+    cst = dt.timezone(dt.timedelta(hours=8))
+    next_day = dt.datetime.combine(moment.astimezone(cst).date() + dt.timedelta(days=1), dt.time(), tzinfo=cst)
     with unit_of_work():
         assert events.run_daily_digest(moment) == 3
     with unit_of_work():
-        assert events.run_daily_digest(moment + dt.timedelta(minutes=5)) == 0
+        assert events.run_daily_digest(min(moment + dt.timedelta(minutes=5), next_day - dt.timedelta(seconds=1))) == 0
     assert queued("daily_digest") == [("lead-c", "wecom"), ("pro-a", "wecom"), ("pro-b", "email")]
     row = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "daily_digest")).first()
     assert dict(row.payload["counts"])["unacknowledged"] == 1
     assert row.report_id is None
+    with unit_of_work():
+        assert events.run_daily_digest(next_day + dt.timedelta(minutes=1)) == 3  # the next day's digest
 
 
 def test_a_recipient_with_no_working_channel_is_kept_dead_and_listed_and_an_empty_office_too(make_app, smtp):
