@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +65,11 @@ def rewrap_batches(
     100,000 keys 3-4x slower per key than 10,000). Safe to interrupt and run again
     (``keys rotate --resume``): each committed batch is done, and the next run picks up
     whatever is still under an older KEK. On PostgreSQL rows locked by a concurrent
-    rotation are skipped and counted as pending, and one batch is written while the next
-    is re-wrapped (``_rewrap_pipelined``). Returns how many keys were re-wrapped.
+    rotation are skipped and counted as pending, and a batch is written back by COPY
+    (``_update_by_copy``). Returns how many keys were re-wrapped.
     """
     if db.session.get_bind().dialect.name == "postgresql":
-        return _rewrap_pipelined(vault, batch_size=batch_size, max_batches=max_batches, progress=progress)
+        return _rewrap_postgresql(vault, batch_size=batch_size, max_batches=max_batches, progress=progress)
     done = batches = 0
     last: Any = None
     table = DataKey.__table__
@@ -110,71 +108,65 @@ def _rewrapped_rows(vault: Vault, rows: Any, now: Any) -> list[dict[str, Any]]:
     return changes
 
 
-def _rewrap_pipelined(
+def _rewrap_postgresql(
     vault: Vault, *, batch_size: int, max_batches: int | None, progress: Callable[[int], None] | None,
 ) -> int:
-    """PostgreSQL: the batches of ``rewrap_batches``, each in a transaction of its own on its own connection,
-    with one batch's UPDATE and COMMIT (the server's work) done by a writer thread while this thread reads and
-    re-wraps the next batch (the crypto): the two overlap instead of taking turns.
-
-    Each batch's rows are locked (``FOR UPDATE SKIP LOCKED``) from its read to its commit; the next read starts
-    past the last position of the batch before, so it never meets those locks. At most one batch is being
-    written: a batch is handed over only once the one before it committed, so a failed write stops the walk
-    with every batch before it committed and the current one rolled back (``--resume`` goes on from there).
-    A connection is used by one thread at a time (handed over with the batch).
-    """
+    """PostgreSQL: the batches of ``rewrap_batches`` by primary key, each read ``FOR UPDATE SKIP LOCKED`` and
+    written back through ``_update_by_copy`` in its own transaction."""
     done = batches = 0
     last: Any = None
-    writing: Future[int] | None = None
-
-    def write(conn: Connection, changes: list[dict[str, Any]], now: Any) -> int:
-        try:
-            conn.execute(*_update_from_arrays(changes, now))
-            conn.commit()
-        finally:
-            conn.close()  # returned to the pool; rolled back first if the commit was not reached
-        return len(changes)
-
-    def written(future: Future[int]) -> None:
-        nonlocal done
-        done += future.result()  # the writer's error, raised here
+    while max_batches is None or batches < max_batches:
+        with unit_of_work() as session:
+            stmt = select(DataKey.id, DataKey.id, DataKey.kek_id, DataKey.wrapped).where(
+                *_pending(vault.keyring.current)
+            )
+            if last is not None:
+                stmt = stmt.where(DataKey.id > last)
+            rows = session.execute(stmt.order_by(DataKey.id).limit(batch_size).with_for_update(skip_locked=True)).all()
+            if not rows:
+                break
+            now = utcnow()
+            _update_by_copy(session.connection(), _rewrapped_rows(vault, rows, now), now)
+            last = rows[-1][0]
+        done += len(rows)
+        batches += 1
         if progress:
             progress(done)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keys-rotate") as writer:
-        try:
-            while max_batches is None or batches < max_batches:
-                conn = db.engine.connect()
-                try:
-                    # The position is the primary key here (``_update_from_arrays`` takes the batch's id range).
-                    stmt = select(DataKey.id, DataKey.id, DataKey.kek_id, DataKey.wrapped).where(
-                        *_pending(vault.keyring.current)
-                    )
-                    if last is not None:
-                        stmt = stmt.where(DataKey.id > last)
-                    stmt = stmt.order_by(DataKey.id).limit(batch_size).with_for_update(skip_locked=True)
-                    rows = conn.execute(stmt).all()
-                    changes = _rewrapped_rows(vault, rows, utcnow()) if rows else []
-                    if writing is not None:
-                        finished, writing = writing, None
-                        written(finished)
-                except BaseException:
-                    conn.close()
-                    raise
-                if not rows:
-                    conn.close()
-                    break
-                writing = writer.submit(write, conn, changes, changes[0]["at"])
-                last = rows[-1][0]
-                batches += 1
-            if writing is not None:
-                finished, writing = writing, None
-                written(finished)
-        finally:
-            if writing is not None:  # stopped by an error here: let the batch being written finish or fail
-                with contextlib.suppress(Exception):
-                    writing.result()
     return done
+
+
+_BATCH_TABLE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS qzbg_rewrap_batch (id uuid PRIMARY KEY, wrapped bytea NOT NULL)"
+    " ON COMMIT DELETE ROWS"
+)
+_UPDATE_FROM_BATCH = (
+    "UPDATE data_keys SET kek_id = %(kek_id)s, wrapped = batch.wrapped, rewrapped_at = %(at)s"
+    " FROM qzbg_rewrap_batch AS batch"
+    " WHERE data_keys.id = batch.id AND data_keys.id BETWEEN %(first)s AND %(last)s"
+)
+
+
+def _update_by_copy(conn: Connection, changes: list[dict[str, Any]], now: Any) -> None:
+    """PostgreSQL: the batch's new wrapped keys COPYed (binary) into a temporary table of this connection,
+    emptied at each commit, then one ``UPDATE ... FROM`` it, all in the batch's transaction.
+
+    Sending them as array parameters (``_update_from_arrays``) cost this process about 12 µs a key to encode
+    (a bytea array alone 7 µs), as much as half the crypto; a binary COPY row costs about 4. Every key of
+    the batch is wrapped under the same new KEK, a parameter of its own. The id range keeps the plan to that
+    run of the primary key.
+    """
+    kek_ids = {c["new_kek_id"] for c in changes}
+    if len(kek_ids) != 1:  # the keyring changed under the batch: the general statement
+        conn.execute(*_update_from_arrays(changes, now))
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(_BATCH_TABLE)
+    with cursor.copy("COPY qzbg_rewrap_batch (id, wrapped) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["uuid", "bytea"])
+        for change in changes:
+            copy.write_row((change["at_position"], change["new_wrapped"]))
+    cursor.execute(_UPDATE_FROM_BATCH, {"kek_id": kek_ids.pop(), "at": now, "first": changes[0]["at_position"],
+                                        "last": changes[-1]["at_position"]})
 
 
 _UPDATE_FROM_ARRAYS = text(

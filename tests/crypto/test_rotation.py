@@ -304,11 +304,11 @@ def test_rotation_in_several_batches_walks_by_keyset_and_rewraps_every_key_exact
 def test_a_batch_whose_write_fails_stops_the_rotation_with_the_batches_before_it_committed(
     own_app, own_login, own_runner
 ):
-    """PostgreSQL writes one batch while it re-wraps the next: a write that fails (here a trigger refuses the
-    fifth key of the walk) ends the command with an error, the batches before it committed, its own and the one
-    being re-wrapped rolled back, no connection left checked out; ``--resume`` then finishes."""
+    """A batch's write (on PostgreSQL the COPY into the batch table, then the UPDATE from it) that fails, here a
+    trigger refusing the fifth key of the walk, ends the command with an error: the batches before it committed,
+    its own rolled back, no connection left checked out; ``--resume`` then finishes."""
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("the pipelined writer is PostgreSQL's")
+        pytest.skip("a trigger in PL/pgSQL")
     submit_many(own_app, own_login, 6)
     before = stored_keys()
     walked = [key_id for _position, key_id in walk_order()]
