@@ -230,7 +230,7 @@ def _record_outcomes(
 
 
 def deliver_due(
-    *, now: dt.datetime, limit: int = 100, batch: int = 20, known: dict[str, Channel] | None = None,
+    *, now: dt.datetime, limit: int = 100, batch: int = 100, known: dict[str, Channel] | None = None,
     stop: threading.Event | None = None, owner: str | None = None,
 ) -> dict[str, int]:
     """Send what is due, ``batch`` messages per claim, at most ``limit``; counts by outcome.
