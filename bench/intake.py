@@ -160,7 +160,9 @@ def run_notify(
     result.notes.append(f"enqueue run: {notify_latency.mark_outbox_sent(bench_app)} WeCom messages queued "
                         "(marked sent before the urgent run, never delivered)")
     urgent = notify_latency.urgent_latency(port, fake_port, tokens, env, directory, args.urgent_rate, args.seconds,
-                                           args.on_duty, result.problems)
+                                           args.on_duty, result.problems,
+                                           lambda tracking: notify_latency.outbox_of(bench_app, tracking),
+                                           result.notes)
     unanswered += urgent.unanswered
     result.urgent = urgent
     count, samples = server_log_problems(directory / "notify-worker-urgent.log")

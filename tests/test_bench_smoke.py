@@ -60,7 +60,7 @@ def test_the_bench_runs_every_part_at_tiny_sizes_and_prints_every_figure(tmp_pat
 
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", *TINY, "--backends", ",".join(backends)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
 
     assert done.returncode == 0, diagnosis(done)
