@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 import uuid
@@ -40,6 +41,22 @@ def empty_database(backend: tuple[str, str, Path], tmp_path: Path) -> Iterator[s
     )
     with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def schema_at_0002(database_url: str, tmp_path: Path) -> Iterator[sa.MetaData]:
+    """An app on ``database_url`` migrated to revision 0002, inside its app context: the reflected tables, for a
+    test that fills them and upgrades on. The session and the engine are closed at the end."""
+    app = build_app(make_settings(tmp_path / "instance", database_url))
+    with app.app_context():
+        flask_migrate.upgrade(revision="0002")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        try:
+            yield tables
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _uuid(conn: sa.Connection, value: uuid.UUID) -> Any:

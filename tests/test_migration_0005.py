@@ -8,16 +8,17 @@ import flask_migrate
 import sqlalchemy as sa
 
 from app.extensions import db
-from tests.conftest import build_app, make_settings
-from tests.test_migration_0003 import NOW, _insert_report_at_0002, _uuid, empty_database  # noqa: F401 - fixture
+from tests.test_migration_0003 import (  # noqa: F401 - fixture
+    NOW,
+    _insert_report_at_0002,
+    _uuid,
+    empty_database,
+    schema_at_0002,
+)
 
 
 def test_existing_reports_units_and_their_rows_belong_to_the_default_office(backend, empty_database, tmp_path):  # noqa: F811
-    app = build_app(make_settings(tmp_path / "instance", empty_database))
-    with app.app_context():
-        flask_migrate.upgrade(revision="0002")
-        tables = sa.MetaData()
-        tables.reflect(db.engine)
+    with schema_at_0002(empty_database, tmp_path) as tables:
         with db.engine.begin() as conn:
             conn.execute(tables.tables["units"].insert().values(
                 code="old-unit", name="老单位", type="school", active=True, created_at=NOW, updated_at=NOW))
@@ -35,6 +36,4 @@ def test_existing_reports_units_and_their_rows_belong_to_the_default_office(back
         flask_migrate.downgrade(revision="0004")
         with db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM report_events")).scalar_one() == 1
-        db.session.remove()
-        db.engine.dispose()
     assert uuid.UUID(str(report_id))

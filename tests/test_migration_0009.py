@@ -11,8 +11,13 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.reports.models import category_mask
-from tests.conftest import build_app, make_settings
-from tests.test_migration_0003 import NOW, _insert_report_at_0002, _uuid, empty_database  # noqa: F401 - fixture
+from tests.test_migration_0003 import (  # noqa: F401 - fixture
+    NOW,
+    _insert_report_at_0002,
+    _uuid,
+    empty_database,
+    schema_at_0002,
+)
 
 SUBMITTED = dt.datetime(2025, 3, 1, 2, 0, tzinfo=dt.UTC)
 
@@ -20,11 +25,7 @@ SUBMITTED = dt.datetime(2025, 3, 1, 2, 0, tzinfo=dt.UTC)
 def test_existing_transfers_get_their_reports_office_and_time_and_reports_their_category_bits(
     backend, empty_database, tmp_path  # noqa: F811
 ):
-    app = build_app(make_settings(tmp_path / "instance", empty_database))
-    with app.app_context():
-        flask_migrate.upgrade(revision="0002")
-        tables = sa.MetaData()
-        tables.reflect(db.engine)
+    with schema_at_0002(empty_database, tmp_path) as tables:
         with db.engine.begin() as conn:
             report_id = _insert_report_at_0002(conn, tables, ["abuse_injury", "abandonment"])
             bare_id = _insert_report_at_0002(conn, tables, ["other_serious_harm"])
@@ -58,5 +59,3 @@ def test_existing_transfers_get_their_reports_office_and_time_and_reports_their_
             assert conn.execute(sa.text("SELECT count(*) FROM transfers")).scalar_one() == 1
             assert "category_mask" not in {c["name"] for c in sa.inspect(conn).get_columns("reports")}
             assert "office_id" not in {c["name"] for c in sa.inspect(conn).get_columns("transfers")}
-        db.session.remove()
-        db.engine.dispose()

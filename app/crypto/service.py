@@ -68,29 +68,35 @@ def rewrap_batches(
     rotation are skipped and counted as pending, and a batch is written back by COPY
     (``_update_by_copy``). Returns how many keys were re-wrapped.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        return _rewrap_postgresql(vault, batch_size=batch_size, max_batches=max_batches, progress=progress)
-    done = batches = 0
-    last: Any = None
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
     table = DataKey.__table__
-    position: Any = literal_column("data_keys.rowid")
+    position: Any = table.c.id if postgresql else literal_column("data_keys.rowid")
     store = (
         update(table).where(position == bindparam("at_position"))
         .values(kek_id=bindparam("new_kek_id"), wrapped=bindparam("new_wrapped"), rewrapped_at=bindparam("at"))
     )
+    done = batches = 0
+    last: Any = None
     while max_batches is None or batches < max_batches:
         with unit_of_work() as session:
-            current = vault.keyring.current
-            stmt = select(position, DataKey.id, DataKey.kek_id, DataKey.wrapped).where(*_pending(current))
+            stmt = select(position, DataKey.id, DataKey.kek_id, DataKey.wrapped).where(
+                *_pending(vault.keyring.current)
+            )
             if last is not None:
                 stmt = stmt.where(position > last)
             stmt = stmt.order_by(position).limit(batch_size)
+            if postgresql:
+                stmt = stmt.with_for_update(skip_locked=True)
             rows = session.execute(stmt).all()
             if not rows:
                 break
-            changes = _rewrapped_rows(vault, rows, utcnow())
-            # One executemany UPDATE per batch, past the ORM: the columns are all that changes.
-            session.execute(store, changes, execution_options={"synchronize_session": False})
+            now = utcnow()
+            changes = _rewrapped_rows(vault, rows, now)
+            if postgresql:
+                _update_by_copy(session.connection(), changes, now)
+            else:
+                # One executemany UPDATE per batch, past the ORM: the columns are all that changes.
+                session.execute(store, changes, execution_options={"synchronize_session": False})
             last = rows[-1][0]
         done += len(rows)
         batches += 1
@@ -106,33 +112,6 @@ def _rewrapped_rows(vault: Vault, rows: Any, now: Any) -> list[dict[str, Any]]:
         new_kek_id, new_wrapped = vault.rewrapped(key_id, kek_id, wrapped)
         changes.append({"at_position": at_position, "new_kek_id": new_kek_id, "new_wrapped": new_wrapped, "at": now})
     return changes
-
-
-def _rewrap_postgresql(
-    vault: Vault, *, batch_size: int, max_batches: int | None, progress: Callable[[int], None] | None,
-) -> int:
-    """PostgreSQL: the batches of ``rewrap_batches`` by primary key, each read ``FOR UPDATE SKIP LOCKED`` and
-    written back through ``_update_by_copy`` in its own transaction."""
-    done = batches = 0
-    last: Any = None
-    while max_batches is None or batches < max_batches:
-        with unit_of_work() as session:
-            stmt = select(DataKey.id, DataKey.id, DataKey.kek_id, DataKey.wrapped).where(
-                *_pending(vault.keyring.current)
-            )
-            if last is not None:
-                stmt = stmt.where(DataKey.id > last)
-            rows = session.execute(stmt.order_by(DataKey.id).limit(batch_size).with_for_update(skip_locked=True)).all()
-            if not rows:
-                break
-            now = utcnow()
-            _update_by_copy(session.connection(), _rewrapped_rows(vault, rows, now), now)
-            last = rows[-1][0]
-        done += len(rows)
-        batches += 1
-        if progress:
-            progress(done)
-    return done
 
 
 _BATCH_TABLE = (

@@ -17,9 +17,8 @@ from app.reports.models import ClosedReportCount
 from app.review import queries
 from app.review import service as review
 from tests.auth.conftest import login
-from tests.conftest import build_app, make_settings
 from tests.factories import PROSECUTOR, create_office, create_report, create_staff
-from tests.test_migration_0003 import _insert_report_at_0002, empty_database  # noqa: F401 - fixture
+from tests.test_migration_0003 import _insert_report_at_0002, empty_database, schema_at_0002  # noqa: F401 - fixture
 
 
 def tab(client, status: str, query: str = "") -> str:
@@ -115,11 +114,7 @@ def test_a_status_change_that_is_not_a_close_or_reopen_leaves_the_counter_alone(
 
 
 def test_migration_0008_counts_the_reports_already_closed(backend, empty_database, tmp_path):  # noqa: F811
-    app = build_app(make_settings(tmp_path / "instance", empty_database))
-    with app.app_context():
-        flask_migrate.upgrade(revision="0002")
-        tables = sa.MetaData()
-        tables.reflect(db.engine)
+    with schema_at_0002(empty_database, tmp_path) as tables:
         with db.engine.begin() as conn:
             for _ in range(3):
                 _insert_report_at_0002(conn, tables, ["abuse_injury"])
@@ -133,5 +128,3 @@ def test_migration_0008_counts_the_reports_already_closed(backend, empty_databas
         flask_migrate.downgrade(revision="0007")
         with db.engine.connect() as conn:
             assert "closed_report_counts" not in sa.inspect(conn).get_table_names()
-        db.session.remove()
-        db.engine.dispose()
