@@ -110,6 +110,18 @@ def test_no_template_has_inline_script_or_style(template):
     assert "javascript:" not in text
 
 
+STATIC = TEMPLATES.parent / "static"
+
+
+@pytest.mark.parametrize("path", sorted([*TEMPLATES.rglob("*.html"), *STATIC.glob("*.css"), *STATIC.glob("*.js")]),
+                         ids=lambda p: p.name)
+def test_no_template_or_asset_loads_anything_from_another_host(path):
+    """No CDN: every script, stylesheet, font and image comes from our own static files (or a data: URI)."""
+    text = path.read_text()
+    assert not re.search(r"""\s(?:src|href|action)=["']?(?:[a-z][a-z0-9+.-]*:)?//""", text, re.I)
+    assert not re.search(r"""(?:@import|url\()\s*["']?(?:[a-z][a-z0-9+.-]*:)?//""", text, re.I)
+
+
 def test_the_poster_takes_its_style_from_a_static_file(client, unit):
     page = client.get("/units/hosp-001/poster")
     assert page.status_code == 200

@@ -91,15 +91,36 @@ def test_entries_carry_no_personal_data_only_ids(app):
     assert len(entry.hash) == 64
 
 
-def test_sm3_is_used_with_the_national_blind_index(make_app):
-    make_app(blind_index="hmac-sm3")
-    write(2)
-    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+def _digest(algorithm, prev_hash: str, entry: AuditEntry) -> str:
+    """An outside verifier's own computation: H(previous hash | canonical JSON of the entry's fields)."""
+    import json
+
     from cryptography.hazmat.primitives import hashes
 
-    digest = hashes.Hash(hashes.SM3())
-    assert len(entries[0].hash) == 64
-    assert digest is not None
+    body = json.dumps({
+        "seq": entry.seq, "at": entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor_id": str(entry.actor_id) if entry.actor_id else None, "actor_role": entry.actor_role,
+        "office_id": entry.office_id, "action": entry.action, "target_type": entry.target_type,
+        "target_id": entry.target_id, "ip": entry.ip, "request_id": entry.request_id,
+    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashes.Hash(algorithm)
+    digest.update(prev_hash.encode("ascii") + b"|" + body.encode("utf-8"))
+    return digest.finalize().hex()
+
+
+@pytest.mark.parametrize(("blind_index", "algorithm"), [("hmac-sha256", "SHA256"), ("hmac-sm3", "SM3")])
+def test_the_chain_hash_follows_the_blind_index_family(make_app, blind_index, algorithm):
+    from cryptography.hazmat.primitives import hashes
+
+    make_app(blind_index=blind_index)
+    write(2)
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    prev = audit.GENESIS
+    for entry in entries:
+        assert entry.hash == _digest(getattr(hashes, algorithm)(), prev, entry)
+        other = hashes.SHA256() if algorithm == "SM3" else hashes.SM3()
+        assert entry.hash != _digest(other, prev, entry)
+        prev = entry.hash
     assert audit.verify().ok
 
 
