@@ -191,6 +191,24 @@ def test_the_reporter_answers_an_open_question_once(cast):
         review.answer(report, asked.id, "again", actor=reporter, now=later(3))
 
 
+def test_a_transfer_to_another_offices_or_an_inactive_police_unit_is_refused_and_changes_nothing(cast):
+    north = create_office()
+    db.session.add_all([PoliceUnit(code="pcs-far", name="北区派出所", office_id=north.id),
+                        PoliceUnit(code="pcs-old", name="已撤销派出所", office_id=1, active=False)])
+    report = create_report(status="reviewing")
+    version = report.version
+    for code in ("pcs-far", "pcs-old"):
+        with pytest.raises(ValidationError) as caught:
+            review.transfer(report, police_unit=code, document_no="1", contact=None, share_reporter=False, note=None,
+                            actor=cast["prosecutor"], version=report.version, now=later(1), deadlines=DEADLINES)
+        assert "police_unit" in caught.value.fields
+        db.session.rollback()
+    db.session.expire_all()
+    stored = db.session.get(Report, report.id)
+    assert (stored.status, stored.version) == ("reviewing", version)
+    assert db.session.scalars(select(Transfer)).all() == []
+
+
 def test_bad_choices_and_empty_texts_name_their_field(cast):
     report = create_report(status="reviewing")
     p = cast["prosecutor"]
