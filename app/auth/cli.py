@@ -1,4 +1,4 @@
-"""``flask users create|list|deactivate|unlock|reset-totp``."""
+"""``flask users create|list|deactivate|unlock|reset-totp|set-password``."""
 
 from __future__ import annotations
 
@@ -111,3 +111,16 @@ def reset_totp(username: str) -> None:
     with unit_of_work():
         service.reset_totp(_user(username), actor=Actor.system(), now=dt.datetime.now(dt.UTC))
     click.echo(f"user {username} must enrol two-factor again at the next login")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+def set_password(username: str) -> None:
+    """Give a user who forgot the password a new one (read twice from standard input); every session ends."""
+    password = _read_password()
+    try:
+        with unit_of_work():
+            service.change_password(_user(username), password, actor=Actor.system(), now=dt.datetime.now(dt.UTC))
+    except AppError as exc:
+        raise _fail(exc) from None
+    click.echo(f"user {username}: password set, every session ended")

@@ -32,6 +32,7 @@ from app.auth.models import StaffUser
 from app.auth.templating import landing
 from app.core.db import keep_on_error, transactional
 from app.core.ratelimit import client_address
+from app.errors import ValidationError
 from app.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -230,6 +231,41 @@ def step_up() -> ResponseReturnValue:
     return redirect(next_url, code=303)
 
 
+PASSWORD_LABELS = {"current_password": "当前密码", "password": "新密码", "password_confirm": "再次输入新密码"}
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@transactional(writes=True)  # a staff request may write (session activity, audit)
+@staff_required("account")
+@limiter.limit(staff_login_limit, methods=["POST"])
+def change_password() -> ResponseReturnValue:
+    """Change one's own password: the current one, then the new one twice; every other session ends."""
+    live = current_session()
+    assert live is not None
+    if request.method == "GET":
+        return _password_page({}, done=request.args.get("done") == "1")
+    now, form = dt.datetime.now(dt.UTC), request.form
+    if not service.confirm_password(live.user, form.get("current_password", ""), actor=current_actor(), now=now):
+        keep_on_error()  # the failure counts toward the lock and is audited
+        return _password_page({"current_password": ["当前密码不正确"]}, status=422)
+    if form.get("password", "") != form.get("password_confirm", ""):
+        return _password_page({"password_confirm": ["两次输入的新密码不一致"]}, status=422)
+    try:
+        service.change_password(live.user, form.get("password", ""), actor=current_actor(), now=now,
+                                keep_session=live.id)
+    except ValidationError as exc:
+        return _password_page(dict(exc.fields or {}), status=422)
+    return redirect("/account/password?done=1", code=303)
+
+
+def _password_page(errors: dict[str, list[str]], *, status: int = 200, done: bool = False) -> ResponseReturnValue:
+    return render_template(
+        "staff/password.html", errors=errors, values={}, labels=PASSWORD_LABELS, done=done,
+        field_errors=[(name, errors[name]) for name in PASSWORD_LABELS if name in errors],
+        other_errors={name: messages for name, messages in errors.items() if name not in PASSWORD_LABELS},
+    ), status
+
+
 @bp.get("/account/sessions")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("account")
@@ -238,7 +274,7 @@ def account_sessions() -> ResponseReturnValue:
     live = current_session()
     assert live is not None
     rows = sessions.live(live.user_id, dt.datetime.now(dt.UTC))
-    return render_template("staff/sessions.html", rows=rows, current_id=live.id)
+    return render_template("staff/sessions.html", rows=rows, current_id=live.id, notice=session.pop("flash", None))
 
 
 @bp.post("/account/sessions/end-others")

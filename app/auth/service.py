@@ -256,9 +256,24 @@ def reset_totp(user: StaffUser, *, actor: Actor | None, now: dt.datetime) -> Non
                  office_id=user.office_id)
 
 
+def confirm_password(user: StaffUser, password: str, *, actor: Actor, now: dt.datetime) -> bool:
+    """The current password, asked again before it is changed; a wrong one counts toward the lock like a failed
+    login (a session left open must not become a way to guess the password)."""
+    if not user.active or is_locked(user, now):
+        return False
+    if passwords.verify(user.password_hash, password[:passwords.MAX_LENGTH]):
+        return True
+    _failure(user, actor, now, "password_change")
+    return False
+
+
 def change_password(user: StaffUser, password: str, *, actor: Actor | None, now: dt.datetime,
                     keep_session: uuid.UUID | None = None) -> None:
+    """A new password under the rules of ``create_user``; every session of the user ends (but ``keep_session``,
+    the one the user changed it from)."""
     weak = passwords.problems(password, username=user.username, display_name=user.display_name)
+    if not weak and passwords.verify(user.password_hash, password[:passwords.MAX_LENGTH]):
+        weak = ["新密码不能与当前密码相同"]
     if weak:
         raise ValidationError(fields={"password": weak})
     user.password_hash, user.password_changed_at = passwords.hash_password(password), now

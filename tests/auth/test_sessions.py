@@ -131,3 +131,91 @@ def test_role_changes_follow_the_rules_of_account_creation(app, staff):
         service.change_role(admin, "lead", actor=None, now=now)  # the office's last admin
     service.change_role(prosecutor, "lead", actor=Actor.staff(admin), now=now)
     assert prosecutor.role == "lead"
+
+
+NEW_PASSWORD = "a much better passphrase 2026"
+
+
+def change(client, current: str, new: str, confirm: str | None = None):
+    return post(client, "/account/password", {"current_password": current, "password": new,
+                                              "password_confirm": new if confirm is None else confirm})
+
+
+def test_changing_ones_password_ends_the_other_sessions_keeps_this_one_and_the_new_one_logs_in(app, staff):
+    from app.audit.models import AuditEntry
+    from app.auth.models import StaffUser
+    from tests.factories import STAFF_PASSWORD
+
+    user = staff()
+    mine, elsewhere = app.test_client(), app.test_client()
+    login(mine, user)
+    login(elsewhere, user, step=1)
+    page = mine.get("/account/password")
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    answer = change(mine, STAFF_PASSWORD, NEW_PASSWORD)
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/account/password?done=1")
+    assert 'data-field="password_changed"' in mine.get("/account/password?done=1").text
+    assert mine.get("/review/").status_code == 200
+    assert elsewhere.get("/review/").status_code == 303
+    db.session.expire_all()
+    stored = db.session.get(StaffUser, user.id)
+    assert stored.password_hash.startswith("$argon2id$")
+    assert "user.change_password" in db.session.scalars(select(AuditEntry.action)).all()
+    fresh = app.test_client()
+    assert post(fresh, "/login", {"username": user.username, "password": STAFF_PASSWORD}).status_code == 401
+    assert post(fresh, "/login", {"username": user.username, "password": NEW_PASSWORD}).status_code == 303
+
+
+def test_a_wrong_current_password_a_mismatch_or_a_weak_one_changes_nothing_in_chinese(app, logged_in):
+    from app.auth.models import StaffUser
+    from tests.factories import STAFF_PASSWORD
+
+    client, user = logged_in()
+    before = user.password_hash
+    cases = [
+        (("wrong password 123", NEW_PASSWORD, None), "当前密码不正确"),
+        ((STAFF_PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x"), "两次输入的新密码不一致"),
+        ((STAFF_PASSWORD, "short", None), "密码至少需要12个字符"),
+        ((STAFF_PASSWORD, "password1234", None), "过于常见"),
+        ((STAFF_PASSWORD, STAFF_PASSWORD, None), "不能与当前密码相同"),
+    ]
+    for (current, new, confirm), message in cases:
+        answer = change(client, current, new, confirm)
+        assert answer.status_code == 422, message
+        assert message in answer.text
+        assert new not in answer.text or new == STAFF_PASSWORD  # nothing typed is echoed back
+        assert current not in answer.text
+    db.session.expire_all()
+    assert db.session.get(StaffUser, user.id).password_hash == before
+    assert client.get("/review/").status_code == 200
+
+
+def test_wrong_current_passwords_count_toward_the_lock(app, logged_in):
+    from app.auth.models import StaffUser
+
+    client, user = logged_in()
+    for _ in range(5):
+        assert change(client, "wrong password 123", NEW_PASSWORD).status_code == 422
+    db.session.expire_all()
+    assert service.is_locked(db.session.get(StaffUser, user.id), dt.datetime.now(dt.UTC))
+
+
+def test_the_password_form_needs_csrf(logged_in):
+    from tests.factories import STAFF_PASSWORD
+
+    client, _ = logged_in()
+    answer = client.post("/account/password", data={"current_password": STAFF_PASSWORD, "password": NEW_PASSWORD,
+                                                    "password_confirm": NEW_PASSWORD})
+    assert answer.status_code == 400
+
+
+def test_ending_the_other_sessions_says_how_many_ended(app, staff):
+    user = staff()
+    mine, elsewhere = app.test_client(), app.test_client()
+    login(mine, user)
+    login(elsewhere, user, step=1)
+    done = post(mine, "/account/sessions/end-others", {}, form_page="/account/sessions")
+    page = mine.get(done.headers["Location"]).text
+    assert "已结束其他 1 个会话" in page
+    assert "已结束其他" not in mine.get("/account/sessions").text  # once

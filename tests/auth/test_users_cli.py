@@ -54,3 +54,25 @@ def test_list_deactivate_unlock_and_reset_totp(runner, app):
     assert runner.invoke(args=["users", "unlock", "nobody"]).exit_code != 0
     db.session.expire_all()
     assert db.session.get(StaffUser, user.id).active is False
+
+
+def test_set_password_reads_it_twice_refuses_a_weak_one_and_ends_every_session(runner, app):
+    from tests.auth.conftest import login
+    from tests.factories import create_staff
+
+    user = create_staff(username="qian")
+    db.session.commit()
+    client = app.test_client()
+    assert login(client, user).status_code == 303
+    before = user.password_hash
+    assert runner.invoke(args=["users", "set-password", "qian"], input="short\nshort\n").exit_code != 0
+    assert runner.invoke(args=["users", "set-password", "qian"], input=GOOD.replace("7\n", "8\n", 1)).exit_code != 0
+    db.session.expire_all()
+    assert db.session.get(StaffUser, user.id).password_hash == before
+    assert client.get("/review/").status_code == 200
+    new = "another long passphrase, seventeen trees"
+    result = runner.invoke(args=["users", "set-password", "qian"], input=f"{new}\n{new}\n")
+    assert result.exit_code == 0, result.output
+    assert client.get("/review/").status_code == 303
+    assert login(app.test_client(), user, password=new, step=1).status_code == 303
+    assert runner.invoke(args=["users", "set-password", "nobody"], input=f"{new}\n{new}\n").exit_code != 0

@@ -41,6 +41,7 @@ def _pages(page: Any, base: str) -> Any:
     yield "recovery-codes"
     _notification_rows()
     for path in ("/admin/users", "/admin/police-units", "/admin/audit", "/admin/outbox", "/account/sessions",
+                 "/account/password",
                  f"/admin/users/{admin}/role", "/admin/roster", "/admin/sandbox"):
         page.goto(base + path)
         yield path
