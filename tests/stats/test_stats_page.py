@@ -205,3 +205,24 @@ def test_every_breakdown_sheet_of_the_workbook_holds_the_rows_of_the_pages_table
     for key, (title, rows) in tables.items():
         assert rows, key  # the seed fills every breakdown, so the comparison is not vacuous
         assert workbook_rows(book, title) == rows, key
+
+
+def chart_values(section: str) -> list[str]:
+    import html
+
+    return [html.unescape(v) for v in re.findall(r'class="chart-value">([^<]*)</text>', section)]
+
+
+def test_the_charts_are_server_drawn_svg_bars_and_lines_with_the_tables_numbers_written_on_them(app, seeded):
+    page = logged_in(app, seeded.prosecutor).get(f"/review/stats?{PERIOD}").get_data(as_text=True)
+    tables = page_breakdowns(page)
+    sections = dict(re.findall(r'data-breakdown="(\w+)">(.*?)</section>', page, re.S))
+    months = sections["by_month"]
+    assert months.count('class="chart-line"') == 3  # received, transferred, closed: one line each
+    # Each point's value is written on it, series by series, month by month: the table's columns.
+    assert chart_values(months) == [row[c] for c in (1, 2, 3) for row in tables["by_month"][1]]
+    for key in ("by_category", "by_unit_type", "by_district", "by_channel"):
+        assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars"' in sections[key], key
+        assert chart_values(sections[key]) == [row[-1] for row in tables[key][1]], key
+    assert "<script" not in page
+    assert "style=" not in page
