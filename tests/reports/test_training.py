@@ -304,3 +304,32 @@ def test_the_banner_is_on_the_staff_inbox_of_a_training_deployment_only(make_app
     assert inbox.status_code == 200
     assert (BANNER in inbox.get_data(as_text=True)) is training
     assert (BANNER in client.get("/report").get_data(as_text=True)) is training
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_printable_pages_of_a_training_deployment_carry_the_banner_too(make_app, training):
+    """The pages with their own layout (poster, poster sheet, transfer letter, joint-meeting view): a poster or a
+    letter printed in a training deployment says it is for training."""
+    from tests.factories import create_unit
+    from tests.review.detail_helpers import transfer
+
+    app = make_app(training=training)
+    db.session.add(PoliceUnit(code="pcs-north", name="城北派出所", office_id=1))
+    create_unit("hosp-banner", name="横幅医院")
+    prosecutor, admin = create_staff(role="prosecutor"), create_staff(role="admin")
+    report = create_report(status="reviewing")
+    record = transfer(report, Actor.staff(prosecutor))
+    staff, office_admin = app.test_client(), app.test_client()
+    assert login(staff, prosecutor).status_code == 303
+    assert login(office_admin, admin).status_code == 303
+    pages = {
+        "/units/hosp-banner/poster": app.test_client().get("/units/hosp-banner/poster"),
+        "/admin/units/posters": office_admin.get("/admin/units/posters"),
+        "letter": staff.get(f"/review/reports/{report.id}/transfers/{record.id}/letter"),
+        "/review/stats/meeting": staff.get("/review/stats/meeting"),
+    }
+    for name, answer in pages.items():
+        assert answer.status_code == 200, name
+        assert (BANNER in answer.get_data(as_text=True)) is training, name
+    sheet = pages["/admin/units/posters"].get_data(as_text=True)
+    assert sheet.count(BANNER) == (sheet.count('class="poster"') if training else 0)  # on every printed poster

@@ -115,8 +115,26 @@ def seed() -> Seeded:
     return Seeded(prosecutor, units, r)
 
 
-def db_counts(office_id: int = 1, unit_id: int | None = None) -> dict[str, int]:
-    """The headline figures counted straight from the rows, one by one (the README's definitions)."""
+def add_practice_reports(seeded: Seeded, n: int = 3) -> list[Report]:
+    """``n`` practice reports of unit C in September 2025, each acknowledged, transferred and given police
+    feedback (不予立案): were they counted, every kind of figure would move (and C would not be silent)."""
+    at = cst(2025, 9, 1, 10, 0)
+    actor = Actor.staff(seeded.prosecutor)
+    practice = [create_report(status="new", unit=seeded.units["C"], now=at, training=True) for _ in range(n)]
+    for i, report in enumerate(practice):
+        _step(review.acknowledge, report, actor, at + dt.timedelta(minutes=10 + i))
+        _step(review.transfer, report, actor, at + dt.timedelta(hours=1 + i), police_unit="pcs-stats",
+              document_no="检移〔2025〕9号", contact=None, share_reporter=False, note=None,
+              deadlines=review.Deadlines())
+        _step(review.record_feedback, report, actor, at + dt.timedelta(days=1, hours=i), outcome="not_filed",
+              case_no=None, decided_at=(at + dt.timedelta(days=1)).date(), note=None)
+    db.session.commit()
+    return practice
+
+
+def db_counts(office_id: int = 1, unit_id: int | None = None, *, training: bool = False) -> dict[str, int]:
+    """The headline figures counted straight from the rows, one by one (the README's definitions); practice
+    reports left out unless ``training`` (what the figures would be if they counted)."""
     start, end = cst(2025, 1, 1), cst(2026, 1, 1)
     now = dt.datetime.now(dt.UTC)
 
@@ -124,7 +142,7 @@ def db_counts(office_id: int = 1, unit_id: int | None = None) -> dict[str, int]:
         return t is not None and start <= t < end
 
     reports = [x for x in db.session.scalars(select(Report).where(Report.office_id == office_id))
-               if (unit_id is None or x.unit_id == unit_id) and not getattr(x, "training", False)]
+               if (unit_id is None or x.unit_id == unit_id) and (training or not x.training)]
     ids = {x.id for x in reports}
     transfers = [t for t in db.session.scalars(select(Transfer)) if t.report_id in ids]
     overdue = {x.id for x in reports if inside(x.acknowledge_due_at) and x.acknowledge_due_at < now

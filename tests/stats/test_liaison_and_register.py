@@ -3,7 +3,6 @@ register: step-up, an audit entry, a confidentiality header, personal columns de
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 
@@ -19,7 +18,7 @@ from app.stats.xlsx import CONFIDENTIAL
 from tests.auth.conftest import login
 from tests.factories import create_report, create_staff
 from tests.review.detail_helpers import Person, age_step_up, step_up
-from tests.stats.seed import PERIOD, category_counts, cst, db_counts, seed
+from tests.stats.seed import PERIOD, add_practice_reports, category_counts, cst, db_counts, seed
 from tests.stats.test_stats_page import STAT, logged_in, stats_of
 
 
@@ -73,27 +72,31 @@ def test_the_small_cell_rule_leaves_no_hidden_value_derivable(cells, shown):
 
 
 def test_training_reports_count_in_no_figure(app, seeded):
-    from app.auth.actor import Actor
-    from app.review import service as review
-    from tests.stats.seed import _step
-
     client = logged_in(app, seeded.prosecutor)
     before = stats_of(client)
     at = cst(2025, 9, 1, 10, 0)
-    actor = Actor.staff(seeded.prosecutor)
-    practice = [create_report(status="new", unit=seeded.units["C"], now=at, training=True) for _ in range(3)]
-    for n, report in enumerate(practice):  # acknowledged, transferred, police feedback: every kind of figure
-        _step(review.acknowledge, report, actor, at + dt.timedelta(minutes=10 + n))
-        _step(review.transfer, report, actor, at + dt.timedelta(hours=1 + n), police_unit="pcs-stats",
-              document_no="检移〔2025〕9号", contact=None, share_reporter=False, note=None,
-              deadlines=review.Deadlines())
-        _step(review.record_feedback, report, actor, at + dt.timedelta(days=1, hours=n), outcome="not_filed",
-              case_no=None, decided_at=(at + dt.timedelta(days=1)).date(), note=None)
-    db.session.commit()
+    practice = add_practice_reports(seeded)
     transfers = db.session.scalars(select(Transfer).where(Transfer.report_id.in_([r.id for r in practice]))).all()
     assert len(transfers) == 3
     assert all(t.training for t in transfers)  # the flag travels with each transfer
     assert stats_of(client) == before
+    counted_anyway = db_counts(training=True)  # what the figures would be if practice reports counted
+    assert all(counted_anyway[name] != int(before[name])
+               for name in ("received", "acknowledged", "transferred", "not_filed", "silent_units"))
+    assert dict(STAT.findall(client.get(f"/review/stats/meeting?{PERIOD}").get_data(as_text=True))) == before
+    book = load_workbook(io.BytesIO(client.get(f"/review/stats.xlsx?{PERIOD}").data), read_only=True)
+    summary = {row[1]: str(row[2]) for row in book["概况"].iter_rows(min_row=3, values_only=True) if row[1]}
+    assert {name: summary[name] for name in before} == before
+    liaison = create_staff(role="unit_liaison", unit=seeded.units["C"])
+    db.session.commit()
+    own = stats_of(logged_in(app, liaison), "/review/unit-stats")
+    assert (own["received"], own["transferred"], own["silent_units"]) == ("0", "0", "1")
+    who = Person(client, seeded.prosecutor)
+    assert step_up(who, f"/review/register.xlsx?{PERIOD}").status_code == 303
+    register = load_workbook(io.BytesIO(register_of(who).data), read_only=True)["台账"]
+    listed = {row[0] for row in register.iter_rows(min_row=4, values_only=True)}
+    assert listed.isdisjoint({r.tracking_no for r in practice})
+    assert len(listed) == int(before["received"])
     real = create_report(status="new", unit=seeded.units["C"], now=at)
     assert not real.training
     assert int(stats_of(client)["received"]) == int(before["received"]) + 1

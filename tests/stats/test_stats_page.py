@@ -173,3 +173,56 @@ def test_quick_picks_cover_this_year_last_year_and_each_quarter():
     assert q4["from"].endswith("-10-01")
 
 
+
+
+def page_breakdowns(html_text: str) -> dict[str, tuple[str, list[tuple[str, ...]]]]:
+    """Each breakdown table of a statistics page: its title and its body rows, as the page shows them."""
+    import html
+
+    found = {}
+    for key, section in re.findall(r'data-breakdown="(\w+)">(.*?)</section>', html_text, re.S):
+        title = html.unescape(re.search(r"<h2[^>]*>(.*?)</h2>", section, re.S).group(1))
+        body = section.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in section else ""
+        rows = [tuple(html.unescape(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S))
+                for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+        found[key] = (title, rows)
+    return found
+
+
+def workbook_rows(book, title: str) -> list[tuple[str, ...]]:
+    """A breakdown sheet's rows under its header row, as text (the sheet keeps numbers as numbers)."""
+    rows = list(book[title.split("（")[0][:31]].iter_rows(values_only=True))
+    head = next(i for i, row in enumerate(rows) if len(row) > 1 and row[1] is not None)
+    return [tuple("" if v is None else str(v) for v in row) for row in rows[head + 1:]]
+
+
+def test_every_breakdown_sheet_of_the_workbook_holds_the_rows_of_the_pages_table(app, seeded):
+    client = logged_in(app, seeded.prosecutor)
+    tables = page_breakdowns(client.get(f"/review/stats?{PERIOD}").get_data(as_text=True))
+    assert set(tables) == {"by_month", "by_category", "by_unit_type", "by_unit", "by_district", "by_channel",
+                           "timing", "silent_units"}
+    book = load_workbook(io.BytesIO(client.get(f"/review/stats.xlsx?{PERIOD}").data), read_only=True)
+    for key, (title, rows) in tables.items():
+        assert rows, key  # the seed fills every breakdown, so the comparison is not vacuous
+        assert workbook_rows(book, title) == rows, key
+
+
+def chart_values(section: str) -> list[str]:
+    import html
+
+    return [html.unescape(v) for v in re.findall(r'class="chart-value">([^<]*)</text>', section)]
+
+
+def test_the_charts_are_server_drawn_svg_bars_and_lines_with_the_tables_numbers_written_on_them(app, seeded):
+    page = logged_in(app, seeded.prosecutor).get(f"/review/stats?{PERIOD}").get_data(as_text=True)
+    tables = page_breakdowns(page)
+    sections = dict(re.findall(r'data-breakdown="(\w+)">(.*?)</section>', page, re.S))
+    months = sections["by_month"]
+    assert months.count('class="chart-line"') == 3  # received, transferred, closed: one line each
+    # Each point's value is written on it, series by series, month by month: the table's columns.
+    assert chart_values(months) == [row[c] for c in (1, 2, 3) for row in tables["by_month"][1]]
+    for key in ("by_category", "by_unit_type", "by_district", "by_channel"):
+        assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars"' in sections[key], key
+        assert chart_values(sections[key]) == [row[-1] for row in tables[key][1]], key
+    assert "<script" not in page
+    assert "style=" not in page

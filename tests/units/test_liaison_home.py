@@ -98,3 +98,43 @@ def test_practice_reports_are_left_out_of_a_units_page_and_its_report_count(app)
     assert real.tracking_no in text
     assert practice.tracking_no not in text
     assert queries.report_count(mine) == 1
+
+
+def test_a_liaisons_page_links_the_training_entry_of_the_form_with_their_unit_and_its_report_counts_nowhere(app):
+    from app.reports.models import Report
+    from app.stats import queries as stats
+    from app.stats.presenters import parse_period
+
+    mine = create_unit("hosp-a", name="甲医院")
+    liaison = create_staff(role="unit_liaison", unit=mine)
+    db.session.commit()
+    client = app.test_client()
+    login(client, liaison)
+    text = client.get("/unit/").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)" data-link="training"', text)
+    assert link, "the liaison's page links the training entry"
+    href = link.group(1).replace("&amp;", "&")
+    assert href.startswith("/report?")
+    assert "training=1" in href
+    assert "unit=hosp-a" in href
+    form = client.get(href).get_data(as_text=True)
+    assert 'data-field="training_notice"' in form
+    assert re.search(rf'<option value="{mine.id}"[^>]*selected', form)
+    practice = create_report(unit=mine, training=True)
+    assert db.session.get(Report, practice.id).training
+    period, _ = parse_period({})
+    import datetime as dt
+
+    figures = stats.figures(stats.Scope(mine.office_id, mine.id), period, now=dt.datetime.now(dt.UTC))
+    assert figures.headline["received"] == 0
+    assert practice.tracking_no not in client.get("/unit/").get_data(as_text=True)
+
+
+def test_a_deactivated_units_liaison_is_linked_to_the_training_form_without_the_unit(app):
+    unit = create_unit("old-1", active=False)
+    liaison = create_staff(role="unit_liaison", unit=unit)
+    db.session.commit()
+    client = app.test_client()
+    login(client, liaison)
+    text = client.get("/unit/").get_data(as_text=True)
+    assert 'href="/report?training=1" data-link="training"' in text
