@@ -194,6 +194,24 @@ def test_a_refused_recipient_ends_the_email(mail_app, smtp):
     assert one("email").last_error == "smtp:rcpt:550"
 
 
+def test_a_connection_dropped_mid_data_is_retried_and_the_mail_arrives_once(mail_app, smtp):
+    new_report()
+    smtp.mailbox.drop_data = True
+    assert deliver() == {"sent": 0, "retry": 1, "dead": 0}
+    assert one("email").last_error == "smtp:disconnected"
+    assert smtp.mailbox.received == []
+    smtp.mailbox.drop_data = False
+    assert deliver(now() + dt.timedelta(minutes=10)) == {"sent": 1, "retry": 0, "dead": 0}
+    assert len(smtp.mailbox.received) == 1
+
+
+def test_a_mailbox_name_not_allowed_553_ends_the_email(mail_app, smtp):
+    new_report()
+    smtp.mailbox.rcpt_answer = "553 5.1.3 Mailbox name not allowed"
+    assert deliver() == {"sent": 0, "retry": 0, "dead": 1}
+    assert one("email").last_error == "smtp:rcpt:553"
+
+
 def test_a_certificate_not_trusted_is_never_sent_to_and_retried(make_app, smtp):
     settings = channel_settings(smtp=smtp)
     settings["smtp_ca_file"] = None  # the test's self-signed certificate is not in the system's store
