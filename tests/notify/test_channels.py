@@ -99,6 +99,32 @@ def test_the_wecom_token_is_fetched_once_and_an_expired_one_refreshed_once(wecom
     assert sends(wecom) == 4  # three messages, one of them twice
 
 
+def test_workers_share_one_wecom_token_through_the_shared_store(wecom_app, wecom):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.notify.wecom import WeComClient, _token_cache
+
+    s = wecom_app.config["QZBG"]
+
+    def other_worker() -> WeComClient:  # its own client and in-process state, as another worker process has
+        return WeComClient(s.wecom_corpid, s.wecom_secret, s.wecom_agentid, s.wecom_api_base, s.notify_timeout,
+                           _token_cache(s, f"wecom-{s.wecom_corpid}-{s.wecom_agentid}"))
+
+    workers = [other_worker() for _ in range(6)]
+    card = {"title": "t", "description": "d", "url": "https://qzbg.example.org/review/"}
+
+    def send(client: WeComClient) -> None:
+        with wecom_app.app_context():
+            client.send_textcard("WangJian", card)
+
+    for _ in range(2):  # every worker at once; then again after WeCom expired the token they all hold
+        with ThreadPoolExecutor(len(workers)) as pool:
+            list(pool.map(send, workers))
+        wecom.wecom_expire_tokens()
+    assert wecom.wecom_token_fetches == 2  # one fetch per expiry, not one per worker
+    assert sends(wecom) == 6 + 6 + 6  # the second round: each worker's first try hit 42001 once
+
+
 @pytest.mark.parametrize("code", [42001, 40014])
 def test_a_token_refused_again_after_its_one_refresh_is_retried_later(wecom_app, wecom, code):
     new_report()
