@@ -142,6 +142,13 @@ def test_a_user_outside_the_apps_visible_range_ends_the_message_with_a_clear_rea
     assert one("wecom").last_error == "wecom:81013:recipient_not_visible"
 
 
+def test_an_untrusted_server_address_60020_ends_the_message_for_an_admin_to_fix(wecom_app, wecom):
+    new_report()
+    wecom.wecom_fail(60020)
+    assert deliver() == {"sent": 0, "retry": 0, "dead": 1}
+    assert one("wecom").last_error == "wecom:60020:ip_not_trusted"
+
+
 def test_a_recipient_named_in_invaliduser_is_not_counted_as_delivered(wecom_app, wecom):
     from app.notify.channels import GiveUp
     from app.notify.wecom import get_wecom
