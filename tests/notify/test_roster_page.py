@@ -129,6 +129,25 @@ def test_the_roster_page_lists_recipients_nobody_could_reach(app, logged_in):
     assert "该人员没有可用的通知渠道" in page
 
 
+def test_the_roster_page_names_staff_no_configured_channel_reaches_before_any_message(make_app, wecom):
+    from tests.auth.conftest import login
+    from tests.notify.conftest import channel_settings, staff_member
+
+    app = make_app(**channel_settings(wecom=wecom))  # WeCom only
+    lead = staff_member("lead-wx", role="lead", wecom="LeadWx")
+    staff_member("pro-mail", email="pro@example.org")  # e-mail is not configured here
+    staff_member("pro-none")
+    staff_member("cop-none", role="police")
+    staff_member("gone", wecom=None).active = False
+    db.session.commit()
+    client = app.test_client()
+    assert login(client, lead).status_code == 303
+    page = client.get("/admin/roster").get_data(as_text=True)
+    listed = page.split('data-field="no_channel_staff"', 1)[1].split("</ul>", 1)[0]
+    assert [u for u in ("lead-wx", "pro-mail", "pro-none", "cop-none", "gone")
+            if f'data-username="{u}"' in listed] == ["pro-mail", "pro-none", "cop-none"]
+
+
 def test_the_sandbox_page_shows_what_the_sandbox_kept_for_the_admins_office_only(app, logged_in):
     import datetime as dt
 
