@@ -7,12 +7,15 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from marshmallow import ValidationError as MarshmallowError
+from marshmallow import validate
 from sqlalchemy import func, select, update
 
 from app.audit import service as audit
@@ -23,8 +26,12 @@ from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import Office, PoliceUnit
+from app.reports.idcard import MOBILE
 from app.units.models import Unit
 
+# WeCom's rule for a member's UserID: 1-64 characters of letters, digits and _-@., a letter or digit first.
+WECOM_USERID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-@.]{0,63}$")
+EMAIL_MAX = 120  # StaffUser.email
 MAX_FAILURES = 5
 LOCK_FOR = dt.timedelta(minutes=15)
 RECOVERY_CODES = 10
@@ -42,6 +49,30 @@ class NewUser:
     wecom_userid: str | None = None
     email: str | None = None
     mobile: str | None = None
+
+
+def contact_problems(wecom_userid: str | None, email: str | None, mobile: str | None,
+                     ) -> tuple[dict[str, list[str]], tuple[str | None, str | None, str | None]]:
+    """The staff contact fields (where notifications go) checked and normalised: errors by field, and the
+    values to store (blank ones None; the mobile as its 11 digits, a leading +86 and spaces or dashes dropped)."""
+    errors: dict[str, list[str]] = {}
+    wecom = (wecom_userid or "").strip() or None
+    if wecom is not None and not WECOM_USERID.match(wecom):
+        errors["wecom_userid"] = ["企业微信账号应为1至64个英文字母、数字或 _-@. 字符，以字母或数字开头"]
+    address = (email or "").strip() or None
+    if address is not None:
+        try:
+            if len(address) > EMAIL_MAX:
+                raise MarshmallowError("too long")
+            validate.Email()(address)
+        except MarshmallowError:
+            errors["email"] = [f"请填写有效的电子邮件地址（不超过{EMAIL_MAX}个字符）"]
+    number = re.sub(r"[\s-]", "", mobile or "") or None
+    if number is not None:
+        number = number.removeprefix("+86")
+        if not MOBILE.match(number):
+            errors["mobile"] = ["请填写11位手机号码（可带 +86）"]
+    return errors, (wecom, address, number)
 
 
 def normal_username(username: str) -> str:
@@ -70,6 +101,8 @@ def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.dat
     for field_name, bound in (("police_unit", new.police_unit), ("unit", new.unit)):
         if bound is not None and getattr(bound, "office_id", new.office.id) != new.office.id:
             errors[field_name] = ["所选单位不属于该检察院"]
+    contact_errors, (wecom_userid, email, mobile) = contact_problems(new.wecom_userid, new.email, new.mobile)
+    errors.update(contact_errors)
     weak = passwords.problems(password, username=username, display_name=new.display_name or "")
     if weak:
         errors["password"] = weak
@@ -82,11 +115,11 @@ def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.dat
         id=uuid.uuid4(), username=username, display_name=(new.display_name or username)[:50], role=new.role,
         office_id=new.office.id, police_unit_id=new.police_unit.id if new.police_unit else None,
         unit_id=new.unit.id if new.unit else None, password_hash=passwords.hash_password(password),
-        password_changed_at=now, data_key=vault.new_data_key(), wecom_userid=new.wecom_userid, email=new.email,
+        password_changed_at=now, data_key=vault.new_data_key(), wecom_userid=wecom_userid, email=email,
         created_at=now, totp_last_step=0, failed_logins=0, active=True,
     )
-    if new.mobile:
-        user.seal("mobile_data", new.mobile)
+    if mobile:
+        user.seal("mobile_data", mobile)
     db.session.add(user)
     db.session.flush()
     audit.record(actor, "user.create", now=now, target_type="staff_user", target_id=user.id, office_id=user.office_id)

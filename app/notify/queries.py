@@ -13,7 +13,7 @@ from app.auth.models import StaffUser
 from app.extensions import db
 from app.notify.channels import NONE
 from app.notify.models import DutyShift, OutboxMessage, SandboxMessage
-from app.notify.routing import REVIEWERS
+from app.notify.routing import REVIEWERS, reachable
 
 UNREACHABLE_SHOWN = 200
 
@@ -28,6 +28,14 @@ def reviewers(office_id: int) -> list[StaffUser]:
     stmt = select(StaffUser).where(StaffUser.office_id == office_id, StaffUser.role.in_(REVIEWERS),
                                    StaffUser.active.is_(True)).order_by(StaffUser.username)
     return list(db.session.scalars(stmt).unique())
+
+
+def without_channel(office_id: int, live: list[str]) -> list[StaffUser]:
+    """The office's active prosecutors, leads and police users whom no channel of ``live`` reaches (no address
+    for any of them): each message to them would reach nobody, so the page names them before one does."""
+    stmt = select(StaffUser).where(StaffUser.office_id == office_id, StaffUser.role.in_([*REVIEWERS, "police"]),
+                                   StaffUser.active.is_(True)).order_by(StaffUser.username)
+    return [user for user in db.session.scalars(stmt).unique() if not reachable(user, live)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ from app.notify import queries, roster
 from app.notify.channels import configured_channels
 from app.notify.messages import EVENTS
 from app.notify.models import STAFF_CHANNELS, WEEKDAYS
+from app.notify.service import sandboxed
 
 bp = Blueprint("notify_admin", __name__, url_prefix="/admin")
 
@@ -38,9 +39,12 @@ def _page(status: int = 200, errors: dict[str, list[str]] | None = None, values:
           ) -> ResponseReturnValue:
     office_id = current_actor().office_id
     assert office_id is not None
+    # In training mode the sandbox stands in for every staff channel (app.notify.service.enqueue).
+    live = list(STAFF_CHANNELS) if sandboxed(None) else configured_channels()
     return render_template(
         "admin/roster.html", shifts=queries.shifts(office_id), people=queries.reviewers(office_id),
-        unreachable=queries.unreachable(office_id), weekdays=WEEKDAYS, staff_channels=STAFF_CHANNELS,
+        unreachable=queries.unreachable(office_id), without_channel=queries.without_channel(office_id, live),
+        weekdays=WEEKDAYS, staff_channels=STAFF_CHANNELS,
         channel_labels=CHANNEL_LABELS, configured=configured_channels(), events=EVENTS, reasons=REASONS,
         errors=errors or {}, field_labels=FIELD_LABELS,
         values=values or {"weekdays": [str(d) for d in range(7)], "start": "08:30", "end": "17:30",

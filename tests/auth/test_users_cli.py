@@ -23,6 +23,28 @@ def test_users_create_reads_the_password_twice(runner):
     assert user.unseal("mobile_data") == "13800000001"
 
 
+def test_users_create_keeps_the_contact_fields_where_notifications_go(runner):
+    result = runner.invoke(args=["users", "create", "zhou", "--role", "lead", "--wecom-userid", "ZhouJian",
+                                 "--email", " zhou@example.org ", "--mobile", "+86 139-1234-0000"], input=GOOD)
+    assert result.exit_code == 0, result.output
+    user = db.session.scalars(select(StaffUser)).one()
+    assert (user.wecom_userid, user.email) == ("ZhouJian", "zhou@example.org")
+    assert user.unseal("mobile_data") == "13912340000"  # as Tencent SMS gets it: +86 and these 11 digits
+
+
+def test_bad_contact_fields_are_refused_in_chinese_and_nothing_is_stored(runner):
+    for option, value, message in (
+        ("--wecom-userid", "王检", "企业微信账号"), ("--wecom-userid", "x" * 65, "企业微信账号"),
+        ("--wecom-userid", "-lead", "企业微信账号"), ("--email", "not-an-address", "电子邮件"),
+        ("--email", "a" * 110 + "@example.org", "电子邮件"), ("--mobile", "1391234", "手机号码"),
+        ("--mobile", "057188888888", "手机号码"),
+    ):
+        result = runner.invoke(args=["users", "create", "zhou", "--role", "lead", option, value], input=GOOD)
+        assert result.exit_code != 0, (option, value)
+        assert message in result.output, (option, value)
+    assert db.session.scalars(select(StaffUser)).all() == []
+
+
 def test_two_different_passwords_are_refused(runner):
     result = runner.invoke(args=["users", "create", "li", "--role", "lead"], input=STAFF_PASSWORD + "\nother\n")
     assert result.exit_code != 0

@@ -62,6 +62,7 @@ class Mailbox:
     rcpt_answer: str | None = None  # e.g. "550 5.1.1 no such user"
     data_answer: str | None = None  # e.g. "451 4.3.0 try later"
     hang_seconds: float = 0.0  # how long DATA's answer waits (past the client's timeout), then accepts
+    drop_data: bool = False  # hang up once the message's data is in, before answering (nothing accepted)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
         if self.rcpt_answer:
@@ -72,6 +73,9 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.data_answer:
             return self.data_answer
+        if self.drop_data:
+            server.transport.close()  # the connection drops mid-DATA: the client never hears an answer
+            return "421 4.4.2 Connection dropped"
         if self.hang_seconds:
             # A server that is slow to answer but acts all the same: the client has given up by then.
             await asyncio.sleep(self.hang_seconds)

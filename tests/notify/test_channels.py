@@ -99,6 +99,32 @@ def test_the_wecom_token_is_fetched_once_and_an_expired_one_refreshed_once(wecom
     assert sends(wecom) == 4  # three messages, one of them twice
 
 
+def test_workers_share_one_wecom_token_through_the_shared_store(wecom_app, wecom):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.notify.wecom import WeComClient, _token_cache
+
+    s = wecom_app.config["QZBG"]
+
+    def other_worker() -> WeComClient:  # its own client and in-process state, as another worker process has
+        return WeComClient(s.wecom_corpid, s.wecom_secret, s.wecom_agentid, s.wecom_api_base, s.notify_timeout,
+                           _token_cache(s, f"wecom-{s.wecom_corpid}-{s.wecom_agentid}"))
+
+    workers = [other_worker() for _ in range(6)]
+    card = {"title": "t", "description": "d", "url": "https://qzbg.example.org/review/"}
+
+    def send(client: WeComClient) -> None:
+        with wecom_app.app_context():
+            client.send_textcard("WangJian", card)
+
+    for _ in range(2):  # every worker at once; then again after WeCom expired the token they all hold
+        with ThreadPoolExecutor(len(workers)) as pool:
+            list(pool.map(send, workers))
+        wecom.wecom_expire_tokens()
+    assert wecom.wecom_token_fetches == 2  # one fetch per expiry, not one per worker
+    assert sends(wecom) == 6 + 6 + 6  # the second round: each worker's first try hit 42001 once
+
+
 @pytest.mark.parametrize("code", [42001, 40014])
 def test_a_token_refused_again_after_its_one_refresh_is_retried_later(wecom_app, wecom, code):
     new_report()
@@ -114,6 +140,13 @@ def test_a_user_outside_the_apps_visible_range_ends_the_message_with_a_clear_rea
     new_report()
     assert deliver() == {"sent": 0, "retry": 0, "dead": 1}
     assert one("wecom").last_error == "wecom:81013:recipient_not_visible"
+
+
+def test_an_untrusted_server_address_60020_ends_the_message_for_an_admin_to_fix(wecom_app, wecom):
+    new_report()
+    wecom.wecom_fail(60020)
+    assert deliver() == {"sent": 0, "retry": 0, "dead": 1}
+    assert one("wecom").last_error == "wecom:60020:ip_not_trusted"
 
 
 def test_a_recipient_named_in_invaliduser_is_not_counted_as_delivered(wecom_app, wecom):
@@ -192,6 +225,24 @@ def test_a_refused_recipient_ends_the_email(mail_app, smtp):
     smtp.mailbox.rcpt_answer = "550 5.1.1 No such user"
     assert deliver() == {"sent": 0, "retry": 0, "dead": 1}
     assert one("email").last_error == "smtp:rcpt:550"
+
+
+def test_a_connection_dropped_mid_data_is_retried_and_the_mail_arrives_once(mail_app, smtp):
+    new_report()
+    smtp.mailbox.drop_data = True
+    assert deliver() == {"sent": 0, "retry": 1, "dead": 0}
+    assert one("email").last_error == "smtp:disconnected"
+    assert smtp.mailbox.received == []
+    smtp.mailbox.drop_data = False
+    assert deliver(now() + dt.timedelta(minutes=10)) == {"sent": 1, "retry": 0, "dead": 0}
+    assert len(smtp.mailbox.received) == 1
+
+
+def test_a_mailbox_name_not_allowed_553_ends_the_email(mail_app, smtp):
+    new_report()
+    smtp.mailbox.rcpt_answer = "553 5.1.3 Mailbox name not allowed"
+    assert deliver() == {"sent": 0, "retry": 0, "dead": 1}
+    assert one("email").last_error == "smtp:rcpt:553"
 
 
 def test_a_certificate_not_trusted_is_never_sent_to_and_retried(make_app, smtp):

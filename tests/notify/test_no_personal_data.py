@@ -1,7 +1,9 @@
 """No personal data in any notification: a report whose every personal field (and unit, police unit, staff
-names, notes, answers) holds a marker string goes through every kind of staff message on every channel; the
-bytes the fakes received (WeCom's JSON, Tencent's signed JSON, the SMTP server's messages, decoded) and the
-sandbox's records contain the tracking number and none of the markers, nor a category's label or code."""
+names, notes, answers) holds a marker string goes through every kind of staff message on every staff channel
+(WeCom, e-mail, SMS, the sandbox), and its reporter's status messages through the mini-program's subscribe
+channel; the bytes the fakes received (WeCom's and WeChat's JSON, Tencent's signed JSON, the SMTP server's
+messages, decoded) and the sandbox's records contain the tracking number and none of the markers, nor a
+category's label or code."""
 
 from __future__ import annotations
 
@@ -16,15 +18,18 @@ from app.auth.actor import Actor
 from app.core.db import unit_of_work
 from app.extensions import db
 from app.notify import events, worker
-from app.notify.models import OutboxMessage
+from app.notify.models import STAFF_CHANNELS, OutboxMessage
 from app.notify.sandbox import SandboxChannel
-from app.notify.service import Kind
+from app.notify.service import Kind, queue
 from app.offices import queries as offices
 from app.offices.models import PoliceUnit
+from app.reporters import subscriptions
+from app.reporters.models import Reporter
 from app.reports.constants import CATEGORIES, CATEGORY_SHORT
 from app.review import service as review
 from tests.factories import create_unit, report_body, valid_id_number
 from tests.notify.conftest import channel_settings, staff_member
+from tests.wechat.conftest import TEMPLATE, wechat_settings
 
 ID_NUMBER = valid_id_number(dt.date(2015, 3, 9), serial="417")
 MARKERS = {
@@ -37,6 +42,7 @@ MARKERS = {
     "staff.name": "MKRSTAFFNAME", "answer": "MKRANSWER", "question": "MKRQUESTION", "return": "MKRRETURN",
     "transfer.contact": "MKRCONTACT", "transfer.note": "MKRTRANSFERNOTE",
 }
+GRANTS = 10  # subscribe-message grants of the reporter: more than the report's reporter-visible changes
 STAFF_KINDS = {k.value for k in Kind} - {Kind.REPORTER_STATUS_CHANGED.value}
 
 
@@ -56,20 +62,27 @@ def _mail_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace") + "\n".join(parts)
 
 
-def submitted(*, unit, now, **sections):
-    """Through ``reports.service.submit`` like ``create_report``, whose ``reporter`` argument is an account."""
+def submitted(*, unit, now, account, **sections):
+    """Through ``reports.service.submit`` like ``create_report``, by the mini-program reporter ``account``."""
     from app.reports import service
     from app.reports.schemas import ReportBody
 
     body = report_body(unit_id=unit.id, **sections)
     data = ReportBody().load({k: v for k, v in body.items() if k != "client_id"})
-    report = service.submit(data, actor=Actor.public(), client_key=f"test:{uuid.uuid4()}", now=now).report
+    report = service.submit(data, actor=Actor.reporter(account.id), reporter=account, client_key=f"test:{uuid.uuid4()}",
+                            now=now).report
     db.session.commit()
     return report
 
 
 def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, wecom, smtp, sms):
-    make_app(**channel_settings(wecom=wecom, smtp=smtp, sms=sms))
+    app = make_app(**channel_settings(wecom=wecom, smtp=smtp, sms=sms), **wechat_settings(wecom))
+    # A mini-program reporter who granted a status message for each change, so the reporter's channel is searched too.
+    login = app.test_client().post("/api/v1/auth/wechat", json={"code": "dev-markers"}).get_json()
+    reporter_id = uuid.UUID(login["reporter"]["id"])
+    for _ in range(GRANTS):
+        subscriptions.record_grants(reporter_id, [TEMPLATE], now=dt.datetime.now(dt.UTC))
+    wecom.grant("o-dev-markers", TEMPLATE, count=GRANTS)
     unit = create_unit(name=MARKERS["unit.name"])
     police = PoliceUnit(code="pu-markers", name=MARKERS["police_unit.name"], office_id=offices.default_office().id)
     db.session.add(police)
@@ -83,7 +96,8 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     db.session.commit()
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     report = submitted(
-        unit=unit, now=start, urgent=True, categories=["sexual_assault_under_14", "genital_injury"],
+        unit=unit, now=start, account=db.session.get(Reporter, reporter_id), urgent=True,
+        categories=["sexual_assault_under_14", "genital_injury"],
         reporter={"name": MARKERS["reporter.name"], "phone": MARKERS["reporter.phone"],
                   "position": MARKERS["reporter.position"]},
         victim={"name": MARKERS["victim.name"], "id_number": ID_NUMBER, "age": None,
@@ -116,7 +130,17 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
 
     rows = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel != "wechat_subscribe")))
     assert {row.kind for row in rows} == STAFF_KINDS
-    assert {row.channel for row in rows} == {"wecom", "email", "sms"}
+    # Only urgent ones go on every channel; the others on the best one (WeCom). Each kind goes on the other
+    # channels too, the same message to the same person, so that every kind is rendered on every channel.
+    queued = {(row.kind, row.channel) for row in rows}
+    for kind in sorted(STAFF_KINDS):
+        first = next(row for row in rows if row.kind == kind)
+        for channel in STAFF_CHANNELS:
+            if (kind, channel) not in queued:
+                queue(channel, kind, now=moment, payload=dict(first.payload), report_id=first.report_id)
+    db.session.commit()
+    rows = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel != "wechat_subscribe")))
+    assert {(row.kind, row.channel) for row in rows} == {(k, c) for k in STAFF_KINDS for c in STAFF_CHANNELS}
     # The sandbox renders each of them as it would have gone out.
     kept = []
     for row in rows:
@@ -124,11 +148,17 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
         item = SandboxChannel().prepare(row)
         kept.append(f"{item.title}\n{item.body}")
     db.session.rollback()
+    statuses = db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.channel == "wechat_subscribe")).all()
+    assert set(statuses) == {Kind.REPORTER_STATUS_CHANGED.value}
+    assert len(statuses) < GRANTS
     counts = worker.deliver_due(now=moment + dt.timedelta(days=5), limit=1000)
-    assert counts == {"sent": len(rows), "retry": 0, "dead": 0}
+    assert counts == {"sent": len(rows) + len(statuses), "retry": 0, "dead": 0}
 
     received = {
-        "wecom": "\n".join(_json_text(c.body) + json.dumps(c.query, ensure_ascii=False) for c in wecom.calls),
+        "wecom": "\n".join(_json_text(c.body) + json.dumps(c.query, ensure_ascii=False) for c in wecom.calls
+                           if c.path.startswith("/cgi-bin/message/send")),
+        "wechat_subscribe": "\n".join(_json_text(c.body) for c in wecom.calls
+                                      if c.path == "/cgi-bin/message/subscribe/send"),
         "sms": "\n".join(_json_text(body) for body in sms.requests),
         "email": "\n".join(_mail_text(raw) for raw in smtp.mailbox.raw),
         "sandbox": "\n".join(kept),

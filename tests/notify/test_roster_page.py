@@ -1,5 +1,5 @@
 """``/admin/roster`` and ``/admin/sandbox``: who may see them, CSRF, a shift added and removed with audit entries,
-bad input refused in zh-CN with nothing stored."""
+bad input refused in zh-CN with nothing stored, what the sandbox kept shown to its office's admins."""
 
 from __future__ import annotations
 
@@ -127,3 +127,55 @@ def test_the_roster_page_lists_recipients_nobody_could_reach(app, logged_in):
     assert 'data-unreachable-kind="new_report"' in page
     assert report.tracking_no in page
     assert "该人员没有可用的通知渠道" in page
+
+
+def test_the_roster_page_names_staff_no_configured_channel_reaches_before_any_message(make_app, wecom):
+    from tests.auth.conftest import login
+    from tests.notify.conftest import channel_settings, staff_member
+
+    app = make_app(**channel_settings(wecom=wecom))  # WeCom only
+    lead = staff_member("lead-wx", role="lead", wecom="LeadWx")
+    staff_member("pro-mail", email="pro@example.org")  # e-mail is not configured here
+    staff_member("pro-none")
+    staff_member("cop-none", role="police")
+    staff_member("gone", wecom=None).active = False
+    db.session.commit()
+    client = app.test_client()
+    assert login(client, lead).status_code == 303
+    page = client.get("/admin/roster").get_data(as_text=True)
+    listed = page.split('data-field="no_channel_staff"', 1)[1].split("</ul>", 1)[0]
+    assert [u for u in ("lead-wx", "pro-mail", "pro-none", "cop-none", "gone")
+            if f'data-username="{u}"' in listed] == ["pro-mail", "pro-none", "cop-none"]
+
+
+def test_the_sandbox_page_shows_what_the_sandbox_kept_for_the_admins_office_only(app, logged_in):
+    import datetime as dt
+
+    from app.notify import service, worker
+    from app.notify.models import OutboxMessage, SandboxMessage
+    from tests.factories import create_office
+
+    client, _ = logged_in("admin")
+    pro = create_staff("sandbox-pro", role="prosecutor")
+    pro.wecom_userid, pro.email = "SandboxPro", "pro@example.org"
+    other = create_office("west", "西区人民检察院", ("430599",))
+    db.session.add(SandboxMessage(office_id=other.id, kind="new_report", would_be="wecom", recipient="west-pro",
+                                  title="新线索待签收 QZBG-2026-999999", body="other office"))
+    report = create_report()
+    db.session.execute(OutboxMessage.__table__.delete())
+    report.training = True  # a practice report: its messages go to the sandbox in any deployment
+    now = dt.datetime.now(dt.UTC)
+    service.enqueue(service.Kind.NEW_REPORT, report=report, now=now)
+    db.session.commit()
+    assert worker.deliver_due(now=now)["sent"] >= 1
+
+    page = client.get("/admin/sandbox")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-sandbox-kind="new_report"' in text
+    assert f"新线索待签收 {report.tracking_no}" in text
+    assert "sandbox-pro" in text  # who would have heard of it
+    assert "企业微信" in text  # and on which channel
+    assert f"/review/reports/{report.id}" in text  # the text as it would have gone out, with its link
+    assert "QZBG-2026-999999" not in text  # another office's records stay there
+    assert "west-pro" not in text

@@ -137,6 +137,24 @@ def test_an_urgent_report_nobody_acknowledges_is_escalated_to_the_leads_each_per
     assert len(queued("urgent_escalation")) == 4
 
 
+def test_the_escalation_period_is_qzbg_urgent_escalation_minutes(make_app, wecom):
+    make_app(**channel_settings(wecom=wecom), urgent_escalation_minutes=10)
+    staff_member("lead-c", role="lead", wecom="LeadC")
+    db.session.commit()
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    create_report(urgent=True, now=start)
+
+    def escalate(minutes: int) -> int:
+        with unit_of_work():
+            return events.run_escalation(start + dt.timedelta(minutes=minutes))
+
+    assert escalate(9) == 0
+    assert escalate(10) == 1
+    assert escalate(19) == 0
+    assert escalate(20) == 1
+    assert queued("urgent_escalation") == [("lead-c", "wecom"), ("lead-c", "wecom")]
+
+
 def test_a_worker_that_missed_escalation_steps_sends_only_the_latest(office_app):
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)
     create_report(urgent=True, now=start)

@@ -12,6 +12,7 @@ A hang is the one fault where the provider may act on a request we gave up on: W
 the second one; an SMS or an e-mail may arrive twice (delivery is at least once, never lost).
 
 SMTP has no HTTP status: its "server error" is 421 (service not available), and its busy answer 451 to DATA;
+it may also drop the connection mid-DATA, the message's data sent and no answer heard (nothing accepted);
 an SMTP 5xx is a permanent refusal that ends the message at once (tests/notify/test_channels.py).
 """
 
@@ -119,13 +120,14 @@ def _email(smtp: Any) -> Iterator[Provider]:
     def mend() -> None:
         smtp.on()
         box.rcpt_answer = box.data_answer = None
-        box.hang_seconds = 0.0
+        box.hang_seconds, box.drop_data = 0.0, False
 
     yield Provider(
         "email", channel_settings(smtp=smtp), {"email": "duty@example.org"},
         {"5xx": lambda: setattr(box, "rcpt_answer", "421 4.3.2 Service not available, closing transmission channel"),
          "hang": lambda: setattr(box, "hang_seconds", HANG), "refused": smtp.off,
-         "busy": lambda: setattr(box, "data_answer", "451 4.3.0 Temporary failure, try again later")},
+         "busy": lambda: setattr(box, "data_answer", "451 4.3.0 Temporary failure, try again later"),
+         "drop": lambda: setattr(box, "drop_data", True)},
         mend, lambda: Counter(str(mail["Message-ID"]) for mail in list(box.received)),
         lambda row, report: f"<{row.id}@example.org>",
     )
@@ -167,7 +169,7 @@ def states(channel: str) -> dict[str, int]:
 CASES = [
     ("wecom", "5xx"), ("wecom", "hang"), ("wecom", "refused"), ("wecom", "busy"), ("wecom", "token"),
     ("sms", "5xx"), ("sms", "hang"), ("sms", "refused"), ("sms", "busy"), ("sms", "busy-request"),
-    ("email", "5xx"), ("email", "hang"), ("email", "refused"), ("email", "busy"),
+    ("email", "5xx"), ("email", "hang"), ("email", "refused"), ("email", "busy"), ("email", "drop"),
 ]
 
 
