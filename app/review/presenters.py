@@ -79,6 +79,36 @@ def shows_reporter(actor: Actor, transfer: Transfer | None) -> bool:
     return actor.role != "police" or (transfer is not None and transfer.share_reporter)
 
 
+MASKED = "（已隐藏）"
+
+
+def mask_name(value: str) -> str:
+    """王医生 -> 王某: the first character only (a one-character name shows nothing of itself)."""
+    text = value.strip()
+    return text[0] + "某" if len(text) > 1 else "某"
+
+
+def mask_phone(value: str) -> str:
+    """13800000000 -> 138****0000 (a landline 0571-88888888 -> 057****8888); anything shorter: ****."""
+    text = value.strip()
+    return text[:3] + "****" + text[-4:] if len(text) >= 8 else "****"
+
+
+def masked_reporter(report: Report) -> list[tuple[str, str, str]]:
+    """The reporter section as office staff see it until they reveal it (step-up): the name's first character,
+    the phone's first three and last four digits, the position not at all (with the unit it can name a person)."""
+    data = report.section("reporter") or {}
+    masks = {"name": mask_name, "phone": mask_phone}
+    rows = []
+    for field, label in SECTION_FIELDS["reporter"]:
+        value = data.get(field)
+        if value is None or value == "":
+            rows.append((field, label, "—"))
+        else:
+            rows.append((field, label, masks[field](str(value)) if field in masks else MASKED))
+    return rows
+
+
 def _value(field: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
@@ -173,14 +203,17 @@ def related(report: Report) -> list[Report]:
 
 
 def viewers(report: Report) -> list[dict[str, Any]]:
-    """Who opened this report, newest first (the audit log's ``report.view`` entries)."""
+    """Who opened this report and who saw the reporter's identity, newest first (the audit log's ``report.view``
+    and ``report.reveal_reporter`` entries)."""
     entries = list(db.session.scalars(
-        select(AuditEntry).where(AuditEntry.action == "report.view", AuditEntry.target_type == "report",
+        select(AuditEntry).where(AuditEntry.action.in_(("report.view", "report.reveal_reporter")),
+                                 AuditEntry.target_type == "report",
                                  AuditEntry.target_id == str(report.id))
         .order_by(AuditEntry.seq.desc()).limit(100)
     ))
     names = actor_names([f"staff:{e.actor_id}" for e in entries if e.actor_id])
-    return [{"at": e.at, "name": names.get(f"staff:{e.actor_id}", "系统"), "role": e.actor_role} for e in entries]
+    return [{"at": e.at, "name": names.get(f"staff:{e.actor_id}", "系统"), "role": e.actor_role,
+             "revealed": e.action == "report.reveal_reporter"} for e in entries]
 
 
 def attachments(report: Report) -> list[dict[str, Any]]:
@@ -238,12 +271,17 @@ def choices(report: Report) -> Choices:
                    police_units=[(u.code, u.name) for u in offices.police_units(report.office_id)])
 
 
-def detail(report: Report, actor: Actor, transfer: Transfer | None) -> dict[str, Any]:
-    """Everything the detail page shows to ``actor``."""
+def detail(report: Report, actor: Actor, transfer: Transfer | None, *, reveal: bool = False) -> dict[str, Any]:
+    """Everything the detail page shows to ``actor``. The office sees the reporter masked unless ``reveal`` (the
+    reveal route, behind the sensitive ``review.reveal_reporter``); police see it in full when the transfer shares
+    it, else not at all."""
     internal = actor.role != "police"
     names = ["reporter", "victim", "incident", "suspect", "police"]
     if not shows_reporter(actor, transfer):
         names.remove("reporter")
+    masked = internal and not reveal
+    sections = [(name, SECTION_TITLES[name], masked_reporter(report) if name == "reporter" and masked
+                 else section(report, name)) for name in names]
     transfers = [transfer] if not internal and transfer is not None else list(db.session.scalars(
         select(Transfer).where(Transfer.report_id == report.id).order_by(Transfer.created_at)
     )) if internal else []
@@ -259,7 +297,8 @@ def detail(report: Report, actor: Actor, transfer: Transfer | None) -> dict[str,
         "risk": RISKS.get(report.risk or "", None),
         "close_reason": CLOSE_REASONS.get(report.close_reason or "", None),
         "merged_into": merged,
-        "sections": [(name, SECTION_TITLES[name], section(report, name)) for name in names],
+        "sections": sections,
+        "reporter_masked": masked,
         "attachments": attachments(report),
         "timeline": timeline(report, internal=internal),
         "transfers": [transfer_view(t) for t in transfers],

@@ -85,9 +85,10 @@ def _deadlines() -> review.Deadlines:
 
 
 def _render_detail(report_id: uuid.UUID, actor: Actor, *, status: int = 200, message: str | None = None,
-                   errors: dict[str, list[str]] | None = None, failed: str | None = None) -> ResponseReturnValue:
+                   errors: dict[str, list[str]] | None = None, failed: str | None = None,
+                   reveal: bool = False) -> ResponseReturnValue:
     report, transfer = presenters.visible_report(report_id, actor)
-    context = presenters.detail(report, actor, transfer)
+    context = presenters.detail(report, actor, transfer, reveal=reveal)
     return render_template(
         "review/detail.html", **context, message=message, errors=errors or {}, failed=failed,
         values=request.form if failed else {}, notice=request.args.get("done") == "1",
@@ -98,7 +99,8 @@ def _render_detail(report_id: uuid.UUID, actor: Actor, *, status: int = 200, mes
 @transactional(writes=True)
 @staff_required("review.read")
 def report_detail(report_id: str) -> ResponseReturnValue:
-    """Every field decrypted for the office; police see only what the open transfer to their unit shares."""
+    """Every field decrypted for the office but the reporter's identity (masked: ``report_reporter`` shows it);
+    police see only what the open transfer to their unit shares."""
     actor = current_actor()
     report, transfer = presenters.visible_report(_id(report_id), actor)
     audit.record(actor, "report.view", now=_now(), target_type="report", target_id=report.id,
@@ -108,6 +110,21 @@ def report_detail(report_id: str) -> ResponseReturnValue:
         audit.record(actor, "report.reveal_reporter", now=_now(), target_type="report", target_id=report.id,
                      office_id=report.office_id)
     return _render_detail(report.id, actor)
+
+
+@bp.get("/reports/<report_id>/reporter")
+@transactional(writes=True)
+@staff_required("review.reveal_reporter")  # sensitive: a TOTP code from the last 10 minutes, else step-up
+def report_reporter(report_id: str) -> ResponseReturnValue:
+    """The detail page with the reporter's identity shown to the office (prosecutors, leads); audited as a view
+    and as ``report.reveal_reporter`` in the same transaction. Police never reach it (403): they see the
+    reporter on the detail page only when a transfer shares it."""
+    actor = current_actor()
+    report, _ = presenters.visible_report(_id(report_id), actor)
+    for action in ("report.view", "report.reveal_reporter"):
+        audit.record(actor, action, now=_now(), target_type="report", target_id=report.id,
+                     office_id=report.office_id)
+    return _render_detail(report.id, actor, reveal=True)
 
 
 @bp.get("/reports/<report_id>/attachments/<attachment_id>")
@@ -234,8 +251,17 @@ def transfer_letter(report_id: str, transfer_id: str) -> ResponseReturnValue:
     record = db.session.get(Transfer, _id(transfer_id))
     if record is None or record.report_id != report.id or (actor.role == "police" and record is not current):
         raise NotFoundError("找不到该移送记录")
+    if record.share_reporter and actor.role != "police":
+        # The letter of a transfer that shares the reporter names them: for the office, as the reveal route.
+        permissions.require(actor.role, "review.reveal_reporter")
+        session = current_session()
+        if session is None or not sessions.is_stepped_up(session, _now()):
+            return step_up_redirect()
     audit.record(actor, "report.letter", now=_now(), target_type="transfer", target_id=record.id,
                  office_id=report.office_id)
+    if record.share_reporter:
+        audit.record(actor, "report.reveal_reporter", now=_now(), target_type="report", target_id=report.id,
+                     office_id=report.office_id)
     return render_template("review/letter.html", **presenters.letter(report, record))
 
 

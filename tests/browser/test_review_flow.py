@@ -149,3 +149,34 @@ def test_a_report_goes_from_the_prosecutor_to_the_police_and_back_to_closed(desk
     submit(desk, "close")
     assert status(desk) == "closed"
     context.close()
+
+
+def test_a_prosecutor_sees_the_reporter_masked_and_reveals_it_with_a_new_code(desk, live_server,  # noqa: F811
+                                                                              screenshots):
+    report = create_report()
+    prosecutor, secret = account(role="prosecutor", display_name="王检察官")
+    report_id = str(report.id)
+    db.session.commit()
+    detail = f"{live_server}/review/reports/{report_id}"
+    log_in(desk, live_server, prosecutor, secret)
+    desk.goto(detail)
+    reporter = desk.locator("[data-section=reporter]")
+    assert reporter.locator("[data-field='reporter.name']").inner_text() == "王某"
+    assert reporter.locator("[data-field='reporter.phone']").inner_text() == "138****0000"
+    assert "王医生" not in desk.content()
+    age_step_up(prosecutor)
+    desk.get_by_role("link", name="查看报告人身份（需再次验证）").click()
+    desk.wait_for_load_state()
+    assert "/account/step-up" in desk.url
+    desk.fill("#f-otp", code(secret, 1))
+    desk.press("#f-otp", "Enter")
+    desk.wait_for_load_state()
+    assert desk.url == f"{detail}/reporter"
+    assert reporter.locator("[data-field='reporter.name']").inner_text() == "王医生"
+    assert reporter.locator("[data-field='reporter.phone']").inner_text() == "13800000000"
+    assert status(desk) == "new"
+    desk.screenshot(path=str(screenshots / "review-reporter-revealed.png"), full_page=True)
+    desk.get_by_role("link", name="隐藏报告人身份").click()
+    desk.wait_for_load_state()
+    assert desk.url == detail
+    assert "王医生" not in desk.content()

@@ -67,14 +67,16 @@ def _pages(page: Any, base: str) -> Any:
     yield "inbox"
     page.goto(f"{base}/account/step-up?next=/review/")
     yield "step-up"
-    # The report detail (with every action form of a reviewing report), its transfer letter, phone entry.
+    # The report detail (with every action form of a reviewing report; the reporter masked, then revealed), its
+    # transfer letter, phone entry.
     from tests.browser.test_review_flow import police_unit, transferred_report
 
     unit = police_unit("pcs-checks")
     reviewing, (moved, letter) = create_report(status="reviewing", urgent=True), transferred_report(unit, share=True)
     create_report(now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=30))  # past its acknowledgement: overdue
     practice = create_report(status="reviewing", training=True)
-    paths = (f"/review/reports/{reviewing.id}", f"/review/reports/{moved.id}",
+    paths = (f"/review/reports/{reviewing.id}", f"/review/reports/{reviewing.id}/reporter",
+             f"/review/reports/{moved.id}",
              f"/review/reports/{moved.id}/transfers/{letter.id}/letter", "/review/reports/new",
              "/review/stats", "/review/stats/meeting", "/review/overdue",
              "/review/?training=1", f"/review/reports/{practice.id}")

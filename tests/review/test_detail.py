@@ -24,16 +24,18 @@ def audited(action: str, target: object) -> int:
         select(AuditEntry).where(AuditEntry.action == action, AuditEntry.target_id == str(target)))))
 
 
-def test_a_prosecutor_sees_every_field_decrypted_and_the_view_is_audited(crew: Cast):
+def test_a_prosecutor_sees_every_field_decrypted_but_the_reporter_and_the_view_is_audited(crew: Cast):
     report = create_report(status="new", urgent=True)
     answer = page(crew.prosecutor, report)
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "no-store"
     assert 'data-field="status" data-status="new"' in html
-    for text in ("王医生", "13800000000", "小花", "某区某街道", "多处新旧不一的淤伤", "邻居", "城北派出所"):
+    for text in ("小花", "某区某街道", "多处新旧不一的淤伤", "邻居", "城北派出所"):
         assert text in html
+    assert "王医生" not in html  # masked until revealed: test_reveal_reporter.py
     assert audited("report.view", report.id) == 1
+    assert audited("report.reveal_reporter", report.id) == 0
 
 
 def test_police_of_the_unit_see_only_what_was_shared_and_never_internal_notes(crew: Cast):
