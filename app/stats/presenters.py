@@ -153,7 +153,7 @@ def _month_labels(months: list[str]) -> list[str]:
 
 def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, Any]:
     """The context the page, the meeting view and the workbook share."""
-    headline = [{"name": name, "label": HEADLINE_LABELS[name], "value": figures.headline[name]}
+    headline: list[dict[str, Any]] = [{"name": name, "label": HEADLINE_LABELS[name], "value": figures.headline[name]}
                 for name in HEADLINES]
     months = list(figures.by_month)
     month_rows = [(m, *(figures.by_month[m][k] for k in MONTH_SERIES)) for m in months]
@@ -201,6 +201,6 @@ def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, A
         "received_transferred": figures.received_transferred,
         "liaison": liaison, "small_cell_rule": SMALL_CELL_RULE if liaison else None,
         "headline_chart": charts.bar_chart(
-            "主要数字", [(h["label"], str(h["value"]), float(h["value"])) for h in headline if h["name"] in
-                      ("received", "acknowledged", "transferred", "filed", "closed")], scale=scale),
+            "主要数字", [(h["label"], str(h["value"]), float(h["value"])) for h in headline
+                      if h["name"] in ("received", "acknowledged", "transferred", "filed", "closed")], scale=scale),
     }

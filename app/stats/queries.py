@@ -41,6 +41,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import BindParameter
 
 from app.core.dbtypes import UTCDateTime
 from app.extensions import db
@@ -108,7 +109,8 @@ def _months(period: Period) -> Any:
     """The period's China months as a table (``month`` ``YYYY-MM``, ``start_at``, ``end_at``: UTC instants, the
     period's own ends at both ends), joined on a timestamp's range: each month is one range of the timestamp's
     index, and the month is known without converting a time zone row by row (the same SQL on both backends)."""
-    rows, params = [], []
+    rows: list[str] = []
+    params: list[BindParameter[Any]] = []
     for i, month in enumerate(period.months()):
         first = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=CST)
         following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
