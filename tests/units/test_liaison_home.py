@@ -67,13 +67,18 @@ def test_anonymous_visitors_go_to_login_and_other_roles_are_refused_the_liaison_
         assert client.get("/unit/").status_code == 403, role
 
 
-def test_a_deactivated_unit_shows_its_liaison_no_codes(app):
+def _deactivated_units_home(app) -> str:
+    """The home page of the liaison of a deactivated unit."""
     unit = create_unit("old-1", active=False)
     liaison = create_staff(role="unit_liaison", unit=unit)
     db.session.commit()
     client = app.test_client()
     login(client, liaison)
-    text = client.get("/unit/").get_data(as_text=True)
+    return client.get("/unit/").get_data(as_text=True)
+
+
+def test_a_deactivated_unit_shows_its_liaison_no_codes(app):
+    text = _deactivated_units_home(app)
     assert "已停用" in text
     assert "/units/old-1/poster" not in text
 
@@ -131,10 +136,5 @@ def test_a_liaisons_page_links_the_training_entry_of_the_form_with_their_unit_an
 
 
 def test_a_deactivated_units_liaison_is_linked_to_the_training_form_without_the_unit(app):
-    unit = create_unit("old-1", active=False)
-    liaison = create_staff(role="unit_liaison", unit=unit)
-    db.session.commit()
-    client = app.test_client()
-    login(client, liaison)
-    text = client.get("/unit/").get_data(as_text=True)
+    text = _deactivated_units_home(app)
     assert 'href="/report?training=1" data-link="training"' in text
