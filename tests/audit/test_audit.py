@@ -91,35 +91,38 @@ def test_entries_carry_no_personal_data_only_ids(app):
     assert len(entry.hash) == 64
 
 
-def _digest(algorithm, prev_hash: str, entry: AuditEntry) -> str:
-    """An outside verifier's own computation: H(previous hash | canonical JSON of the entry's fields)."""
-    import json
-
-    from cryptography.hazmat.primitives import hashes
-
-    body = json.dumps({
-        "seq": entry.seq, "at": entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "actor_id": str(entry.actor_id) if entry.actor_id else None, "actor_role": entry.actor_role,
-        "office_id": entry.office_id, "action": entry.action, "target_type": entry.target_type,
-        "target_id": entry.target_id, "ip": entry.ip, "request_id": entry.request_id,
-    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashes.Hash(algorithm)
-    digest.update(prev_hash.encode("ascii") + b"|" + body.encode("utf-8"))
-    return digest.finalize().hex()
+# The chain format an outside verifier implements (README, "Audit log"): H(previous hash | the entry's fields as
+# JSON with sorted keys and no spaces), written out here as bytes rather than computed like the service does.
+FIXED_ENTRY = {
+    "seq": 7, "at": dt.datetime(2026, 12, 1, 8, 30, 0, 123456, tzinfo=dt.UTC),
+    "actor_id": uuid.UUID("12345678-1234-5678-1234-567812345678"), "actor_role": "prosecutor", "office_id": 1,
+    "action": "report.view", "target_type": "report", "target_id": "abc", "ip": "10.0.0.7", "request_id": "req-1",
+}
+FIXED_ENTRY_BYTES = (
+    b'{"action":"report.view","actor_id":"12345678-1234-5678-1234-567812345678","actor_role":"prosecutor",'
+    b'"at":"2026-12-01T08:30:00.123456+00:00","ip":"10.0.0.7","office_id":1,"request_id":"req-1","seq":7,'
+    b'"target_id":"abc","target_type":"report"}'
+)
 
 
 @pytest.mark.parametrize(("blind_index", "algorithm"), [("hmac-sha256", "SHA256"), ("hmac-sm3", "SM3")])
 def test_the_chain_hash_follows_the_blind_index_family(make_app, blind_index, algorithm):
     from cryptography.hazmat.primitives import hashes
 
+    def digest(name: str) -> str:
+        h = hashes.Hash(getattr(hashes, name)())
+        h.update(audit.GENESIS.encode("ascii") + b"|" + FIXED_ENTRY_BYTES)
+        return h.finalize().hex()
+
     make_app(blind_index=blind_index)
-    write(2)
-    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    other = "SHA256" if algorithm == "SM3" else "SM3"
+    computed = audit.entry_hash(audit.GENESIS, AuditEntry(**FIXED_ENTRY))
+    assert computed == digest(algorithm)
+    assert computed != digest(other)
+    write(2)  # and the stored chain links each entry to the one before under that hash
     prev = audit.GENESIS
-    for entry in entries:
-        assert entry.hash == _digest(getattr(hashes, algorithm)(), prev, entry)
-        other = hashes.SHA256() if algorithm == "SM3" else hashes.SM3()
-        assert entry.hash != _digest(other, prev, entry)
+    for entry in db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
+        assert (entry.prev_hash, entry.hash) == (prev, audit.entry_hash(prev, entry))
         prev = entry.hash
     assert audit.verify().ok
 
