@@ -167,7 +167,15 @@ def urgent_latency(
                 time.sleep(0.05)
 
         # The first report waits for the worker to start (imports, app, first heartbeat): not a sample.
-        first = _submit(conn, tokens[0], str(uuid.uuid4()))
+        try:
+            first = _submit(conn, tokens[0], str(uuid.uuid4()))
+        except (OSError, http.client.HTTPException) as exc:
+            server = directory / "gunicorn.log"
+            raise BenchError(
+                f"the first urgent report was not answered: {type(exc).__name__} {exc}; gunicorn log: "
+                f"{server.read_text(errors='replace')[-1500:] if server.exists() else '(none)'}; worker log: "
+                f"{log.read_text(errors='replace')[-1500:]}"
+            ) from exc
         figure.created += 1
         waited = time.monotonic()
         arrived = len(wait_for([first], FIRST_WAIT).get(first, []))

@@ -19,6 +19,7 @@ queue can delay a writer but never fail or hang one.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -40,9 +41,28 @@ class WriteQueue:
         self._holder: int | None = None
 
     def _for_this_process(self) -> None:
-        if self._pid != os.getpid():  # a new process (fork): nothing of the parent's is held here
-            self._mutex, self._holder, self._pid = threading.Lock(), None, os.getpid()
-            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        """Set up this process's mutex and lock file once, whichever of its threads writes first.
+
+        A fresh gunicorn worker's first writers arrive together: unguarded, each set up a mutex and a
+        descriptor of its own, one flock stayed held on a descriptor nobody would unlock, and every writer
+        after it waited out the timeout (or met the descriptor still unset).
+        """
+        if self._pid == os.getpid():
+            return
+        with _setup_lock:
+            if self._pid == os.getpid():
+                return
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._mutex, self._holder, self._fd = threading.Lock(), None, fd
+            self._pid = os.getpid()  # last: a thread that sees it sees everything above
+
+    def _forget_parent(self) -> None:
+        """In a child just forked (one thread): nothing of the parent's turn is held here. The inherited
+        descriptor is closed so that the child never keeps the parent's flock alive."""
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._pid, self._fd, self._holder = -1, -1, None
 
     def acquire(self, connection: Any) -> bool:
         """Wait for this connection's turn to write; False when it goes on without the queue."""
@@ -82,6 +102,17 @@ class WriteQueue:
 
 _queues: dict[str, WriteQueue] = {}
 _queues_lock = threading.Lock()
+_setup_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _queues_lock, _setup_lock
+    _queues_lock, _setup_lock = threading.Lock(), threading.Lock()  # a parent's thread may have held one
+    for queue in list(_queues.values()):
+        queue._forget_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def queue_for(database: str, timeout: float) -> WriteQueue:
