@@ -27,7 +27,10 @@ def sqlite_app(app: Flask, backend_name: str) -> Flask:
 
 def queue_taken_by_someone(app: Flask) -> bool:
     """Whether a writer holds the database's queue, seen as another process would see it (its own flock)."""
-    path = os.path.realpath(db.engine.url.database) + "-writer.lock"
+    return _flock_taken(os.path.realpath(db.engine.url.database) + "-writer.lock")
+
+
+def _flock_taken(path: str | os.PathLike[str]) -> bool:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -164,13 +167,3 @@ def test_a_forked_child_neither_inherits_the_parents_turn_nor_keeps_its_lock(tmp
     os.waitpid(pid, 0)
     assert not _flock_taken(tmp_path / "db-writer.lock")
 
-
-def _flock_taken(path) -> bool:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
