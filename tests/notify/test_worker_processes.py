@@ -56,6 +56,11 @@ def start(workers, backend, switchable, tmp_path, **extra: str) -> WorkerProcess
     return worker
 
 
+def beating() -> int:
+    db.session.remove()
+    return len(list(db.session.scalars(select(WorkerHeartbeat))))
+
+
 def all_sent(count: int):
     return lambda: states() == {"sent": count}
 
@@ -110,11 +115,14 @@ def test_sigterm_lets_the_messages_in_flight_finish_and_gives_back_the_rest(app,
 
 def test_two_workers_racing_send_each_message_exactly_once(app, backend, switchable, workers, tmp_path):
     # The default lease (5 minutes), far longer than a batch takes: the normal path, where no lease runs out.
+    # Both workers up (each has beaten) before the messages arrive, so both wake to the same batch and race for it:
+    # queued first, a worker that starts slowly on a busy machine may find the other one has sent everything.
     count = 120
-    keys = queue_messages(switchable.state, count)
-    db.session.remove()
     for _ in range(2):
         start(workers, backend, switchable, tmp_path)
+    wait_for(lambda: beating() == 2, 60, "both workers beating")
+    keys = queue_messages(switchable.state, count)
+    db.session.remove()
     wait_for(all_sent(count), 90, "every message sent")
     got = received(switchable.state)
     assert set(got) == keys
@@ -122,7 +130,6 @@ def test_two_workers_racing_send_each_message_exactly_once(app, backend, switcha
     db.session.remove()
     claimed = {m.claimed_by for m in db.session.scalars(select(OutboxMessage))}
     assert claimed == {None}
-    assert len(list(db.session.scalars(select(WorkerHeartbeat)))) == 2  # both beat
 
 
 def test_an_idle_worker_picks_up_a_new_message_without_a_restart(app, backend, switchable, workers, tmp_path):
