@@ -110,7 +110,8 @@ def test_the_notify_channel_is_told_to_retry_while_the_breaker_is_open(make_app,
 
 def test_calls_beyond_the_bulkhead_answer_503_at_once_while_wechat_hangs(make_app, fake):
     app = make_app(**wechat_settings(fake, wechat_timeout=5.0, wechat_max_concurrent=2))
-    fake.mode, fake.hang_seconds, fake.hang_paths = "hang", 1.5, {"/sns/jscode2session"}
+    # Hanging 3 s: the extra call's 503 (at once) comes before the slow ones even on a busy machine.
+    fake.mode, fake.hang_seconds, fake.hang_paths = "hang", 3.0, {"/sns/jscode2session"}
     done: list[str] = []
     lock = threading.Lock()
     arrived = threading.Event()
