@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 INSTANCE := instance
 
-.PHONY: run test bench lint browser clean demo
+.PHONY: run test check bench lint browser clean demo
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qzbg needs Python 3.11 or newer")'
@@ -44,8 +44,18 @@ demo: $(VENV)/.run-deps
 browser:
 	@sh scripts/ensure-browser.sh
 
+# The whole suite, on both cores (pytest-xdist: each worker has its own SQLite and PostgreSQL databases and its
+# own Redis database); the 25 slowest tests are printed at the end of every run.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev-deps browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=25
+
+# The inner loop, before every commit: lint, types, import contracts, and the SQLite tests without the browser.
+check: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy app
+	$(BIN)/lint-imports
+	QZBG_TEST_DATABASE_URL= $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not browser" -q --durations=10
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench.run
@@ -53,6 +63,7 @@ bench: $(VENV)/.dev-deps
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy app
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

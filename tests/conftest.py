@@ -20,6 +20,7 @@ from typing import Any
 import flask_migrate
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
@@ -44,6 +45,36 @@ BACKENDS = [
 ]
 TEST_SECRET = "test-secret-key-" + "x" * 32
 RELAXED_LIMIT = "10000 per minute"
+# argon2 at the least cost it accepts: a staff login or a 查询码 costs microseconds instead of 0.1-0.4 s of CPU.
+# Production's parameters are asserted once (tests/auth/test_password_cost.py); hashes made here still verify
+# anywhere, since argon2 reads the parameters from the hash, and a server started by a test rehashes at
+# production cost on login.
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Staff passwords and 查询码 hashed at the least argon2 cost for the in-process tests."""
+    from app.auth import passwords
+    from app.reports import service as reports_service
+
+    saved = passwords._hasher, passwords._DUMMY, reports_service._hasher, reports_service._DUMMY_HASH
+    passwords._hasher, reports_service._hasher = CHEAP_ARGON2, CHEAP_ARGON2
+    passwords._DUMMY = CHEAP_ARGON2.hash("qzbg-dummy-password-for-timing")
+    reports_service._DUMMY_HASH = CHEAP_ARGON2.hash("qzbg-dummy-status-code")
+    yield
+    passwords._hasher, passwords._DUMMY, reports_service._hasher, reports_service._DUMMY_HASH = saved
+
+
+def redis_test_url() -> str | None:
+    """``QZBG_TEST_REDIS_URL`` with a database of this pytest-xdist worker's own (gw0: 15, gw1: 14, ...), so
+    one worker's ``limiter.reset()`` never wipes the counts another worker's test is reading."""
+    base = os.environ.get("QZBG_TEST_REDIS_URL")
+    if not base:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = 15 - int(worker.removeprefix("gw") or 0) % 16
+    return make_url(base).set(database=str(number)).render_as_string(hide_password=False)
 
 
 def _pg_admin_url() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -10,10 +9,10 @@ import time
 import pytest
 
 from app.extensions import db, limiter
-from tests.conftest import _empty_tables, build_app, login_reporter, make_settings
+from tests.conftest import _empty_tables, build_app, login_reporter, make_settings, redis_test_url
 from tests.factories import report_body
 
-REDIS_URL = os.environ.get("QZBG_TEST_REDIS_URL")
+REDIS_URL = redis_test_url()
 
 
 @pytest.fixture

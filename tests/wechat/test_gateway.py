@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +19,10 @@ from app.wechat.client import (
     _token_cache,
     get_gateway,
 )
+from tests.conftest import redis_test_url
 from tests.wechat.conftest import wechat_settings
 
-REDIS_URL = os.environ.get("QZBG_TEST_REDIS_URL")
+REDIS_URL = redis_test_url()
 WORKERS = 8
 
 
