@@ -195,6 +195,7 @@ class Settings:
     # Staff side: sessions and login throttling.
     staff_idle_minutes: int = 30
     staff_session_hours: int = 12
+    step_up_minutes: int = 10  # a second-factor code keeps sensitive actions open this long; 0: every one asks
     staff_login_rate_limit: str = "100 per hour;20 per minute"
     log_level: str = "INFO"
     # WeChat gateway resilience (app/wechat/client.py): circuit breaker and per-process bulkhead.
@@ -316,6 +317,7 @@ class Settings:
             # Staff side.
             staff_idle_minutes=_int(get("STAFF_IDLE_MINUTES", "30") or "", "QZBG_STAFF_IDLE_MINUTES", 1, 24 * 60),
             staff_session_hours=_int(get("STAFF_SESSION_HOURS", "12") or "", "QZBG_STAFF_SESSION_HOURS", 1, 72),
+            step_up_minutes=_int(get("STEP_UP_MINUTES", "10") or "", "QZBG_STEP_UP_MINUTES", 0, 240),
             staff_login_rate_limit=_limit(
                 get("STAFF_LOGIN_RATE_LIMIT", cls.staff_login_rate_limit) or "", "QZBG_STAFF_LOGIN_RATE_LIMIT"
             ),

@@ -60,7 +60,7 @@ def _office_user(username: str) -> StaffUser:
 
 @bp.route("/users/<username>/role", methods=["GET", "POST"])
 @transactional(writes=True)  # a staff request may write (session activity, audit)
-@staff_required("admin.users.manage")
+@staff_required("admin.users.manage", held_label="更改账号角色")
 def user_role(username: str) -> ResponseReturnValue:
     """Change an account's role (sensitive: a recent second factor); every session of that user ends."""
     user = _office_user(username)
@@ -73,7 +73,7 @@ def user_role(username: str) -> ResponseReturnValue:
 
 @bp.post("/users/<username>/unlock")
 @transactional
-@staff_required("admin.users.manage")
+@staff_required("admin.users.manage", held_label="解除账号锁定")
 def user_unlock(username: str) -> ResponseReturnValue:
     """Lift the lock of an account after too many failed logins (audited), before its 15 minutes are over."""
     auth_service.unlock(_office_user(username), actor=current_actor(), now=dt.datetime.now(dt.UTC))

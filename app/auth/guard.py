@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app, g, redirect, request
 from werkzeug.wrappers import Response
 
-from app.auth import permissions, sessions
+from app.auth import permissions, sessions, stepup
 from app.auth.actor import Actor
 from app.auth.models import StaffSession, StaffUser
 from app.core.ratelimit import client_address
@@ -66,15 +66,37 @@ def _login_redirect() -> Response:
     return redirect("/login?" + urlencode({"next": safe_next(request.full_path.rstrip("?"))}), code=303)
 
 
-def step_up_redirect() -> Response:
-    """To the step-up page, then back: a GET to itself; a form post to the page it names in its hidden
-    ``next`` field (pages send no Referer), else the inbox; the action is then submitted again."""
-    back = request.full_path.rstrip("?") if request.method == "GET" else request.form.get("next")
+def step_up_window() -> dt.timedelta:
+    """How long a second-factor code keeps sensitive requests open (``QZBG_STEP_UP_MINUTES``; zero: one)."""
+    return dt.timedelta(minutes=current_app.config["QZBG"].step_up_minutes)
+
+
+def stepped_up(session: StaffSession | None) -> bool:
+    """Whether this request may do something sensitive now (spending a one-use code; see ``sessions``)."""
+    return session is not None and sessions.use_step_up(session, dt.datetime.now(dt.UTC), step_up_window())
+
+
+def step_up_redirect(label: str | None = None) -> Response:
+    """To the step-up page. A GET comes back to itself afterwards. A form post is held on the session
+    (``stepup.hold``) and carried out once the code is given, landing on its result; ``label`` says on the
+    step-up page what will be done. ``next`` (the page a form names in its hidden field: pages send no
+    Referer) is where the user goes if nothing is held."""
+    session = current_session()
+    back: str | None
+    if request.method == "GET":
+        back = request.full_path.rstrip("?")
+        if session is not None:
+            stepup.drop(session)  # a new sensitive page replaces an action left waiting
+    else:
+        back = request.form.get("next")
+        if session is not None:
+            stepup.hold(session, request, label=label, now=dt.datetime.now(dt.UTC))
     return redirect("/account/step-up?" + urlencode({"next": safe_next(back)}), code=303)
 
 
-def staff_required(permission: str) -> Callable[[F], F]:
-    """Declare the permission a staff view needs; see the module docstring."""
+def staff_required(permission: str, *, held_label: str | None = None) -> Callable[[F], F]:
+    """Declare the permission a staff view needs; see the module docstring. ``held_label`` names, on the
+    step-up page, what a sensitive form posted here will do once the code is given."""
     if permission not in permissions.ALL_PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
 
@@ -85,8 +107,8 @@ def staff_required(permission: str) -> Callable[[F], F]:
             if session is None:
                 return _login_redirect()
             permissions.require(session.user.role, permission)
-            if permission in permissions.SENSITIVE and not sessions.is_stepped_up(session, dt.datetime.now(dt.UTC)):
-                return step_up_redirect()
+            if permission in permissions.SENSITIVE and not stepped_up(session):
+                return step_up_redirect(label=held_label)
             g.actor = request_actor(session.user)
             response = current_app.make_response(view(*args, **kwargs))
             response.headers["Cache-Control"] = "no-store"

@@ -93,6 +93,9 @@ class StaffSession(db.Model):  # type: ignore[name-defined,misc]
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     stepped_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A sensitive POST waiting for its second factor (app/auth/stepup.py), sealed under the user's data key.
+    pending_action_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pending_action_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(30))
     ip: Mapped[str | None] = mapped_column(String(45))

@@ -25,7 +25,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from app.audit import service as audit
-from app.auth import permissions, service, sessions, totp
+from app.auth import permissions, service, sessions, stepup, totp
 from app.auth.actor import Actor, ActorKind
 from app.auth.guard import current_actor, current_session, request_actor, safe_next, staff_required
 from app.auth.models import StaffUser
@@ -86,7 +86,8 @@ def _finish_login(user: StaffUser, next_url: str, *, second_factor: bool) -> Res
     service.logged_in(user, actor=actor, now=now)
     token, _row = sessions.start(
         user, now=now, lifetime=dt.timedelta(hours=settings.staff_session_hours), ip=client_address(),
-        user_agent=request.headers.get("User-Agent"), stepped_up=second_factor,
+        user_agent=request.headers.get("User-Agent"),
+        stepped_up=second_factor and settings.step_up_minutes > 0,  # 0: every sensitive action asks, even now
     )
     session.clear()  # a fresh Flask session too: nothing from before the login carries over
     target = safe_next(next_url)
@@ -216,19 +217,26 @@ def logout() -> ResponseReturnValue:
 @staff_required("account")
 @limiter.limit(staff_login_limit, methods=["POST"])
 def step_up() -> ResponseReturnValue:
-    """Confirm a TOTP code before a sensitive action; then on to ``next``."""
+    """Confirm a TOTP code before a sensitive action; then the action held for it is carried out (its answer
+    is this one's), or, with nothing held, on to ``next``."""
     next_url = safe_next(request.values.get("next"))
     live = current_session()
     assert live is not None
-    if request.method == "GET":
-        return render_template("staff/step_up.html", next_url=next_url, error=None)
     now = dt.datetime.now(dt.UTC)
+    held = stepup.peek(live, now)
+    page = {"next_url": next_url, "held": held, "minutes": current_app.config["QZBG"].step_up_minutes}
+    if request.method == "GET":
+        return render_template("staff/step_up.html", **page, error=None)
     if not service.check_second_factor(live.user, request.form.get("otp", "")[:40], actor=current_actor(), now=now):
-        keep_on_error()
-        return render_template("staff/step_up.html", next_url=next_url, error=OTP_FAILED), 401
+        keep_on_error()  # the failure counts toward the lock; the held action stays for another try
+        return render_template("staff/step_up.html", **page, error=OTP_FAILED), 401
     live.stepped_up_at = now
     audit.record(current_actor(), "step_up", now=now, target_type="staff_user", target_id=live.user.id)
-    return redirect(next_url, code=303)
+    stepup.drop(live)
+    if held is None:
+        return redirect(next_url, code=303)
+    db.session.commit()  # the step-up stands whatever the held action then does (its own transaction)
+    return stepup.replay(held, request)
 
 
 PASSWORD_LABELS = {"current_password": "当前密码", "password": "新密码", "password_confirm": "再次输入新密码"}

@@ -19,7 +19,9 @@ from app.auth.models import StaffSession, StaffUser
 from app.extensions import db
 
 COOKIE = "qzbg_staff"
-STEP_UP_WINDOW = dt.timedelta(minutes=10)
+# With QZBG_STEP_UP_MINUTES=0 a code opens only the one sensitive request it was asked for, if that comes
+# within this long (the redirect back to it); the request then uses it up.
+ONE_USE = dt.timedelta(minutes=2)
 
 
 def _hash(token: str) -> bytes:
@@ -48,10 +50,10 @@ def find(token: str, *, now: dt.datetime, idle: dt.timedelta) -> StaffSession | 
     if session is None or session.ended_at is not None:
         return None
     if now >= session.expires_at:
-        session.ended_at, session.end_reason = now, "expired"
+        end(session, now, "expired")
         return None
     if now - session.last_seen_at >= idle:
-        session.ended_at, session.end_reason = now, "idle"
+        end(session, now, "idle")
         return None
     if not session.user.active:
         return None
@@ -64,13 +66,26 @@ def touch(session: StaffSession, now: dt.datetime) -> None:
         session.last_seen_at = now
 
 
-def is_stepped_up(session: StaffSession, now: dt.datetime) -> bool:
-    return session.stepped_up_at is not None and now - session.stepped_up_at < STEP_UP_WINDOW
+def is_stepped_up(session: StaffSession, now: dt.datetime, window: dt.timedelta) -> bool:
+    """Whether a second-factor code of this session still opens a sensitive request (``window`` is
+    ``QZBG_STEP_UP_MINUTES``; zero: the code opens one request, which ``use_step_up`` then spends)."""
+    if session.stepped_up_at is None:
+        return False
+    return now - session.stepped_up_at < (window or ONE_USE)
+
+
+def use_step_up(session: StaffSession, now: dt.datetime, window: dt.timedelta) -> bool:
+    """``is_stepped_up``, spending the code when every sensitive request must ask (``window`` zero)."""
+    fresh = is_stepped_up(session, now, window)
+    if fresh and not window:
+        session.stepped_up_at = None
+    return fresh
 
 
 def end(session: StaffSession, now: dt.datetime, reason: str) -> None:
     if session.ended_at is None:
         session.ended_at, session.end_reason = now, reason
+    session.pending_action_data = session.pending_action_at = None  # a held action ends with its session
 
 
 def end_all(user_id: uuid.UUID, now: dt.datetime, reason: str, *, keep: uuid.UUID | None = None) -> int:
@@ -78,7 +93,7 @@ def end_all(user_id: uuid.UUID, now: dt.datetime, reason: str, *, keep: uuid.UUI
     stmt = (
         update(StaffSession)
         .where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
-        .values(ended_at=now, end_reason=reason)
+        .values(ended_at=now, end_reason=reason, pending_action_data=None, pending_action_at=None)
     )
     if keep is not None:
         stmt = stmt.where(StaffSession.id != keep)

@@ -23,7 +23,8 @@ from app.offices import queries as offices
 from app.offices.models import Office
 from app.reports.constants import CATEGORIES, GENDER_LABELS
 from app.reports.models import Attachment, Report
-from app.reports.states import PROSECUTORS, RULES, STATUS_LABELS, Action, allowed_actions
+from app.reports.states import RULES, STATUS_LABELS, Action, allowed_actions
+from app.review.access import shows_reporter
 from app.review.models import (
     AGENCIES,
     CLOSE_REASONS,
@@ -34,7 +35,6 @@ from app.review.models import (
     Referral,
     Transfer,
 )
-from app.review.service import open_transfer
 
 NOT_FOUND = "找不到该线索"
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
@@ -59,24 +59,6 @@ SECTION_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 SECTION_TITLES = {"reporter": "报告人", "victim": "被侵害未成年人", "incident": "发现经过", "suspect": "疑似侵害人",
                   "police": "报警情况"}
 CST = dt.timezone(dt.timedelta(hours=8))
-
-
-def visible_report(report_id: uuid.UUID, actor: Actor) -> tuple[Report, Transfer | None]:
-    """(the report, its open transfer); NotFoundError for another office's report or, for police, a report
-    without an open transfer to their unit."""
-    report = db.session.get(Report, report_id)
-    if report is None or report.office_id != actor.office_id:
-        raise NotFoundError(NOT_FOUND)
-    transfer = open_transfer(report)
-    if actor.role == "police" and (transfer is None or transfer.police_unit_id != actor.police_unit_id):
-        raise NotFoundError(NOT_FOUND)
-    if actor.role not in PROSECUTORS and actor.role != "police":
-        raise NotFoundError(NOT_FOUND)
-    return report, transfer
-
-
-def shows_reporter(actor: Actor, transfer: Transfer | None) -> bool:
-    return actor.role != "police" or (transfer is not None and transfer.share_reporter)
 
 
 MASKED = "（已隐藏）"

@@ -23,13 +23,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.models import StaffUser
-from app.errors import ConflictError, NotFoundError, ValidationError
+from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.notify import service as notify
 from app.offices.models import PoliceUnit
 from app.reports import service as reports
 from app.reports.models import Report, ReportEvent
 from app.reports.states import Action, Status, transition
+from app.review import access
 from app.review.models import (
     AGENCIES,
     CLOSE_REASONS,
@@ -66,23 +67,6 @@ class Deadlines:
     police_receipt: dt.timedelta = dt.timedelta(hours=24)
     police_feedback: dt.timedelta = dt.timedelta(hours=72)
     supervision_answer: dt.timedelta = dt.timedelta(hours=168)
-
-
-def open_transfer(report: Report) -> Transfer | None:
-    return db.session.scalars(
-        select(Transfer).where(Transfer.report_id == report.id, Transfer.state == "open")
-        .order_by(Transfer.created_at.desc())
-    ).first()
-
-
-def _check_scope(report: Report, actor: Actor) -> Transfer | None:
-    """Own office; police only on a report with an open transfer to their unit. Anything else is not found."""
-    if report.office_id != actor.office_id:
-        raise NotFoundError("找不到该线索")
-    transfer = open_transfer(report)
-    if actor.role == "police" and (transfer is None or transfer.police_unit_id != actor.police_unit_id):
-        raise NotFoundError("找不到该线索")
-    return transfer
 
 
 def _check_version(report: Report, version: int) -> None:
@@ -122,7 +106,7 @@ def _step(report: Report, action: Action, actor: Actor, now: dt.datetime, note: 
 
 def _begin(report: Report, action: Action, actor: Actor, version: int) -> Transfer | None:
     """Every check before anything is changed: scope, version, and that the role may take the action now."""
-    transfer = _check_scope(report, actor)
+    transfer = access.scope(report, actor)
     _check_version(report, version)
     transition(report.status, action, actor.role)
     return transfer
@@ -222,7 +206,7 @@ def transfer(
 
 
 def _open(report: Report) -> Transfer:
-    record = open_transfer(report)
+    record = access.open_transfer(report)
     if record is None:
         raise ConflictError(CHANGED)
     return record
@@ -342,7 +326,7 @@ def close(
         if target is None or target.office_id != report.office_id or target.id == report.id:
             raise ValidationError(fields={"merge_into": ["请填写本院另一条线索的编号"]})
         report.merged_into_id = target.id
-    record = open_transfer(report)
+    record = access.open_transfer(report)
     if record is not None:
         record.state = "done"
     report.closed_at = now

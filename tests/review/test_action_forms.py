@@ -121,7 +121,7 @@ def test_a_refused_input_shows_the_page_again_with_the_error(crew: Cast):
     assert status_of(report) == "reviewing"
 
 
-def test_transfer_asks_for_step_up_first_then_works(crew: Cast):
+def test_transfer_asks_for_step_up_first_and_is_carried_out_after_the_code(crew: Cast):
     report = create_report(status="reviewing")
     fields = {"police_unit": "pcs-north", "document_no": "X检移〔2026〕10号", "contact": "", "share_reporter": "1",
               "note": ""}
@@ -132,9 +132,10 @@ def test_transfer_asks_for_step_up_first_then_works(crew: Cast):
     assert status_of(report) == "reviewing"
     assert step_up(crew.prosecutor, f"/review/reports/{report.id}").headers["Location"] == \
         f"/review/reports/{report.id}"
-    assert act(crew.prosecutor, report, "transfer", **fields).status_code == 303
     assert status_of(report) == "transferred"
     assert db.session.scalars(select(Transfer).where(Transfer.report_id == report.id)).one().share_reporter
+    stale = act(crew.prosecutor, report, "transfer", version=report.version, **fields)  # the old page again
+    assert stale.status_code == 409  # carried out once only
 
 
 def test_an_action_of_another_role_another_office_or_an_unknown_action_is_refused(crew: Cast):

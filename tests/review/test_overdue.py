@@ -172,9 +172,23 @@ def test_roles_without_the_inbox_have_no_overdue_link(app):
 def test_the_action_views_take_the_police_deadlines_from_the_settings(make_app):
     import datetime as dt
 
-    from app.review import routes
+    from sqlalchemy import select
 
-    make_app(deadline_police_feedback=48)
-    deadlines = routes._deadlines()
-    assert deadlines.police_feedback == dt.timedelta(hours=48)
-    assert deadlines.police_receipt == dt.timedelta(hours=24)
+    from app.review.models import Transfer
+    from tests.factories import create_report
+    from tests.review.detail_helpers import act, make_cast
+
+    app = make_app(deadline_police_feedback=48, deadline_supervision_answer=100)
+    crew = make_cast(app)
+    report = create_report(status="reviewing")
+    answer = act(crew.prosecutor, report, "transfer", police_unit="pcs-north", document_no="X检移〔2026〕3号",
+                 share_reporter="0")
+    assert answer.status_code == 303
+    record = db.session.scalars(select(Transfer).where(Transfer.report_id == report.id)).one()
+    assert record.feedback_due_at - record.created_at == dt.timedelta(hours=48)
+    assert record.receipt_due_at - record.created_at == dt.timedelta(hours=24)
+    assert act(crew.police, report, "record_feedback", outcome="not_filed").status_code == 303
+    assert act(crew.prosecutor, report, "supervise", note="请说明理由").status_code == 303
+    db.session.expire_all()
+    record = db.session.get(Transfer, record.id)
+    assert record.supervision_answer_due_at - record.supervision_requested_at == dt.timedelta(hours=100)
