@@ -51,6 +51,9 @@ def _limit(value: str, name: str) -> str:
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}")
@@ -311,8 +314,8 @@ class Settings:
             intake_ip_rate_limit=_limit(
                 get("INTAKE_IP_RATE_LIMIT", cls.intake_ip_rate_limit) or "", "QZBG_INTAKE_IP_RATE_LIMIT"
             ),
-            lookup_rate_limit=get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit) or "",
-            login_rate_limit=get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "",
+            lookup_rate_limit=_limit(get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit) or "", "QZBG_LOOKUP_RATE_LIMIT"),
+            login_rate_limit=_limit(get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "", "QZBG_LOGIN_RATE_LIMIT"),
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
             # Staff side.
             staff_idle_minutes=_int(get("STAFF_IDLE_MINUTES", "30") or "", "QZBG_STAFF_IDLE_MINUTES", 1, 24 * 60),
@@ -321,7 +324,7 @@ class Settings:
             staff_login_rate_limit=_limit(
                 get("STAFF_LOGIN_RATE_LIMIT", cls.staff_login_rate_limit) or "", "QZBG_STAFF_LOGIN_RATE_LIMIT"
             ),
-            log_level=(get("LOG_LEVEL", "INFO") or "").upper(),
+            log_level=_choice((get("LOG_LEVEL", "INFO") or "").upper(), "QZBG_LOG_LEVEL", LOG_LEVELS),
             # WeChat gateway resilience. The bulkhead defaults to gunicorn's threads per worker less four
             # (QZBG_THREADS, default 16, read by gunicorn.conf.py too): a hanging WeChat never holds them all.
             wechat_breaker_failures=_int(get("WECHAT_BREAKER_FAILURES", "5") or "", "QZBG_WECHAT_BREAKER_FAILURES",
