@@ -41,7 +41,7 @@ class StaffUser(Sealed, db.Model):  # type: ignore[name-defined,misc]
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"), index=True)
     totp_secret_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The last TOTP time step accepted: a code is accepted once only.

@@ -23,7 +23,7 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     channel: Mapped[str] = mapped_column(String(30), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
-    reporter_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reporters.id", ondelete="CASCADE"))
+    reporter_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reporters.id", ondelete="CASCADE"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # pending -> sent | dead; dead -> pending (an administrator's retry)
     state: Mapped[str] = mapped_column(String(10), default="pending", index=True)

@@ -22,14 +22,14 @@ class Reporter(Sealed, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "reporters"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"), index=True)
     openid_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33), unique=True)
     openid_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     session_key_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33), index=True)
     phone_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    unit_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("units.id"))
+    unit_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("units.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

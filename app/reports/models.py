@@ -56,7 +56,7 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     victim_gender: Mapped[str] = mapped_column(String(10))
     victim_age_band: Mapped[str] = mapped_column(String(10))
 
-    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"), index=True)
     reporter_data: Mapped[bytes] = mapped_column(LargeBinary)
     victim_data: Mapped[bytes] = mapped_column(LargeBinary)
     incident_data: Mapped[bytes] = mapped_column(LargeBinary)
@@ -77,7 +77,7 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     risk: Mapped[str | None] = mapped_column(String(10))
     close_reason: Mapped[str | None] = mapped_column(String(30))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id"))
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id"), index=True)
     # The category rows as bits (bit i: ``CATEGORIES``' i-th code), written by the same setter as the rows, so that
     # the statistics read a period's breakdown by category from the received reports' index alone (app/stats).
     category_mask: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

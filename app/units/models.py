@@ -65,7 +65,7 @@ class UnitLiaison(Sealed, db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
-    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"), index=True)
     name_data: Mapped[bytes] = mapped_column(LargeBinary)
     phone_data: Mapped[bytes] = mapped_column(LargeBinary)
     phone_bidx: Mapped[bytes] = mapped_column(LargeBinary(33), index=True)
