@@ -52,6 +52,17 @@ RELAXED_LIMIT = "10000 per minute"
 CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (``slow``: tens of seconds each, then the browser's), so that with both cores busy
+    the run does not end waiting on one of them; the order within each group is kept."""
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        return 1 if item.get_closest_marker("browser") else 2
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing() -> Iterator[None]:
     """Staff passwords and 查询码 hashed at the least argon2 cost for the in-process tests."""

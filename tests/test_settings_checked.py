@@ -13,7 +13,7 @@ def settings(tmp_path, **extra: str) -> Settings:
                               "QZBG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", **extra})
 
 
-@pytest.mark.parametrize("name, value", [
+@pytest.mark.parametrize(("name", "value"), [
     ("QZBG_LOG_LEVEL", "bogus"),
     ("QZBG_LOOKUP_RATE_LIMIT", "many"),
     ("QZBG_LOGIN_RATE_LIMIT", "20 per fortnight"),

@@ -14,7 +14,7 @@ import pytest
 from tests.browser.test_staff_login import account, code, desk, fill_password  # noqa: F401 - fixture
 from tests.factories import create_report
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _pages(page: Any, base: str) -> Any:

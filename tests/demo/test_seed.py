@@ -61,6 +61,7 @@ def test_reset_refuses_without_qzbg_training_and_leaves_a_real_database_alone(ap
     assert db.session.get(Report, real.id) is not None
 
 
+@pytest.mark.slow
 def test_seed_makes_300_reports_over_18_months_in_every_status_from_units_of_every_type(training_app):
     result = training_app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
@@ -82,6 +83,7 @@ def test_seed_makes_300_reports_over_18_months_in_every_status_from_units_of_eve
     assert audit.verify().ok
 
 
+@pytest.mark.slow
 def test_seeded_reports_are_sealed_and_readable_and_some_are_overdue(training_app):
     assert training_app.test_cli_runner().invoke(args=["demo", "seed", "--reports", "40"]).exit_code == 0
     import datetime as dt
@@ -128,6 +130,7 @@ def test_seed_refuses_a_database_that_already_has_data(training_app):
     assert count(Report) == 0
 
 
+@pytest.mark.slow
 def test_reset_empties_the_training_database_and_seeds_it_again(training_app):
     runner = training_app.test_cli_runner()
     first = runner.invoke(args=["demo", "seed", "--reports", "12"])

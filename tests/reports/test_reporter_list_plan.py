@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import uuid
 
+import pytest
 from sqlalchemy import insert
 
 from app.extensions import db
@@ -64,6 +65,7 @@ def _plan(stmt) -> str:
         return " | ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params))
 
 
+@pytest.mark.slow
 def test_a_reporters_pages_are_read_along_the_list_index(app):
     few, busy, now = _fill()
     cursor = encode_cursor(now - dt.timedelta(minutes=REPORTS_EACH // 2), uuid.uuid4())
