@@ -8,7 +8,7 @@ from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
 from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
-from app.review.models import Question, Referral, Transfer
+from app.reports.records import Question, Referral, Transfer
 from app.units.models import Unit, UnitLiaison, UnitQrCode
 from app.wechat.tokens import WeChatAccessToken
 

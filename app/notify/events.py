@@ -27,8 +27,8 @@ from app.notify import routing
 from app.notify.models import NotifyStep
 from app.notify.service import Kind, enqueue
 from app.reports.models import Report
+from app.reports.records import Transfer
 from app.reports.states import Status
-from app.review.models import Transfer
 
 CST = dt.timezone(dt.timedelta(hours=8))
 

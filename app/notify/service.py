@@ -27,7 +27,7 @@ from app.notify.models import STAFF_CHANNELS, OutboxMessage
 
 if TYPE_CHECKING:
     from app.reports.models import Report
-    from app.review.models import Transfer
+    from app.reports.records import Transfer
 
 
 class Kind(enum.StrEnum):

@@ -23,9 +23,7 @@ from app.offices import queries as offices
 from app.offices.models import Office
 from app.reports.constants import CATEGORIES, GENDER_LABELS
 from app.reports.models import Attachment, Report
-from app.reports.states import RULES, STATUS_LABELS, Action, allowed_actions
-from app.review.access import shows_reporter
-from app.review.models import (
+from app.reports.records import (
     AGENCIES,
     CLOSE_REASONS,
     FEEDBACK_OUTCOMES,
@@ -35,6 +33,8 @@ from app.review.models import (
     Referral,
     Transfer,
 )
+from app.reports.states import RULES, STATUS_LABELS, Action, allowed_actions
+from app.review.access import shows_reporter
 
 NOT_FOUND = "找不到该线索"
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})

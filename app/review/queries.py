@@ -29,8 +29,8 @@ from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.idcard import is_phone, normalise_id_number
 from app.reports.models import OPEN_REPORTS, ClosedReportCount, Report, ReportCategory
+from app.reports.records import Transfer
 from app.reports.states import Status
-from app.review.models import Transfer
 from app.units.models import Unit
 
 PAGE = 50

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.notify import events, service
 from app.notify.models import DutyShift, OutboxMessage
 from app.offices.models import PoliceUnit
+from app.reports import answers
 from app.reports.models import Report
 from app.review import service as review
 from tests.factories import create_report
@@ -195,7 +196,7 @@ def test_a_transfer_is_heard_by_the_police_units_users_only(office_app):
 
 def test_an_answer_and_a_police_deadline_passed_go_to_the_assigned_prosecutor(office_app):
     from app.auth.models import StaffUser
-    from app.review.models import Question, Transfer
+    from app.reports.records import Question, Transfer
 
     pro_b = db.session.scalars(select(StaffUser).where(StaffUser.username == "pro-b")).one()
     report = transferred(create_report(status="reviewing"))
@@ -208,7 +209,7 @@ def test_an_answer_and_a_police_deadline_passed_go_to_the_assigned_prosecutor(of
     clear()
     from app.auth.actor import Actor
 
-    review.answer(report, question.id, "补充的内容", actor=Actor.public(), now=dt.datetime.now(dt.UTC))
+    answers.record_answer(report, question.id, "补充的内容", actor=Actor.public(), now=dt.datetime.now(dt.UTC))
     db.session.commit()
     assert queued("reporter_answered") == [("pro-b", "email")]
 

@@ -19,8 +19,8 @@ from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.reports import answers
 from app.reports.models import Report
+from app.reports.records import Question
 from app.review import service as review
-from app.review.models import Question
 from tests.factories import create_staff, report_body
 from tests.reports.test_attachments import png_bytes
 from tests.test_no_plaintext import find_leaks, marker, storage_bytes

@@ -174,7 +174,7 @@ def test_the_action_views_take_the_police_deadlines_from_the_settings(make_app):
 
     from sqlalchemy import select
 
-    from app.review.models import Transfer
+    from app.reports.records import Transfer
     from tests.factories import create_report
     from tests.review.detail_helpers import act, make_cast
 

@@ -13,8 +13,8 @@ from app.auth.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.reports.models import Report, ReportCategory
+from app.reports.records import Transfer
 from app.review import service as review
-from app.review.models import Transfer
 from app.units.models import Unit
 from tests.factories import CST, create_office, create_report, create_staff, create_unit
 
