@@ -124,7 +124,7 @@ def create_app(
     register_input_guard(app)  # after the body limits: it reads the form
     register_security_headers(app)
     register_blueprints(app)
-    from app.errors import register_error_handlers
+    from app.core.errorhandlers import register_error_handlers
 
     register_error_handlers(app)
     register_cli(app)

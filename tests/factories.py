@@ -52,7 +52,7 @@ def report_body(**sections: Any) -> dict[str, Any]:
 
 def staff_actor(role: str = "prosecutor") -> Any:
     """A staff actor for service calls (the staff side's accounts come later)."""
-    from app.auth.actor import Actor, ActorKind
+    from app.core.actor import Actor, ActorKind
 
     return Actor(ActorKind.STAFF, id=uuid.UUID(int=1), role=role)
 
@@ -94,7 +94,7 @@ def create_report(
     ``reporter`` is a Reporter (a mini-program report) or None (the web form); ``sections`` override the body
     as in ``report_body``.
     """
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
     from app.extensions import db
     from app.reports import service
     from app.reports.schemas import ReportBody

@@ -20,8 +20,8 @@ from sqlalchemy import func, select, update
 
 from app.audit import service as audit
 from app.auth import passwords, sessions, totp
-from app.auth.actor import Actor
 from app.auth.models import ROLES, RecoveryCode, StaffUser
+from app.core.actor import Actor
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db

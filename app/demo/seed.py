@@ -28,9 +28,9 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.auth import service as auth
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
 from app.core import imports
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices import queries as offices
 from app.offices import service as offices_service

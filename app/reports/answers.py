@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.notify import service as notify

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.logs import security_event
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError

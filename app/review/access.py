@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import select
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import NotFoundError
 from app.extensions import db
 from app.reports.models import Report

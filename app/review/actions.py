@@ -25,9 +25,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.auth import permissions
-from app.auth.actor import Actor
 from app.auth.guard import current_session, step_up_redirect, stepped_up
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.notify.channels import NONE

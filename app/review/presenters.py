@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.errors import NotFoundError
 from app.extensions import db
 from app.offices import queries as offices

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, text, true
 from sqlalchemy.orm import selectinload
 
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.crypto.vault import DecryptionError, get_vault
 from app.extensions import db
 from app.reports.constants import CATEGORIES

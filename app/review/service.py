@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.notify import service as notify

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.reports import answers, service
 from app.review import service as review

@@ -14,7 +14,7 @@ from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.db import unit_of_work
 from app.extensions import db
 from app.notify import events, worker

@@ -45,8 +45,8 @@ def queued(kind: str | None = None) -> list[tuple[str, str]]:
 
 
 def actor_of(username: str):
-    from app.auth.actor import Actor
     from app.auth.models import StaffUser
+    from app.core.actor import Actor
 
     return Actor.staff(db.session.scalars(select(StaffUser).where(StaffUser.username == username)).one())
 
@@ -207,7 +207,7 @@ def test_an_answer_and_a_police_deadline_passed_go_to_the_assigned_prosecutor(of
     db.session.add(question)
     db.session.commit()
     clear()
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
 
     answers.record_answer(report, question.id, "补充的内容", actor=Actor.public(), now=dt.datetime.now(dt.UTC))
     db.session.commit()

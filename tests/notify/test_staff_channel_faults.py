@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.notify import dead_letters
 from app.notify.fake_sms import FakeTencentSms

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import update
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import ConflictError
 from app.extensions import db
 from app.offices.models import PoliceUnit

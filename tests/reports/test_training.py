@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.crypto.models import DataKey
 from app.extensions import db
 from app.notify.models import OutboxMessage

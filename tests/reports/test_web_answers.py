@@ -10,7 +10,7 @@ import pytest
 from flask import g
 from flask.testing import FlaskClient
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.reports import answers, service
 from app.reports.answers import VIEW_TTL

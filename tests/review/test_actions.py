@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from app.extensions import db
 from app.offices.models import PoliceUnit

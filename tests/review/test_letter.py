@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices import queries as offices
 from app.reports import answers

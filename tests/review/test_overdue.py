@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from app.auth.actor import Actor
 from app.config import ConfigError, Settings
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.review import queries

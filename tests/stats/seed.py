@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.reports.models import Report, ReportCategory
