@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import RecoveryCode, StaffSession, StaffUser
+from app.clients.tokens import WeChatAccessToken
 from app.crypto.models import DataKey
 from app.notify.models import DutyShift, JobRun, NotifyStep, OutboxMessage, SandboxMessage, WorkerHeartbeat
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -10,7 +11,6 @@ from app.reporters.subscriptions import SubscriptionGrant
 from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
 from app.reports.records import Question, Referral, Transfer
 from app.units.models import Unit, UnitLiaison, UnitQrCode
-from app.wechat.tokens import WeChatAccessToken
 
 __all__ = [
     "Attachment", "AuditEntry", "AuditHead", "DataKey", "JobRun", "Office", "OfficeDistrict", "OutboxMessage",

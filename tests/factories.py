@@ -14,7 +14,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def valid_id_number(born: dt.date, area: str = "330102", serial: str = "123") -> str:
-    from app.reports.idcard import check_digit
+    from app.core.idcard import check_digit
 
     first17 = f"{area}{born:%Y%m%d}{serial}"
     return first17 + check_digit(first17)

@@ -31,6 +31,7 @@ from app.auth import service as auth
 from app.auth.models import StaffUser
 from app.core import imports
 from app.core.actor import Actor
+from app.core.idcard import check_digit
 from app.extensions import db
 from app.offices import queries as offices
 from app.offices import service as offices_service
@@ -40,7 +41,6 @@ from app.reporters.models import Reporter
 from app.reports import answers
 from app.reports import service as reports
 from app.reports.constants import CATEGORIES
-from app.reports.idcard import check_digit
 from app.reports.models import Attachment, Report, TrackingCounter
 from app.reports.schemas import ReportBody
 from app.review import service as review

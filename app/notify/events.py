@@ -92,7 +92,7 @@ def _count(*where: object) -> int:
 
 def run_daily_digest(now: dt.datetime) -> int:
     """Each prosecutor's and lead's counts of what waits, once per CST day; returns how many were queued."""
-    from app.review.queries import overdue_condition
+    from app.reports.overdue import overdue_condition
 
     day = now.astimezone(CST).date().isoformat()
     sent = 0

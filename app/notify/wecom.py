@@ -3,7 +3,7 @@
 - Every call goes to ``QZBG_WECOM_API_BASE`` (government WeCom and private deployments have their own host; the
   fake in tests and demos), with a timeout; wechatpy's own retry is off.
 - The access token (``gettoken``, one per corp and app secret) lives in the shared store the mini-program's
-  token uses (``app.wechat.tokens``: Redis, a PostgreSQL row, or a locked file), so every worker fetches it
+  token uses (``app.clients.tokens``: Redis, a PostgreSQL row, or a locked file), so every worker fetches it
   once per expiry.
 - A text card per message, ``enable_duplicate_check`` on (a redelivery after a worker died within 30 minutes
   is dropped by WeCom, not shown twice).
@@ -25,12 +25,12 @@ from wechatpy.enterprise import WeChatClient as EnterpriseClient
 from wechatpy.exceptions import WeChatClientException
 
 from app.auth.models import StaffUser
+from app.clients.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
+from app.clients.wechat import _settle_environment
 from app.config import Settings
 from app.notify import messages
 from app.notify.channels import GiveUp, Retry
 from app.notify.staff import StaffChannel, StaffMessage
-from app.wechat.client import _settle_environment
-from app.wechat.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
 
 log = logging.getLogger("qzbg.notify")
 TOKEN_ERRORS = {40001, 40014, 42001}

@@ -15,8 +15,7 @@ from typing import Any
 from app.core.actor import Actor
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
-from app.notify import service as notify
-from app.reports import receipts
+from app.reports import news, receipts
 from app.reports import service as reports
 from app.reports.models import Report
 from app.reports.records import Question
@@ -52,7 +51,7 @@ def record_answer(report: Report, question_id: uuid.UUID, text: str, *, actor: A
     asked.seal("answer_data", reports.checked_text(text, "text"))
     asked.answered_at = now
     reports.change_status(report, Action.ANSWER, actor=actor, now=now)
-    notify.enqueue(notify.Kind.REPORTER_ANSWERED, report=report, now=now)  # the assigned prosecutor
+    news.announce(news.News.REPORTER_ANSWERED, report, now)  # the assigned prosecutor hears of it
     return asked
 
 

@@ -20,15 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.actor import Actor
+from app.core.idcard import age_on, birth_date
 from app.core.logs import security_event
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
-from app.notify import service as notify
 from app.offices.models import OfficeDistrict
 from app.reporters.models import Reporter
+from app.reports import news
 from app.reports.constants import age_band
-from app.reports.idcard import age_on, birth_date
 from app.reports.models import SEALED_SECTIONS, ClosedReportCount, Report, ReportEvent
 from app.reports.queries import report_id_by_client_key
 from app.reports.states import REPORTER_STATUS, Action, Status, transition
@@ -160,7 +160,7 @@ def submit(
         if existing_id is None:
             raise
         return Submission(_stored(existing_id), created=False)
-    notify.enqueue(notify.Kind.NEW_REPORT, report=report, now=now)  # the prosecutors on duty hear of it
+    news.announce(news.News.NEW_REPORT, report, now)  # the prosecutors on duty hear of it
     if reporter is not None and unit is not None and reporter.unit_id != unit.id:
         reporter.unit_id = unit.id  # the unit the reporter files for, shown at their next login
     return Submission(report, created=True)
@@ -236,7 +236,7 @@ def change_status(
             # A practice report never reaches a real channel; the sandbox channel (QZBG_TRAINING) is the notify
             # package's to route to.
             if REPORTER_STATUS[target] != before and not report.training:
-                notify.enqueue(notify.Kind.REPORTER_STATUS_CHANGED, report=report, now=now)
+                news.announce(news.News.STATUS_CHANGED, report, now)
         db.session.flush()
     except StaleDataError:
         raise ReportChangedError("该线索已被他人修改，请刷新后重试") from None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask.typing import ResponseReturnValue
 
+from app.clients.wechat import WeChatBusy, WeChatError, WeChatInvalidCode, WeChatRateLimited, WeChatUnavailable
 from app.errors import AppError, RateLimitedError, UnauthorizedError, UpstreamUnavailableError, render_error
-from app.wechat.client import WeChatBusy, WeChatError, WeChatInvalidCode, WeChatRateLimited, WeChatUnavailable
 
 
 def to_app_error(exc: WeChatError) -> AppError:

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.notify import worker
-from app.notify.channels import channels, configured_channels
+from app.notify.channels import configured_channels
 from app.notify.models import OutboxMessage
+from app.notify.registry import channels
 from tests.factories import create_report
 from tests.notify.conftest import channel_settings, staff_member
 

@@ -267,8 +267,8 @@ def test_a_recipient_with_no_working_channel_is_kept_dead_and_listed_and_an_empt
 
 def test_training_mode_sends_everything_to_the_sandbox_only(make_app, wecom, smtp, sms):
     from app.notify import worker
-    from app.notify.channels import channels
     from app.notify.models import SandboxMessage
+    from app.notify.registry import channels
 
     make_app(**channel_settings(wecom=wecom, smtp=smtp, sms=sms), training=True)
     staff_member("pro-a", wecom="ProA", email="a@example.org", mobile="13900000001")

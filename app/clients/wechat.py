@@ -5,7 +5,7 @@
   a misbehaving server) is off. Ours: an invalid or expired token leads to one
   refresh and one retry; "system busy" (-1), a 5xx or a refused connection to one
   more try; nothing else is retried here.
-- The access token is shared between processes and hosts (``app.wechat.tokens``)
+- The access token is shared between processes and hosts (``app.clients.tokens``)
   and fetched from the stable-token endpoint, which never invalidates a token
   another deployment still holds.
 - wechatpy's and requests' exceptions become ``WeChatError`` subclasses here.
@@ -36,8 +36,8 @@ from flask import Flask, current_app
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from app.clients.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
 from app.config import Settings
-from app.wechat.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
 
 log = logging.getLogger("qzbg.wechat")
 T = TypeVar("T")
