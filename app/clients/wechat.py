@@ -150,7 +150,7 @@ class CircuitBreaker:
                 self._opened_at, self._trial = self.clock(), False
 
 
-def _settle_environment(session: requests.Session, base: str) -> None:
+def settle_environment(session: requests.Session, base: str) -> None:
     """Read the proxy and CA-bundle environment (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...) once,
     for ``base``, instead of on every request: requests scans the whole environment per call, about half a
     millisecond of each subscribe message the worker sends."""
@@ -166,7 +166,7 @@ class _Client(WeChatClient):  # type: ignore[misc]
 
     def __init__(self, appid: str, secret: str, base: str, timeout: float, cache: TokenCache) -> None:
         super().__init__(appid, secret, timeout=timeout, auto_retry=False)
-        _settle_environment(self._http, base)
+        settle_environment(self._http, base)
         self.base = base
         self.cache = cache
         self.API_BASE_URL = f"{base}/cgi-bin/"

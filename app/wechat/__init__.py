@@ -1,4 +1,5 @@
-"""WeChat mini-program: login, phone numbers, QR codes, subscribe messages, and the fake server."""
+"""WeChat's errors as the envelope, and the fake server's CLI (the client itself: app.clients.wechat; login:
+app.reporters.login; subscribe messages: app.notify.subscribe)."""
 
 from __future__ import annotations
 
