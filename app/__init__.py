@@ -124,7 +124,7 @@ def create_app(
     register_input_guard(app)  # after the body limits: it reads the form
     register_security_headers(app)
     register_blueprints(app)
-    from app.errors import register_error_handlers
+    from app.core.errorhandlers import register_error_handlers
 
     register_error_handlers(app)
     register_cli(app)
@@ -291,6 +291,7 @@ def _writes_or_locks(statement: str, context: Any) -> bool:
 def register_blueprints(app: Flask) -> None:
     from app import health
     from app.admin import routes as admin_routes
+    from app.admin import units as units_admin
     from app.auth import routes as auth_routes
     from app.auth import templating
     from app.core.rest import api
@@ -301,11 +302,10 @@ def register_blueprints(app: Flask) -> None:
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
     from app.reports import routes as reports_routes
+    from app.review import liaison as units_liaison
     from app.review import routes as review_routes
     from app.stats import routes as stats_routes
-    from app.units import admin as units_admin
     from app.units import api as units_api
-    from app.units import liaison as units_liaison
     from app.units import routes as units_routes
     from app.wechat import init_app as init_wechat
 

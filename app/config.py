@@ -201,7 +201,7 @@ class Settings:
     step_up_minutes: int = 10  # a second-factor code keeps sensitive actions open this long; 0: every one asks
     staff_login_rate_limit: str = "100 per hour;20 per minute"
     log_level: str = "INFO"
-    # WeChat gateway resilience (app/wechat/client.py): circuit breaker and per-process bulkhead.
+    # WeChat gateway resilience (app/clients/wechat.py): circuit breaker and per-process bulkhead.
     wechat_breaker_failures: int = 5
     wechat_breaker_cooldown: int = 30
     wechat_max_concurrent: int = 12

@@ -2,15 +2,15 @@
 
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import RecoveryCode, StaffSession, StaffUser
+from app.clients.tokens import WeChatAccessToken
 from app.crypto.models import DataKey
 from app.notify.models import DutyShift, JobRun, NotifyStep, OutboxMessage, SandboxMessage, WorkerHeartbeat
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant
 from app.reports.models import Attachment, Report, ReportCategory, ReportEvent, TrackingCounter
-from app.review.models import Question, Referral, Transfer
+from app.reports.records import Question, Referral, Transfer
 from app.units.models import Unit, UnitLiaison, UnitQrCode
-from app.wechat.tokens import WeChatAccessToken
 
 __all__ = [
     "Attachment", "AuditEntry", "AuditHead", "DataKey", "JobRun", "Office", "OfficeDistrict", "OutboxMessage",

@@ -134,7 +134,7 @@ def _direct_posts(port: int, openid: str, count: int) -> float:
 def run(env: dict[str, str], directory: Path, messages: int, problems: list[str]) -> WorkerFigure:
     from app.notify import service as notify
     from app.notify import worker
-    from app.wechat.subscribe import CHANNEL
+    from app.notify.subscribe import CHANNEL
 
     port = free_port()
     fake_env = wechat_env(env, port)
@@ -188,7 +188,7 @@ def _pickups(bench_app: BenchApp, env: dict[str, str], port: int, directory: Pat
              reporter_id: Any, problems: list[str]) -> list[float]:
     """Milliseconds from an outbox row's commit to its delivery at the fake, through an idle worker process."""
     from app.notify import service as notify
-    from app.wechat.subscribe import CHANNEL
+    from app.notify.subscribe import CHANNEL
 
     log = directory / "notify-worker.log"
     with log.open("wb") as fh:

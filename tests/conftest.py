@@ -26,12 +26,12 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from app.clients.fake_wechat import FakeWeChat, FakeWeChatServer
 from app.config import Settings
 from app.crypto import keyfile as keyring_file
 from app.extensions import db, limiter
 from app.reporters import service as reporters
 from app.units.models import Unit
-from app.wechat.fake import FakeWeChat, FakeWeChatServer
 from tests.factories import create_unit
 
 PG_URL = os.environ.get("QZBG_TEST_DATABASE_URL")

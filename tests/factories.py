@@ -14,7 +14,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def valid_id_number(born: dt.date, area: str = "330102", serial: str = "123") -> str:
-    from app.reports.idcard import check_digit
+    from app.core.idcard import check_digit
 
     first17 = f"{area}{born:%Y%m%d}{serial}"
     return first17 + check_digit(first17)
@@ -52,7 +52,7 @@ def report_body(**sections: Any) -> dict[str, Any]:
 
 def staff_actor(role: str = "prosecutor") -> Any:
     """A staff actor for service calls (the staff side's accounts come later)."""
-    from app.auth.actor import Actor, ActorKind
+    from app.core.actor import Actor, ActorKind
 
     return Actor(ActorKind.STAFF, id=uuid.UUID(int=1), role=role)
 
@@ -94,7 +94,7 @@ def create_report(
     ``reporter`` is a Reporter (a mini-program report) or None (the web form); ``sections`` override the body
     as in ``report_body``.
     """
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
     from app.extensions import db
     from app.reports import service
     from app.reports.schemas import ReportBody

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from app.reports.idcard import age_on, birth_date
-from app.wechat.fake import FakeWeChat
+from app.clients.fake_wechat import FakeWeChat
+from app.core.idcard import age_on, birth_date
 from tests.conftest import RELAXED_LIMIT, ReporterLogin, login_reporter
 from tests.factories import CST, report_body, valid_id_number
 from tests.wechat.conftest import TEMPLATE, wechat_settings

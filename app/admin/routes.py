@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.audit import queries as audit_queries
+from app.admin import audit_entries
 from app.auth import queries as auth_queries
 from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
@@ -46,7 +46,7 @@ def audit_log() -> ResponseReturnValue:
     """The office's audit entries, newest first, filtered by actor, action, target and date."""
     args: dict[str, Any] = {k: (request.args.get(k) or "").strip()[:64] for k in ("actor", "action", "target",
                                                                                    "from", "to", "before")}
-    page = audit_queries.office_entries(current_actor().office_id, args)
+    page = audit_entries.office_entries(current_actor().office_id, args)
     return render_template("admin/audit.html", entries=page.entries, names=page.names, args=args,
                            next_before=page.next_before)
 

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry, AuditHead
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.db import READ, intent, unit_of_work
 from app.extensions import db
 

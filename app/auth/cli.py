@@ -10,8 +10,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.auth import service
-from app.auth.actor import Actor
 from app.auth.models import ROLES, StaffUser
+from app.core.actor import Actor
 from app.core.db import unit_of_work
 from app.errors import AppError
 from app.extensions import db

@@ -20,8 +20,8 @@ from flask import current_app, g, redirect, request
 from werkzeug.wrappers import Response
 
 from app.auth import permissions, sessions, stepup
-from app.auth.actor import Actor
 from app.auth.models import StaffSession, StaffUser
+from app.core.actor import Actor
 from app.core.ratelimit import client_address
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -26,10 +26,10 @@ from werkzeug.wrappers import Response
 
 from app.audit import service as audit
 from app.auth import permissions, service, sessions, stepup, totp
-from app.auth.actor import Actor, ActorKind
 from app.auth.guard import current_actor, current_session, request_actor, safe_next, staff_required
 from app.auth.models import StaffUser
 from app.auth.templating import landing
+from app.core.actor import Actor, ActorKind
 from app.core.db import keep_on_error, transactional
 from app.core.ratelimit import client_address
 from app.errors import ValidationError

@@ -20,13 +20,13 @@ from sqlalchemy import func, select, update
 
 from app.audit import service as audit
 from app.auth import passwords, sessions, totp
-from app.auth.actor import Actor
 from app.auth.models import ROLES, RecoveryCode, StaffUser
+from app.core.actor import Actor
+from app.core.idcard import MOBILE
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import Office, PoliceUnit
-from app.reports.idcard import MOBILE
 from app.units.models import Unit
 
 # WeCom's rule for a member's UserID: 1-64 characters of letters, digits and _-@., a letter or digit first.

@@ -232,7 +232,7 @@ class QzbgApi(Api):  # type: ignore[misc]
     DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self) -> None:
-        """``app.errors.register_error_handlers`` owns every error response."""
+        """``app.core.errorhandlers.register_error_handlers`` owns every error response."""
 
     def _init_spec(self, **kwargs: Any) -> None:
         super()._init_spec(**kwargs)

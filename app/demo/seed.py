@@ -28,18 +28,19 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.auth import service as auth
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
 from app.core import imports
+from app.core.actor import Actor
+from app.core.idcard import check_digit
 from app.extensions import db
 from app.offices import queries as offices
 from app.offices import service as offices_service
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters import service as reporters
 from app.reporters.models import Reporter
+from app.reports import answers
 from app.reports import service as reports
 from app.reports.constants import CATEGORIES
-from app.reports.idcard import check_digit
 from app.reports.models import Attachment, Report, TrackingCounter
 from app.reports.schemas import ReportBody
 from app.review import service as review
@@ -429,7 +430,7 @@ class _Seeder:
         add(after(2), ask)
         if channel != "phone" and self.rng.random() < 0.7:
             who = Actor.reporter(reporter.id) if reporter else Actor.public()
-            add(after(12), lambda r, t: review.answer(r, asked_holder["q"].id, ANSWERS[pick], actor=who, now=t))
+            add(after(12), lambda r, t: answers.record_answer(r, asked_holder["q"].id, ANSWERS[pick], actor=who, now=t))
 
     def transfer(self, report: Report, at: dt.datetime, prosecutor: Actor, police_unit: str) -> None:
         number = f"示检未移〔{at.astimezone(CST):%Y}〕{self.rng.randint(1, 999)}号"

@@ -51,10 +51,14 @@ def retry_all() -> ResponseReturnValue:
 
 
 def register(app: Flask) -> None:
-    """The blueprint, and ``notify_worker_down()`` for staff/base.html's banner (asked only where it shows)."""
+    """The blueprint, ``notify_worker_down()`` for staff/base.html's banner (asked only where it shows), and the
+    notify package's ear for the reports' news (``app.reports.news``: a new report, a changed status, an answer)."""
     from app.notify.heartbeat import worker_down
+    from app.notify.service import hear
+    from app.reports import news
 
     app.register_blueprint(bp)
+    news.listen(app, hear)
 
     @app.context_processor
     def worker_state() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The channel interface, and the one place that says which channels exist.
+"""The channel interface, and which channels are configured (their implementations by name: app.notify.registry).
 
 A channel delivers one outbox message in three steps, so no transaction (on
 SQLite, no write lock) is held while a provider is slow:
@@ -13,28 +13,14 @@ SQLite, no write lock) is held while a provider is slow:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from flask import current_app
 
+from app.clients.outcomes import GiveUp, Retry
 from app.notify.models import OutboxMessage
 
-
-class Retry(Exception):
-    """Try again later (provider down, rate limited)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-class GiveUp(Exception):
-    """Never going to work (no grant, bad data): the message is dead."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+__all__ = ["NONE", "SANDBOX", "Channel", "GiveUp", "Retry", "configured_channels"]
 
 
 class Channel(Protocol):
@@ -54,7 +40,7 @@ NONE = "none"  # no working channel: the row is kept, dead, never claimed by the
 def configured_channels() -> list[str]:
     """The channels that can deliver now, by name: those whose settings are complete, and the sandbox. In
     training mode (``QZBG_TRAINING=1``) only the sandbox: nothing real leaves. ``/readyz`` shows this list."""
-    from app.wechat.client import configured as wechat_configured
+    from app.clients.wechat import configured as wechat_configured
 
     settings = current_app.config["QZBG"]
     if settings.training:
@@ -69,18 +55,3 @@ def configured_channels() -> list[str]:
     if wechat_configured(settings):
         names.append("wechat_subscribe")
     return [*names, SANDBOX]
-
-
-def channels() -> dict[str, Channel]:
-    """Every channel the worker can deliver on now, by the name outbox rows carry: only configured ones."""
-    from app.notify.email import EmailChannel
-    from app.notify.sandbox import SandboxChannel
-    from app.notify.sms import SmsChannel
-    from app.notify.wecom import WeComChannel
-    from app.wechat.subscribe import SubscribeChannel
-
-    known: dict[str, Callable[[], Channel]] = {
-        "wecom": WeComChannel, "email": EmailChannel, "sms": SmsChannel, "wechat_subscribe": SubscribeChannel,
-        SANDBOX: SandboxChannel,
-    }
-    return {name: known[name]() for name in configured_channels()}

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 
 from app.audit import service as audit
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import NotFoundError
 from app.extensions import db
 from app.notify.models import OutboxMessage

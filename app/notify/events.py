@@ -27,8 +27,8 @@ from app.notify import routing
 from app.notify.models import NotifyStep
 from app.notify.service import Kind, enqueue
 from app.reports.models import Report
+from app.reports.records import Transfer
 from app.reports.states import Status
-from app.review.models import Transfer
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -92,7 +92,7 @@ def _count(*where: object) -> int:
 
 def run_daily_digest(now: dt.datetime) -> int:
     """Each prosecutor's and lead's counts of what waits, once per CST day; returns how many were queued."""
-    from app.review.queries import overdue_condition
+    from app.reports.overdue import overdue_condition
 
     day = now.astimezone(CST).date().isoformat()
     sent = 0

@@ -10,8 +10,8 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
 from app.notify.models import STAFF_CHANNELS, DutyShift

@@ -28,8 +28,8 @@ class Kept:
 
 
 def _reporter_message(message: OutboxMessage) -> tuple[str, str]:
+    from app.notify import subscribe
     from app.reports.models import Report
-    from app.wechat import subscribe
 
     report = db.session.get(Report, message.report_id)
     if report is None:

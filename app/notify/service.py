@@ -27,7 +27,7 @@ from app.notify.models import STAFF_CHANNELS, OutboxMessage
 
 if TYPE_CHECKING:
     from app.reports.models import Report
-    from app.review.models import Transfer
+    from app.reports.records import Transfer
 
 
 class Kind(enum.StrEnum):
@@ -96,8 +96,18 @@ def enqueue(
     return messages
 
 
+# The reports package's news (app.reports.news), and the kind of message each calls for.
+NEWS_KINDS = {"new_report": Kind.NEW_REPORT, "status_changed": Kind.REPORTER_STATUS_CHANGED,
+              "reporter_answered": Kind.REPORTER_ANSWERED}
+
+
+def hear(news: str, report: Report, now: dt.datetime) -> None:
+    """A report's news (``app.reports.news.News``): queue what it calls for, in the caller's transaction."""
+    enqueue(NEWS_KINDS[news], report=report, now=now)
+
+
 def _reporter_status(report: Report | None, now: dt.datetime) -> list[OutboxMessage]:
-    from app.wechat import subscribe
+    from app.notify import subscribe
 
     assert report is not None
     payload = subscribe.status_payload(report, now)

@@ -40,8 +40,9 @@ from sqlalchemy import select
 from app.core.db import READ, intent, unit_of_work
 from app.extensions import db
 from app.notify import heartbeat
-from app.notify.channels import Channel, GiveUp, Retry, channels
+from app.notify.channels import Channel, GiveUp, Retry
 from app.notify.models import OutboxMessage
+from app.notify.registry import channels
 
 log = logging.getLogger("qzbg.notify")
 MAX_ATTEMPTS = 6  # QZBG_NOTIFY_MAX_ATTEMPTS's default

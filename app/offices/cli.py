@@ -10,7 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from app.audit import service as audit
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.db import unit_of_work
 from app.errors import AppError
 from app.offices import queries, service

@@ -12,12 +12,12 @@ from app.core.dbtypes import utcnow
 from app.core.rest import BEARER, ApiBlueprint
 from app.errors import ValidationError
 from app.extensions import limiter
+from app.reporters import login as wechat_login
 from app.reporters import service as reporters
 from app.reporters import subscriptions
 from app.reporters.auth import current_reporter, current_token, reporter_required
 from app.reporters.models import Reporter
 from app.reporters.schemas import CodeIn, LoginOut, MeOut, PhoneOut, SubscriptionsIn, SubscriptionsOut
-from app.wechat import service
 
 blp = ApiBlueprint("api_reporters", __name__, url_prefix="/api/v1", description="小程序登录与订阅消息")
 
@@ -46,7 +46,7 @@ def no_store(response: Any) -> Any:
 def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
     """Exchange a wx.login code for a bearer token."""
     settings = current_app.config["QZBG"]
-    result = service.login(data["code"], now=utcnow(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
+    result = wechat_login.login(data["code"], now=utcnow(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
     return {"token": result.token, "expires_in": result.expires_in, "reporter": _reporter_out(result.reporter)}
 
 
@@ -70,7 +70,7 @@ def logout() -> None:
 @blp.errors(400, 401, 413, 415, 422, 429, 503)
 def verify_phone(data: dict[str, Any]) -> dict[str, Any]:
     """Verify the reporter's phone number with a getPhoneNumber code."""
-    masked = service.verify_phone(current_reporter(), data["code"], now=utcnow())
+    masked = wechat_login.verify_phone(current_reporter(), data["code"], now=utcnow())
     return {"phone_verified": True, "phone_masked": masked}
 
 
@@ -83,7 +83,8 @@ def get_me() -> dict[str, Any]:
     """The reporter's own account, with the verified phone number to prefill a report."""
     reporter = current_reporter()
     phone = reporter.unseal("phone_data")
-    return {**_reporter_out(reporter), "phone": phone, "phone_masked": service.mask_phone(phone) if phone else None}
+    masked = wechat_login.mask_phone(phone) if phone else None
+    return {**_reporter_out(reporter), "phone": phone, "phone_masked": masked}
 
 
 @blp.route("/subscriptions", methods=["POST"])

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.db import transactional
 from app.core.dbtypes import utcnow
 from app.core.ratelimit import intake_limited

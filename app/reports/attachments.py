@@ -58,7 +58,7 @@ from app.errors import ConflictError, PayloadTooLargeError, ServiceUnavailableEr
 from app.extensions import db
 from app.reports import photos
 from app.reports.models import Attachment, Report
-from app.review.models import Question
+from app.reports.records import Question
 
 log = logging.getLogger("qzbg.attachments")
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.reports.models import SEALED_SECTIONS, Report
+from app.reports.records import Question
 from app.reports.states import REPORTER_STATUS, REPORTER_STATUS_LABELS
-from app.review.models import Question
 
 
 def reporter_summary(report: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.db import transactional
 from app.core.ratelimit import intake_limited
 from app.errors import (

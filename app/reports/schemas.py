@@ -21,47 +21,19 @@ from app.core.fields import (
     DistrictCode,
     ListIn,
     NestedIn,
+    Phone,
     QueryInt,
     StrictBool,
     StrictInt,
     StrictSchema,
     Text,
-    blank_pattern,
 )
+from app.core.idcard import age_on, birth_date, normalise_id_number
 from app.reports.constants import CATEGORIES, GENDERS
-from app.reports.idcard import LANDLINE, MOBILE, age_on, birth_date, is_phone, normalise_id_number
 from app.reports.states import REPORTER_STATUS_LABELS
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 CST = dt.timezone(dt.timedelta(hours=8))
-
-
-class Phone(Text):
-    default_error_messages = {  # noqa: RUF012
-        **Text.default_error_messages,
-        "phone": "请填写11位手机号码，或带区号的固定电话（如 0571-88888888）",
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=20, **kwargs)
-
-    def openapi_properties(self, ret: dict[str, Any]) -> dict[str, Any]:
-        # As the document states it: ASCII digits (full-width ones and spaces are also taken, and dropped).
-        pattern = f"^(?:{MOBILE.pattern[1:-1]}|{LANDLINE.pattern[1:-1]})$"
-        return {"maxLength": 20, "pattern": f"{blank_pattern()}|{pattern}" if self.allow_none else pattern}
-
-    # A blank optional text is None (missing), hence the wider return type than String's.
-    def _deserialize(  # type: ignore[override]
-        self, value: Any, attr: str | None, data: Any, **kwargs: Any
-    ) -> str | None:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if text is None:
-            return None
-        # Full-width digits from a Chinese IME become ASCII; other scripts' digits (which \d takes) are refused.
-        text = unicodedata.normalize("NFKC", text).replace(" ", "")
-        if not text.isascii() or not is_phone(text):
-            raise self.make_error("phone")
-        return text
 
 
 class IdNumber(Text):

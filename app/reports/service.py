@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 import secrets
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,16 +19,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
+from app.core.idcard import age_on, birth_date
 from app.core.logs import security_event
 from app.crypto.vault import get_vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
-from app.notify import service as notify
 from app.offices.models import OfficeDistrict
 from app.reporters.models import Reporter
+from app.reports import news
 from app.reports.constants import age_band
-from app.reports.idcard import age_on, birth_date
 from app.reports.models import SEALED_SECTIONS, ClosedReportCount, Report, ReportEvent
 from app.reports.queries import report_id_by_client_key
 from app.reports.states import REPORTER_STATUS, Action, Status, transition
@@ -40,6 +42,42 @@ STATUS_CODE_LENGTH = 10
 TRACKING_NO_SHAPE = re.compile(r"QZBG-[0-9]{4}-[0-9]{6,10}")
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH = _hasher.hash("qzbg-dummy-status-code")
+# What the staff side is told when someone else changed the report between its read and this write.
+CHANGED = "该线索已被他人修改，请查看最新状态后再操作"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ReportChangedError(ConflictError):
+    """Someone else changed the report between its read and this write (a stale version): each side words it
+    for its own readers (the reporter's answers, app/reports/answers.py)."""
+
+
+def one_at_a_time(action: F) -> F:
+    """Two people acting on one report at once: the one whose write finds a newer version is told so."""
+
+    @functools.wraps(action)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return action(*args, **kwargs)
+        except StaleDataError:
+            raise ReportChangedError(CHANGED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+NOTE_MAX = 5000
+
+
+def checked_text(value: str | None, field: str, *, required: bool = True, limit: int = NOTE_MAX) -> str | None:
+    """A free text of a form, stripped; ValidationError on ``field`` when missing (if ``required``) or too long."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise ValidationError(fields={field: ["此项必填"]})
+        return None
+    if len(text) > limit:
+        raise ValidationError(fields={field: [f"不能超过 {limit} 个字"]})
+    return text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +160,7 @@ def submit(
         if existing_id is None:
             raise
         return Submission(_stored(existing_id), created=False)
-    notify.enqueue(notify.Kind.NEW_REPORT, report=report, now=now)  # the prosecutors on duty hear of it
+    news.announce(news.News.NEW_REPORT, report, now)  # the prosecutors on duty hear of it
     if reporter is not None and unit is not None and reporter.unit_id != unit.id:
         reporter.unit_id = unit.id  # the unit the reporter files for, shown at their next login
     return Submission(report, created=True)
@@ -198,10 +236,10 @@ def change_status(
             # A practice report never reaches a real channel; the sandbox channel (QZBG_TRAINING) is the notify
             # package's to route to.
             if REPORTER_STATUS[target] != before and not report.training:
-                notify.enqueue(notify.Kind.REPORTER_STATUS_CHANGED, report=report, now=now)
+                news.announce(news.News.STATUS_CHANGED, report, now)
         db.session.flush()
     except StaleDataError:
-        raise ConflictError("该线索已被他人修改，请刷新后重试") from None
+        raise ReportChangedError("该线索已被他人修改，请刷新后重试") from None
     if (event.from_status == Status.CLOSED) != (target == Status.CLOSED):
         # After the report's own UPDATE: a transaction locks the report row, then its office's counter row.
         _count_closed(report.office_id, 1 if target == Status.CLOSED else -1)

@@ -21,7 +21,7 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.crypto.models import DataKey
 from app.extensions import db
 from app.reports.models import Attachment, Report

@@ -12,12 +12,12 @@ import uuid
 
 from sqlalchemy import select
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import NotFoundError
 from app.extensions import db
 from app.reports.models import Report
+from app.reports.records import Transfer
 from app.reports.states import PROSECUTORS
-from app.review.models import Transfer
 
 NOT_FOUND = "找不到该线索"
 

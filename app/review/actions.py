@@ -25,9 +25,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.auth import permissions
-from app.auth.actor import Actor
 from app.auth.guard import current_session, step_up_redirect, stepped_up
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.notify.channels import NONE
@@ -35,10 +35,10 @@ from app.notify.models import OutboxMessage
 from app.notify.service import Kind
 from app.offices.models import PoliceUnit
 from app.reports.models import Report
+from app.reports.records import AGENCIES, CLOSE_REASONS, FEEDBACK_OUTCOMES, RISKS, SUPERVISION_RESULTS
 from app.reports.states import RULES, Action, Rule
 from app.review import access, presenters
 from app.review import service as review
-from app.review.models import AGENCIES, CLOSE_REASONS, FEEDBACK_OUTCOMES, RISKS, SUPERVISION_RESULTS
 from app.review.schemas import SCHEMAS
 
 CHANGED_MESSAGE = "该线索已被他人修改，请查看最新状态后再操作"

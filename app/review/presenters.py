@@ -15,17 +15,15 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.errors import NotFoundError
 from app.extensions import db
 from app.offices import queries as offices
 from app.offices.models import Office
 from app.reports.constants import CATEGORIES, GENDER_LABELS
 from app.reports.models import Attachment, Report
-from app.reports.states import RULES, STATUS_LABELS, Action, allowed_actions
-from app.review.access import shows_reporter
-from app.review.models import (
+from app.reports.records import (
     AGENCIES,
     CLOSE_REASONS,
     FEEDBACK_OUTCOMES,
@@ -35,6 +33,8 @@ from app.review.models import (
     Referral,
     Transfer,
 )
+from app.reports.states import RULES, STATUS_LABELS, Action, allowed_actions
+from app.review.access import shows_reporter
 
 NOT_FOUND = "找不到该线索"
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})

@@ -19,18 +19,19 @@ import unicodedata
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import selectinload
 
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core.actor import Actor
+from app.core.idcard import is_phone, normalise_id_number
 from app.crypto.vault import DecryptionError, get_vault
 from app.extensions import db
 from app.reports.constants import CATEGORIES
-from app.reports.idcard import is_phone, normalise_id_number
-from app.reports.models import OPEN_REPORTS, ClosedReportCount, Report, ReportCategory
+from app.reports.models import ClosedReportCount, Report, ReportCategory
+from app.reports.overdue import open_condition, open_transfer, overdue_condition, overdue_conditions
+from app.reports.records import Transfer
 from app.reports.states import Status
-from app.review.models import Transfer
 from app.units.models import Unit
 
 PAGE = 50
@@ -48,46 +49,18 @@ OVERDUE_KINDS: dict[str, str] = {
 log = logging.getLogger("qzbg.review")
 
 
-def _open_transfer() -> Any:
-    return select(Transfer.id).where(Transfer.report_id == Report.id, Transfer.state == "open")
-
-
 def visible(actor: Actor) -> Any:
     """The reports ``actor`` may see at all: their office's; police only those with an open transfer to their
     unit (a returned or closed transfer drops out of their list)."""
     stmt = select(Report).where(Report.office_id == actor.office_id)
     if actor.role == "police":
-        stmt = stmt.where(exists(_open_transfer().where(Transfer.police_unit_id == actor.police_unit_id)))
+        stmt = stmt.where(exists(open_transfer().where(Transfer.police_unit_id == actor.police_unit_id)))
     return stmt
-
-
-def _overdue_conditions(now: dt.datetime) -> dict[str, ColumnElement[bool]]:
-    """Each kind of past-due (DOMAIN.md's deadlines) as a condition on a report row."""
-    transfer = _open_transfer()
-    return {
-        "acknowledge": and_(Report.acknowledged_at.is_(None), Report.status == Status.NEW.value,
-                            Report.acknowledge_due_at < now),
-        "police_receipt": exists(transfer.where(Transfer.acknowledged_at.is_(None), Transfer.receipt_due_at < now)),
-        "police_feedback": exists(transfer.where(Transfer.feedback_at.is_(None), Transfer.feedback_due_at < now)),
-        "supervision_answer": exists(transfer.where(
-            Transfer.supervision_requested_at.is_not(None), Transfer.explained_at.is_(None),
-            Transfer.concluded_at.is_(None), Transfer.supervision_answer_due_at < now,
-        )),
-    }
-
-
-def _open() -> ColumnElement[bool]:
-    """Not closed, spelled as the partial index's predicate (a literal, so the planner matches the index)."""
-    return text(OPEN_REPORTS)  # type: ignore[return-value]
-
-
-def overdue_condition(now: dt.datetime) -> ColumnElement[bool]:
-    return and_(_open(), or_(*_overdue_conditions(now).values()))
 
 
 def _first_band(now: dt.datetime) -> ColumnElement[bool]:
     """Open and urgent, or past a deadline: listed before everything else."""
-    return and_(_open(), or_(Report.urgent.is_(true()), *_overdue_conditions(now).values()))
+    return and_(open_condition(), or_(Report.urgent.is_(true()), *overdue_conditions(now).values()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,7 +251,7 @@ def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datet
     filters = filters or Filters()
     base = _filtered(actor, filters, at, with_status=False)
     counts = Counts({status.value: 0 for status in Status})
-    grouped = base.where(_open()).with_only_columns(Report.status, func.count()).group_by(Report.status)
+    grouped = base.where(open_condition()).with_only_columns(Report.status, func.count()).group_by(Report.status)
     counts.update({status: int(n) for status, n in db.session.execute(grouped)})
     if actor.role != "police" and not filters.narrows:
         counts[Status.CLOSED.value] = closed_count(actor.office_id)
@@ -452,7 +425,7 @@ def overdue(actor: Actor, *, now: dt.datetime, limit: int = 200) -> dict[str, li
     """What is past due, by kind, oldest deadline first (at most ``limit`` of each kind)."""
     found: dict[str, list[OverdueItem]] = {kind: [] for kind in OVERDUE_KINDS}
     scope = visible(actor).where(Report.status != Status.CLOSED.value, training_queue(False))
-    due = scope.with_only_columns(Report, Report.acknowledge_due_at).where(_overdue_conditions(now)["acknowledge"])
+    due = scope.with_only_columns(Report, Report.acknowledge_due_at).where(overdue_conditions(now)["acknowledge"])
     for report, at in db.session.execute(due.order_by(Report.acknowledge_due_at).limit(limit)):
         found["acknowledge"].append(OverdueItem(report, "acknowledge", at))
     ids = scope.with_only_columns(Report.id)

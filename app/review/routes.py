@@ -23,9 +23,9 @@ from app.reports import service as reports_service
 from app.reports.attachments import open_blob
 from app.reports.constants import CATEGORIES, CATEGORY_SHORT, GENDER_LABELS
 from app.reports.form import FIELD_NAMES, FORM_KEY, parse_report_form
+from app.reports.records import Transfer
 from app.reports.states import STATUS_LABELS
 from app.review import access, actions, presenters, queries
-from app.review.models import Transfer
 from app.units import queries as units
 
 bp = Blueprint("review", __name__, url_prefix="/review")

@@ -11,8 +11,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
+from app.reports.records import AGENCIES, CLOSE_REASONS, FEEDBACK_OUTCOMES, RISKS, SUPERVISION_RESULTS
 from app.reports.states import Action
-from app.review.models import AGENCIES, CLOSE_REASONS, FEEDBACK_OUTCOMES, RISKS, SUPERVISION_RESULTS
 
 NOTE_MAX = 5000
 REQUIRED = "此项必填"

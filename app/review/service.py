@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import service as audit
-from app.auth.actor import Actor
 from app.auth.models import StaffUser
+from app.core.actor import Actor
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.notify import service as notify
 from app.offices.models import PoliceUnit
 from app.reports import service as reports
 from app.reports.models import Report, ReportEvent
-from app.reports.states import Action, Status, transition
-from app.review import access
-from app.review.models import (
+from app.reports.records import (
     AGENCIES,
     CLOSE_REASONS,
     FEEDBACK_OUTCOMES,
@@ -41,23 +36,8 @@ from app.review.models import (
     Referral,
     Transfer,
 )
-
-CHANGED = "该线索已被他人修改，请查看最新状态后再操作"
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _one_at_a_time(action: F) -> F:
-    """Two people acting on one report at once: the one whose write finds a newer version is told so."""
-
-    @functools.wraps(action)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return action(*args, **kwargs)
-        except StaleDataError:
-            raise ConflictError(CHANGED) from None
-
-    return wrapper  # type: ignore[return-value]
-NOTE_MAX = 5000
+from app.reports.states import Action, Status, transition
+from app.review import access
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,18 +51,7 @@ class Deadlines:
 
 def _check_version(report: Report, version: int) -> None:
     if report.version != version:
-        raise ConflictError(CHANGED)
-
-
-def _text(value: str | None, field: str, *, required: bool = True, limit: int = NOTE_MAX) -> str | None:
-    text = (value or "").strip()
-    if not text:
-        if required:
-            raise ValidationError(fields={field: ["此项必填"]})
-        return None
-    if len(text) > limit:
-        raise ValidationError(fields={field: [f"不能超过 {limit} 个字"]})
-    return text
+        raise reports.ReportChangedError(reports.CHANGED)
 
 
 def _choice(value: str | None, field: str, choices: dict[str, str]) -> str:
@@ -112,7 +81,7 @@ def _begin(report: Report, action: Action, actor: Actor, version: int) -> Transf
     return transfer
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def acknowledge(report: Report, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     """签收: the office has the report; the acknowledgement deadline is met."""
     _begin(report, Action.ACKNOWLEDGE, actor, version)
@@ -122,7 +91,7 @@ def acknowledge(report: Report, *, actor: Actor, version: int, now: dt.datetime)
     return _step(report, Action.ACKNOWLEDGE, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def assign(report: Report, assignee: str, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     """A lead gives the report to a prosecutor (or lead) of the office."""
     _begin(report, Action.ASSIGN, actor, version)
@@ -133,25 +102,25 @@ def assign(report: Report, assignee: str, *, actor: Actor, version: int, now: dt
     return _step(report, Action.ASSIGN, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def set_risk(report: Report, risk: str, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     _begin(report, Action.SET_RISK, actor, version)
     report.risk = _choice(risk, "risk", RISKS)
     return _step(report, Action.SET_RISK, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def add_note(report: Report, note: str, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     """An internal note: sealed, never shown to the reporter or the police."""
     _begin(report, Action.ADD_NOTE, actor, version)
-    return _step(report, Action.ADD_NOTE, actor, now, note=_text(note, "note"))
+    return _step(report, Action.ADD_NOTE, actor, now, note=reports.checked_text(note, "note"))
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def ask_reporter(report: Report, question: str, *, actor: Actor, version: int, now: dt.datetime) -> Question:
     """补充材料: a question the reporter sees in the mini-program and on the web status page."""
     _begin(report, Action.ASK_REPORTER, actor, version)
-    text = _text(question, "question", limit=1000)
+    text = reports.checked_text(question, "question", limit=1000)
     asked = Question(id=uuid.uuid4(), report_id=report.id, asked_at=now, asked_by=actor.id)
     asked.report = report
     asked.seal("text_data", text)
@@ -160,22 +129,7 @@ def ask_reporter(report: Report, question: str, *, actor: Actor, version: int, n
     return asked
 
 
-@_one_at_a_time
-def answer(report: Report, question_id: uuid.UUID, text: str, *, actor: Actor, now: dt.datetime) -> Question:
-    """The reporter answers an open question (no version: the reporter's view has none)."""
-    asked = db.session.get(Question, question_id)
-    if asked is None or asked.report_id != report.id:
-        raise ValidationError(fields={"question_id": ["找不到该问题"]})
-    if asked.answered_at is not None:
-        raise ConflictError("该问题已回答")
-    asked.seal("answer_data", _text(text, "text"))
-    asked.answered_at = now
-    reports.change_status(report, Action.ANSWER, actor=actor, now=now)
-    notify.enqueue(notify.Kind.REPORTER_ANSWERED, report=report, now=now)  # the assigned prosecutor
-    return asked
-
-
-@_one_at_a_time
+@reports.one_at_a_time
 def transfer(
     report: Report, *, police_unit: str, document_no: str, contact: str | None, share_reporter: bool,
     note: str | None, actor: Actor, version: int, now: dt.datetime, deadlines: Deadlines,
@@ -186,7 +140,7 @@ def transfer(
     unit = db.session.scalars(select(PoliceUnit).where(PoliceUnit.code == (police_unit or "").strip())).first()
     if unit is None or unit.office_id != report.office_id or not unit.active:
         raise ValidationError(fields={"police_unit": ["请选择本院辖区的公安机关"]})
-    number = _text(document_no, "document_no", limit=64)
+    number = reports.checked_text(document_no, "document_no", limit=64)
     record = Transfer(
         id=uuid.uuid4(), report_id=report.id, office_id=report.office_id, report_submitted_at=report.submitted_at,
         training=report.training,
@@ -195,8 +149,8 @@ def transfer(
         receipt_due_at=now + deadlines.police_receipt, feedback_due_at=now + deadlines.police_feedback,
     )
     record.report = report
-    for column, value in (("contact_data", _text(contact, "contact", required=False, limit=200)),
-                          ("note_data", _text(note, "note", required=False))):
+    for column, value in (("contact_data", reports.checked_text(contact, "contact", required=False, limit=200)),
+                          ("note_data", reports.checked_text(note, "note", required=False))):
         if value:
             record.seal(column, value)
     db.session.add(record)
@@ -208,11 +162,11 @@ def transfer(
 def _open(report: Report) -> Transfer:
     record = access.open_transfer(report)
     if record is None:
-        raise ConflictError(CHANGED)
+        raise ConflictError(reports.CHANGED)
     return record
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def police_acknowledge(report: Report, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     """签收 by the police unit the report was transferred to."""
     _begin(report, Action.POLICE_ACKNOWLEDGE, actor, version)
@@ -223,17 +177,17 @@ def police_acknowledge(report: Report, *, actor: Actor, version: int, now: dt.da
     return _step(report, Action.POLICE_ACKNOWLEDGE, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def police_return(report: Report, reason: str, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     """退回: not this unit's jurisdiction or not a police matter; back to the prosecutor with the reason."""
     _begin(report, Action.POLICE_RETURN, actor, version)
     record = _open(report)
-    record.seal("return_reason_data", _text(reason, "reason", limit=1000))
+    record.seal("return_reason_data", reports.checked_text(reason, "reason", limit=1000))
     record.returned_at, record.state = now, "returned"
     return _step(report, Action.POLICE_RETURN, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def record_feedback(
     report: Report, *, outcome: str, case_no: str | None, decided_at: dt.date | None, note: str | None,
     actor: Actor, version: int, now: dt.datetime,
@@ -242,11 +196,11 @@ def record_feedback(
     _begin(report, Action.RECORD_FEEDBACK, actor, version)
     record = _open(report)
     record.feedback_outcome = _choice(outcome, "outcome", FEEDBACK_OUTCOMES)
-    record.case_no = _text(case_no, "case_no", required=False, limit=64)
+    record.case_no = reports.checked_text(case_no, "case_no", required=False, limit=64)
     if decided_at is not None and decided_at > now.date() + dt.timedelta(days=1):
         raise ValidationError(fields={"decided_at": ["日期不能晚于今天"]})
     record.decided_on, record.feedback_at = decided_at, now
-    text = _text(note, "note", required=False)
+    text = reports.checked_text(note, "note", required=False)
     if text:
         record.seal("feedback_note_data", text)
     if report.status == Status.SUPERVISING:
@@ -254,7 +208,7 @@ def record_feedback(
     return _step(report, Action.RECORD_FEEDBACK, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def supervise(
     report: Report, note: str, *, actor: Actor, version: int, now: dt.datetime, deadlines: Deadlines
 ) -> ReportEvent:
@@ -263,24 +217,24 @@ def supervise(
     record = _open(report)
     if record.feedback_outcome != "not_filed":
         raise ConflictError("只有不予立案的反馈可以启动立案监督")
-    record.seal("supervision_note_data", _text(note, "note"))
+    record.seal("supervision_note_data", reports.checked_text(note, "note"))
     record.supervision_requested_at = now
     record.supervision_answer_due_at = now + deadlines.supervision_answer
     record.explained_at = record.concluded_at = record.conclusion = None
     return _step(report, Action.SUPERVISE, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def police_explain(report: Report, note: str, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     """The police's explanation of why they did not file."""
     _begin(report, Action.POLICE_EXPLAIN, actor, version)
     record = _open(report)
-    record.seal("explanation_data", _text(note, "note"))
+    record.seal("explanation_data", reports.checked_text(note, "note"))
     record.explained_at = now
     return _step(report, Action.POLICE_EXPLAIN, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def conclude_supervision(
     report: Report, result: str, note: str | None, *, actor: Actor, version: int, now: dt.datetime
 ) -> ReportEvent:
@@ -289,20 +243,20 @@ def conclude_supervision(
     record = _open(report)
     record.conclusion = _choice(result, "result", SUPERVISION_RESULTS)
     record.concluded_at = now
-    text = _text(note, "note", required=False)
+    text = reports.checked_text(note, "note", required=False)
     if text:
         record.seal("conclusion_note_data", text)
     return _step(report, Action.CONCLUDE_SUPERVISION, actor, now)
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def refer(report: Report, agency: str, note: str | None, *, actor: Actor, version: int, now: dt.datetime) -> Referral:
     """Ask another agency for help (民政, 教育, 妇联, 团委 ...); the report stays with the office."""
     _begin(report, Action.REFER, actor, version)
     record = Referral(id=uuid.uuid4(), report_id=report.id, agency=_choice(agency, "agency", AGENCIES),
                       created_at=now, created_by=actor.id)
     record.report = report
-    text = _text(note, "note", required=False)
+    text = reports.checked_text(note, "note", required=False)
     if text:
         record.seal("note_data", text)
     db.session.add(record)
@@ -310,7 +264,7 @@ def refer(report: Report, agency: str, note: str | None, *, actor: Actor, versio
     return record
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def close(
     report: Report, reason: str, *, merge_into: str | None, note: str | None, actor: Actor, version: int,
     now: dt.datetime,
@@ -330,14 +284,14 @@ def close(
     if record is not None:
         record.state = "done"
     report.closed_at = now
-    return _step(report, Action.CLOSE, actor, now, note=_text(note, "note", required=False))
+    return _step(report, Action.CLOSE, actor, now, note=reports.checked_text(note, "note", required=False))
 
 
-@_one_at_a_time
+@reports.one_at_a_time
 def reopen(report: Report, note: str | None, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
     _begin(report, Action.REOPEN, actor, version)
     report.close_reason = report.closed_at = report.merged_into_id = None
-    return _step(report, Action.REOPEN, actor, now, note=_text(note, "note", required=False))
+    return _step(report, Action.REOPEN, actor, now, note=reports.checked_text(note, "note", required=False))
 
 
 def deadlines_from(settings: Any) -> Deadlines:

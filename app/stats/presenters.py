@@ -9,7 +9,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.reports.constants import CATEGORY_SHORT
 from app.stats import charts
 from app.stats.queries import CST, HEADLINES, Figures, Period, Scope, Spread

@@ -47,8 +47,8 @@ from app.core.dbtypes import UTCDateTime
 from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.models import Report, ReportCategory
+from app.reports.records import Transfer
 from app.reports.states import Status
-from app.review.models import Transfer
 from app.units.models import Unit
 
 CST = dt.timezone(dt.timedelta(hours=8))

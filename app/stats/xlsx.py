@@ -28,8 +28,8 @@ from app.core.spool import EphemeralSpool
 from app.crypto.vault import DecryptionError
 from app.extensions import db
 from app.reports.constants import CATEGORY_SHORT
+from app.reports.records import CLOSE_REASONS, FEEDBACK_OUTCOMES
 from app.reports.states import STATUS_LABELS
-from app.review.models import CLOSE_REASONS, FEEDBACK_OUTCOMES
 from app.stats import queries
 from app.stats.presenters import CHANNEL_LABELS
 from app.units.models import UNIT_TYPES

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.db import unit_of_work
 from app.errors import AppError
 from app.units import qrcodes, service

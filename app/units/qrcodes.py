@@ -20,11 +20,11 @@ import qrcode
 from flask import current_app
 from sqlalchemy import Select, select
 
+from app.clients.wechat import WeChatError, WeChatUnavailable, configured, get_gateway
 from app.core.db import unit_of_work
 from app.core.sniff import sniff
 from app.extensions import db
 from app.units.models import Unit, UnitQrCode
-from app.wechat.client import WeChatError, WeChatUnavailable, configured, get_gateway
 
 log = logging.getLogger("qzbg.units")
 

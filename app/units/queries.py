@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,7 +12,6 @@ from sqlalchemy import func, select
 from app.core.fields import clean_text
 from app.errors import NotFoundError
 from app.extensions import db
-from app.reports.models import Report
 from app.units.models import UNIT_TYPES, Unit, UnitLiaison
 from app.units.schemas import SCENE
 
@@ -84,9 +82,11 @@ def parse_page(value: str | None) -> int:
     return int(text) if len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 10_000 else 1
 
 
-def office_units(office_id: int, filters: UnitFilters, *, phone_bidx: bytes | None = None) -> UnitPage:
-    """One page of an office's units by name, with how many reports name each and how many liaisons it has.
-    ``q`` matches a name or code fragment, or (``phone_bidx``) a liaison's exact phone number."""
+def office_units(office_id: int, filters: UnitFilters, *, report_counts: Callable[[list[int]], dict[int, int]],
+                 phone_bidx: bytes | None = None) -> UnitPage:
+    """One page of an office's units by name, with how many reports name each (``report_counts`` of the page's
+    unit ids: ``app.reports.of_unit.report_counts``) and how many liaisons it has. ``q`` matches a name or code
+    fragment, or (``phone_bidx``) a liaison's exact phone number."""
     stmt = select(Unit).where(Unit.office_id == office_id)
     if filters.type:
         stmt = stmt.where(Unit.type == filters.type)
@@ -105,8 +105,7 @@ def office_units(office_id: int, filters: UnitFilters, *, phone_bidx: bytes | No
     units = list(db.session.scalars(stmt.order_by(Unit.name, Unit.id).offset((page - 1) * PER_PAGE)
                                     .limit(PER_PAGE)))
     ids = [u.id for u in units]
-    return UnitPage(units, _counts(Report.unit_id, ids, Report.training.is_(False)),
-                    _counts(UnitLiaison.unit_id, ids), total, pages)
+    return UnitPage(units, report_counts(ids), _counts(UnitLiaison.unit_id, ids), total, pages)
 
 
 def _counts(column: Any, ids: list[int], *where: Any) -> dict[int, int]:
@@ -140,13 +139,6 @@ def liaison_of(unit: Unit, liaison_id: str) -> UnitLiaison:
     return liaison
 
 
-def report_count(unit: Unit) -> int:
-    """The unit's reports; practice reports never count."""
-    return db.session.scalar(
-        select(func.count()).select_from(Report).where(Report.unit_id == unit.id, Report.training.is_(False))
-    ) or 0
-
-
 def poster_units(office_id: int, filters: UnitFilters) -> list[Unit]:
     """The office's active units for the poster sheet, by name (filtered by type, name or code)."""
     stmt = select(Unit).where(Unit.office_id == office_id, Unit.active.is_(True)).order_by(Unit.name, Unit.id)
@@ -156,22 +148,3 @@ def poster_units(office_id: int, filters: UnitFilters) -> list[Unit]:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(Unit.name.like(f"%{escaped}%", escape="\\") | (func.lower(Unit.code) == filters.q.lower()))
     return list(db.session.scalars(stmt.limit(2000)))
-
-
-@dataclasses.dataclass(frozen=True)
-class UnitReportRow:
-    tracking_no: str
-    submitted_at: dt.datetime
-    status: str  # the internal status; shown only through the reporter's mapping
-
-
-def unit_reports(unit_id: int, page: int = 1) -> tuple[list[UnitReportRow], int]:
-    """A unit's reports, newest first: tracking number, time and status only (no content is even read).
-    Practice reports are left out: they are not the unit's reports, and they never count."""
-    real = (Report.unit_id == unit_id, Report.training.is_(False))
-    base = select(Report.tracking_no, Report.submitted_at, Report.status).where(*real)
-    total = db.session.scalar(select(func.count()).select_from(Report).where(*real)) or 0
-    pages = max(1, -(-total // PER_PAGE))
-    rows = db.session.execute(base.order_by(Report.submitted_at.desc(), Report.id.desc())
-                              .offset((min(page, pages) - 1) * PER_PAGE).limit(PER_PAGE)).all()
-    return [UnitReportRow(*row) for row in rows], pages

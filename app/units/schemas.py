@@ -9,8 +9,7 @@ from typing import Any
 from marshmallow import ValidationError as SchemaError
 from marshmallow import fields, validates, validates_schema
 
-from app.core.fields import Choice, StrictSchema, Text
-from app.reports.schemas import Phone
+from app.core.fields import Choice, Phone, StrictSchema, Text
 from app.units.models import UNIT_TYPES
 
 # A mini-program QR code's scene: at most 32 visible ASCII characters from WeChat's allowed set.

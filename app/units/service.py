@@ -22,8 +22,8 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.auth.actor import Actor
 from app.core import imports
+from app.core.actor import Actor
 from app.crypto.vault import get_vault
 from app.errors import ValidationError, flatten_messages
 from app.extensions import db

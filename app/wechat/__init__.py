@@ -1,12 +1,13 @@
-"""WeChat mini-program: login, phone numbers, QR codes, subscribe messages, and the fake server."""
+"""WeChat's errors as the envelope, and the fake server's CLI (the client itself: app.clients.wechat; login:
+app.reporters.login; subscribe messages: app.notify.subscribe)."""
 
 from __future__ import annotations
 
 from flask import Flask
 from flask.typing import ResponseReturnValue
 
+from app.clients.wechat import WeChatBusy, WeChatError, WeChatInvalidCode, WeChatRateLimited, WeChatUnavailable
 from app.errors import AppError, RateLimitedError, UnauthorizedError, UpstreamUnavailableError, render_error
-from app.wechat.client import WeChatBusy, WeChatError, WeChatInvalidCode, WeChatRateLimited, WeChatUnavailable
 
 
 def to_app_error(exc: WeChatError) -> AppError:

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.wechat.fake import FakeWeChat
+from app.clients.fake_wechat import FakeWeChat
 
 wechat_cli = AppGroup("wechat", help="WeChat integration tools.")
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 
 from app.audit import service as audit
 from app.audit.models import AuditEntry, AuditHead
-from app.auth.actor import Actor, ActorKind
+from app.core.actor import Actor, ActorKind
 from app.extensions import db
 
 ACTOR = Actor(ActorKind.STAFF, id=uuid.UUID(int=7), role="prosecutor", office_id=1, ip="10.0.0.7",

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.auth import permissions
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.notify.models import DutyShift, OutboxMessage
 from app.offices.models import PoliceUnit

@@ -117,7 +117,7 @@ def test_a_sensitive_action_asks_for_a_recent_code_then_carries_on(app, logged_i
 def test_role_changes_follow_the_rules_of_account_creation(app, staff):
     import pytest
 
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
     from app.errors import ValidationError
 
     admin = staff(role="admin")

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
-from app.reports import service
+from app.reports import answers, service
 from app.review import service as review
 from tests.factories import create_report, create_staff, create_unit
 
@@ -33,7 +33,7 @@ def seeded(app) -> dict[str, str]:
     prosecutor = Actor.staff(create_staff(role="prosecutor", username="page.check"))
     at = dt.datetime.now(dt.UTC)
     done = review.ask_reporter(asked, "孩子现在和谁一起住？", actor=prosecutor, version=asked.version, now=at)
-    review.answer(asked, done.id, "和外婆住。\n外婆的电话我不知道。", actor=Actor.public(), now=at)
+    answers.record_answer(asked, done.id, "和外婆住。\n外婆的电话我不知道。", actor=Actor.public(), now=at)
     open_question = review.ask_reporter(asked, "请补充孩子就读的学校和年级", actor=prosecutor, version=asked.version,
                                         now=at)
     values = {"unit": unit.code, "tracking_no": report.tracking_no, "asked_tracking_no": asked.tracking_no,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from app.auth.actor import Actor, ActorKind
 from app.auth.models import StaffSession, StaffUser
+from app.core.actor import Actor, ActorKind
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.review import service as review

@@ -96,7 +96,7 @@ def _unit_pages(page: Any, base: str) -> Any:
     sheet."""
     import datetime as dt
 
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
     from app.extensions import db
     from app.units import service
     from tests.factories import create_unit

@@ -12,8 +12,8 @@ from app.audit import service as audit
 from app.auth.models import StaffUser
 from app.extensions import db
 from app.reports.models import Report
+from app.reports.records import Question, Referral, Transfer
 from app.reports.states import Status
-from app.review.models import Question, Referral, Transfer
 from app.units.models import UNIT_TYPES, Unit
 from tests.factories import create_report, create_staff
 

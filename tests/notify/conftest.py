@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from app.clients.fake_sms import FakeTencentSms, FakeTencentSmsServer
+from app.clients.fake_wechat import FakeWeChat, FakeWeChatServer
 from app.extensions import db
-from app.notify.fake_sms import FakeTencentSms, FakeTencentSmsServer
-from app.wechat.fake import FakeWeChat, FakeWeChatServer
 from tests.auth.conftest import logged_in, staff  # noqa: F401 - fixtures
 from tests.factories import create_staff
 

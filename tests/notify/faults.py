@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.clients.fake_sms import FakeTencentSms, FakeTencentSmsServer
+from app.clients.fake_wechat import FakeWeChat, FakeWeChatServer
 from app.extensions import db
 from app.notify import service
-from app.notify.fake_sms import FakeTencentSms, FakeTencentSmsServer
 from app.notify.models import OutboxMessage
-from app.wechat.fake import FakeWeChat, FakeWeChatServer
-from app.wechat.subscribe import CHANNEL
+from app.notify.subscribe import CHANNEL
 from tests.conftest import TEST_SECRET
 from tests.factories import create_report
 

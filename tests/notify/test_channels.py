@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.notify import worker
-from app.notify.channels import channels, configured_channels
+from app.notify.channels import configured_channels
 from app.notify.models import OutboxMessage
+from app.notify.registry import channels
 from tests.factories import create_report
 from tests.notify.conftest import channel_settings, staff_member
 
@@ -102,7 +103,7 @@ def test_the_wecom_token_is_fetched_once_and_an_expired_one_refreshed_once(wecom
 def test_workers_share_one_wecom_token_through_the_shared_store(wecom_app, wecom):
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.notify.wecom import WeComClient, _token_cache
+    from app.clients.wecom import WeComClient, _token_cache
 
     s = wecom_app.config["QZBG"]
 
@@ -150,8 +151,8 @@ def test_an_untrusted_server_address_60020_ends_the_message_for_an_admin_to_fix(
 
 
 def test_a_recipient_named_in_invaliduser_is_not_counted_as_delivered(wecom_app, wecom):
+    from app.clients.wecom import get_wecom
     from app.notify.channels import GiveUp
-    from app.notify.wecom import get_wecom
 
     wecom.wecom_hidden = {"Ghost"}
     card = {"title": "t", "description": "d", "url": "https://x/"}
@@ -266,8 +267,8 @@ def test_wrong_smtp_credentials_and_a_closed_port_are_retried(make_app, smtp):
     assert one("email").last_error in ("smtp:auth:535", "smtp:disconnected")
     assert smtp.mailbox.received == []
 
+    from app.clients.smtp import Mailer
     from app.notify.channels import Retry
-    from app.notify.email import Mailer
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from app.clients.fake_wechat import FakeWeChat
 from app.extensions import db
 from app.notify import dead_letters
 from app.notify.models import OutboxMessage
 from app.notify.worker import deliver_due
-from app.wechat.fake import FakeWeChat
 from tests.notify.faults import SEND_PATH, SwitchableFake, queue_messages, received, settings_for, states
 
 COUNT = 6

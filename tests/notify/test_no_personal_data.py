@@ -14,7 +14,7 @@ from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.core.db import unit_of_work
 from app.extensions import db
 from app.notify import events, worker
@@ -25,6 +25,7 @@ from app.offices import queries as offices
 from app.offices.models import PoliceUnit
 from app.reporters import subscriptions
 from app.reporters.models import Reporter
+from app.reports import answers
 from app.reports.constants import CATEGORIES, CATEGORY_SHORT
 from app.review import service as review
 from tests.factories import create_unit, report_body, valid_id_number
@@ -122,7 +123,7 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     db.session.commit()
     with unit_of_work():
         events.run_overdue_reminders(moment + dt.timedelta(days=4))
-    review.answer(report, question.id, MARKERS["answer"], actor=Actor.public(), now=moment)
+    answers.record_answer(report, question.id, MARKERS["answer"], actor=Actor.public(), now=moment)
     review.police_return(report, MARKERS["return"], actor=Actor.staff(cop), version=report.version, now=moment)
     db.session.commit()
     with unit_of_work():

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.notify import events, service
 from app.notify.models import DutyShift, OutboxMessage
 from app.offices.models import PoliceUnit
+from app.reports import answers
 from app.reports.models import Report
 from app.review import service as review
 from tests.factories import create_report
@@ -44,8 +45,8 @@ def queued(kind: str | None = None) -> list[tuple[str, str]]:
 
 
 def actor_of(username: str):
-    from app.auth.actor import Actor
     from app.auth.models import StaffUser
+    from app.core.actor import Actor
 
     return Actor.staff(db.session.scalars(select(StaffUser).where(StaffUser.username == username)).one())
 
@@ -195,7 +196,7 @@ def test_a_transfer_is_heard_by_the_police_units_users_only(office_app):
 
 def test_an_answer_and_a_police_deadline_passed_go_to_the_assigned_prosecutor(office_app):
     from app.auth.models import StaffUser
-    from app.review.models import Question, Transfer
+    from app.reports.records import Question, Transfer
 
     pro_b = db.session.scalars(select(StaffUser).where(StaffUser.username == "pro-b")).one()
     report = transferred(create_report(status="reviewing"))
@@ -206,9 +207,9 @@ def test_an_answer_and_a_police_deadline_passed_go_to_the_assigned_prosecutor(of
     db.session.add(question)
     db.session.commit()
     clear()
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
 
-    review.answer(report, question.id, "补充的内容", actor=Actor.public(), now=dt.datetime.now(dt.UTC))
+    answers.record_answer(report, question.id, "补充的内容", actor=Actor.public(), now=dt.datetime.now(dt.UTC))
     db.session.commit()
     assert queued("reporter_answered") == [("pro-b", "email")]
 
@@ -266,8 +267,8 @@ def test_a_recipient_with_no_working_channel_is_kept_dead_and_listed_and_an_empt
 
 def test_training_mode_sends_everything_to_the_sandbox_only(make_app, wecom, smtp, sms):
     from app.notify import worker
-    from app.notify.channels import channels
     from app.notify.models import SandboxMessage
+    from app.notify.registry import channels
 
     make_app(**channel_settings(wecom=wecom, smtp=smtp, sms=sms), training=True)
     staff_member("pro-a", wecom="ProA", email="a@example.org", mobile="13900000001")

@@ -27,15 +27,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.actor import Actor
+from app.clients.fake_sms import FakeTencentSms
+from app.clients.fake_wechat import FakeWeChat
+from app.core.actor import Actor
 from app.extensions import db
 from app.notify import dead_letters
-from app.notify.fake_sms import FakeTencentSms
 from app.notify.messages import staff_link
 from app.notify.models import OutboxMessage
 from app.notify.worker import deliver_due
 from app.reports.models import Report
-from app.wechat.fake import FakeWeChat
 from tests.factories import create_report
 from tests.notify.conftest import channel_settings, staff_member
 from tests.notify.faults import SwitchableFake, SwitchableSms

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from app.clients.fake_wechat import FakeWeChat
 from app.extensions import db
 from app.notify.models import OutboxMessage, WorkerHeartbeat
-from app.wechat.fake import FakeWeChat
 from tests.notify.faults import (
     SEND_PATH,
     SwitchableFake,

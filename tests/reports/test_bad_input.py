@@ -25,11 +25,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app.core.idcard import check_digit
 from app.extensions import db
 from app.reporters import service as reporters
 from app.reporters.models import Reporter
 from app.reports.constants import CATEGORIES
-from app.reports.idcard import check_digit
 from app.units.models import Unit
 from tests.conftest import ReporterLogin
 from tests.factories import CST, report_body, valid_id_number

@@ -13,14 +13,14 @@ import uuid
 import pytest
 from sqlalchemy import update
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import ConflictError
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.reports import answers
 from app.reports.models import Report
+from app.reports.records import Question
 from app.review import service as review
-from app.review.models import Question
 from tests.factories import create_staff, report_body
 from tests.reports.test_attachments import png_bytes
 from tests.test_no_plaintext import find_leaks, marker, storage_bytes

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.reports import service
 from app.reports.models import Report

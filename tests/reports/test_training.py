@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.crypto.models import DataKey
 from app.extensions import db
 from app.notify.models import OutboxMessage
@@ -21,9 +21,9 @@ from app.reporters import subscriptions
 from app.reporters.models import Reporter
 from app.reports import attachments
 from app.reports.models import Attachment, Report, ReportCategory, ReportEvent
+from app.reports.records import Question, Transfer
 from app.reports.training import TRAINING_RETENTION, purge_expired_training
 from app.review import service as review
-from app.review.models import Question, Transfer
 from tests.auth.conftest import login
 from tests.conftest import login_reporter
 from tests.factories import create_report, create_staff, report_body

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.fields import clean_text, text_length
+from app.core.idcard import check_digit
 from app.reports.constants import CATEGORIES
-from app.reports.idcard import check_digit
 from tests.factories import CST, report_body, valid_id_number
 
 REPORTS = "/api/v1/reports"

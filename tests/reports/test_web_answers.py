@@ -10,13 +10,13 @@ import pytest
 from flask import g
 from flask.testing import FlaskClient
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
-from app.reports import service
+from app.reports import answers, service
 from app.reports.answers import VIEW_TTL
 from app.reports.models import Report
+from app.reports.records import Question
 from app.review import service as review
-from app.review.models import Question
 from tests.factories import create_report, create_staff
 from tests.reports.test_web import Node, parse
 
@@ -76,7 +76,7 @@ def test_the_status_page_shows_open_questions_with_a_form_and_answered_ones_with
     report = known_report("reviewing")
     review.add_note(report, NOTE, actor=prosecutor, version=report.version, now=now())
     done = ask(report, prosecutor, "孩子现在和谁一起住？")
-    review.answer(report, done.id, "和外婆住", actor=Actor.public(), now=now())
+    answers.record_answer(report, done.id, "和外婆住", actor=Actor.public(), now=now())
     db.session.commit()
     waiting = ask(report, prosecutor, "请补充孩子就读的学校")
 

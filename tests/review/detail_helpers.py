@@ -10,7 +10,7 @@ from typing import Any
 from flask import g
 from flask.testing import FlaskClient
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.review import service as review

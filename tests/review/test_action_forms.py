@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.reports.models import Report
-from app.review.models import Question, Transfer
+from app.reports.records import Question, Transfer
 from tests.factories import create_report
 from tests.review.detail_helpers import Cast, act, age_step_up, forms, make_cast, page, step_up, transfer
 

@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from app.extensions import db
 from app.offices.models import PoliceUnit
+from app.reports import answers
 from app.reports.models import Report
+from app.reports.records import Question, Transfer
 from app.review import service as review
-from app.review.models import Question, Transfer
 from tests.factories import create_office, create_report, create_staff
 
 DEADLINES = review.Deadlines()
@@ -185,10 +186,10 @@ def test_the_reporter_answers_an_open_question_once(cast):
     report = create_report(status="reviewing")
     asked = review.ask_reporter(report, "请补充", actor=cast["prosecutor"], version=report.version, now=later(1))
     reporter = Actor.public()
-    review.answer(report, asked.id, "孩子在实验小学", actor=reporter, now=later(2))
+    answers.record_answer(report, asked.id, "孩子在实验小学", actor=reporter, now=later(2))
     assert db.session.get(Question, asked.id).unseal("answer_data") == "孩子在实验小学"
     with pytest.raises(ConflictError):
-        review.answer(report, asked.id, "again", actor=reporter, now=later(3))
+        answers.record_answer(report, asked.id, "again", actor=reporter, now=later(3))
 
 
 def test_a_transfer_to_another_offices_or_an_inactive_police_unit_is_refused_and_changes_nothing(cast):

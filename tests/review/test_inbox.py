@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.review import queries

@@ -46,7 +46,7 @@ def stored_count(office_id: int) -> int | None:
 
 def test_closing_and_reopening_keep_the_offices_closed_count_and_the_tab_shows_it(prosecutor):
     client, user = prosecutor
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
 
     actor = Actor.staff(user)
     north = create_office()
@@ -68,7 +68,7 @@ def test_closing_and_reopening_keep_the_offices_closed_count_and_the_tab_shows_i
 
 def test_a_close_rolled_back_or_refused_as_stale_leaves_the_count_as_it_was(prosecutor):
     client, user = prosecutor
-    from app.auth.actor import Actor
+    from app.core.actor import Actor
 
     actor = Actor.staff(user)
     report = create_report(status="reviewing")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, select, text
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports import service as reports

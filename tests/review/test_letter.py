@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices import queries as offices
+from app.reports import answers
+from app.reports.records import Question
 from app.review import service as review
-from app.review.models import Question
 from tests.factories import create_report
 from tests.review.detail_helpers import Cast, act, make_cast, transfer
 from tests.test_no_plaintext import find_leaks, marker, storage_bytes
@@ -86,7 +87,7 @@ def test_notes_answers_transfer_fields_and_the_letter_are_never_stored_in_clear(
     assert act(p, report, "add_note", note=texts["备注"]).status_code == 303
     assert act(p, report, "ask_reporter", question=texts["问题"]).status_code == 303
     question = db.session.scalars(select(Question).where(Question.report_id == report.id)).one()
-    review.answer(report, question.id, texts["回答"], actor=Actor.public(), now=dt.datetime.now(dt.UTC))
+    answers.record_answer(report, question.id, texts["回答"], actor=Actor.public(), now=dt.datetime.now(dt.UTC))
     db.session.commit()
     assert act(p, report, "refer", agency="education", note=texts["转介说明"]).status_code == 303
     record = review.transfer(report, police_unit="pcs-north", document_no="X检移〔2026〕8号", contact=texts["联系人"],

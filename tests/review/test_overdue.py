@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from app.auth.actor import Actor
 from app.config import ConfigError, Settings
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.review import queries
@@ -174,7 +174,7 @@ def test_the_action_views_take_the_police_deadlines_from_the_settings(make_app):
 
     from sqlalchemy import select
 
-    from app.review.models import Transfer
+    from app.reports.records import Transfer
     from tests.factories import create_report
     from tests.review.detail_helpers import act, make_cast
 

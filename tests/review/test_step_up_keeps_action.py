@@ -18,7 +18,7 @@ from app.auth.models import StaffSession
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.reports.models import Report
-from app.review.models import Transfer
+from app.reports.records import Transfer
 from tests.auth.conftest import login, post, totp_now
 from tests.factories import create_report
 from tests.review.detail_helpers import Cast, a_minute_passes, act, age_step_up, make_cast, step_up

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.auth.actor import Actor
+from app.core.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.reports.models import Report, ReportCategory
+from app.reports.records import Transfer
 from app.review import service as review
-from app.review.models import Transfer
 from app.units.models import Unit
 from tests.factories import CST, create_office, create_report, create_staff, create_unit
 

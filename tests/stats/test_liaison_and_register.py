@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.extensions import db
-from app.review.models import Transfer
+from app.reports.records import Transfer
 from app.stats import presenters
 from app.stats.xlsx import CONFIDENTIAL
 from tests.auth.conftest import login

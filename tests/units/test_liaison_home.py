@@ -90,7 +90,7 @@ def test_an_administrator_lands_on_the_first_page_of_their_role(app):
 
 
 def test_practice_reports_are_left_out_of_a_units_page_and_its_report_count(app):
-    from app.units import queries
+    from app.reports import of_unit as queries
 
     mine = create_unit("hosp-a")
     real = create_report(unit=mine)

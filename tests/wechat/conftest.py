@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app.wechat.fake import POLL_INTERVAL, FakeWeChat
+from app.clients.fake_wechat import POLL_INTERVAL, FakeWeChat
 
 TEMPLATE = "TPL_STATUS_CHANGE"
 

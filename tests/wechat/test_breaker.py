@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from werkzeug.serving import BaseWSGIServer
 
-from app.wechat.client import CircuitBreaker, WeChatCircuitOpen, WeChatUnavailable, get_gateway
-from app.wechat.fake import FakeWeChat, FakeWeChatServer
+from app.clients.fake_wechat import FakeWeChat, FakeWeChatServer
+from app.clients.wechat import CircuitBreaker, WeChatCircuitOpen, WeChatUnavailable, get_gateway
 from tests.wechat.conftest import wechat_settings
 
 

@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.extensions import db
-from app.wechat.client import (
+from app.clients.wechat import (
     WeChatBadRequest,
     WeChatGateway,
     WeChatInvalidCode,
@@ -19,6 +18,7 @@ from app.wechat.client import (
     _token_cache,
     get_gateway,
 )
+from app.extensions import db
 from tests.conftest import redis_test_url
 from tests.wechat.conftest import wechat_settings
 

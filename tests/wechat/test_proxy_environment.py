@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from app.wechat.client import _Client
+from app.clients.wechat import _Client
 
 
 class NoCache:

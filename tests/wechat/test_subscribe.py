@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.notify.models import OutboxMessage
+from app.notify.subscribe import LIMITS, template_data
 from app.notify.worker import deliver_due
 from app.reporters import subscriptions
 from app.reports import service as reports
 from app.reports.models import Report
-from app.wechat.subscribe import LIMITS, template_data
 from tests.factories import PROSECUTOR, report_body
 from tests.wechat.conftest import TEMPLATE
 

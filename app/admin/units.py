@@ -14,6 +14,7 @@ from marshmallow import ValidationError as SchemaError
 from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
 from app.errors import NotFoundError, ValidationError, flatten_messages
+from app.reports import of_unit
 from app.units import presenters, qrcodes, queries, service, sheets
 from app.units.models import UNIT_TYPES, Unit
 from app.units.schemas import FIELD_LABELS, LiaisonIn, UnitIn, UnitRowIn
@@ -75,7 +76,8 @@ def _form(template: str, names: tuple[str, ...], values: dict[str, Any], errors:
 def list_units() -> ResponseReturnValue:
     """The office's units: search by name, code or a liaison's phone number; filter by type and state."""
     filters = queries.parse_unit_filters(request.args)
-    found = queries.office_units(_office_id(), filters, phone_bidx=_phone_bidx(filters.q))
+    found = queries.office_units(_office_id(), filters, report_counts=of_unit.report_counts,
+                                 phone_bidx=_phone_bidx(filters.q))
     imported = [queries.parse_page(request.args.get(k)) if request.args.get(k) else 0 for k in ("created", "updated")]
     return render_template("admin/units.html", found=found, filters=filters, types=UNIT_TYPES,
                            imported=imported if "created" in request.args else None)
@@ -117,7 +119,7 @@ def unit_detail(unit_id: str) -> ResponseReturnValue:
     unit = _unit(unit_id)
     return render_template(
         "admin/unit_detail.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, unit.type),
-        liaisons=[presenters.liaison(row) for row in queries.liaisons(unit)], reports=queries.report_count(unit),
+        liaisons=[presenters.liaison(row) for row in queries.liaisons(unit)], reports=of_unit.report_count(unit),
         with_wxacode=unit.active and qrcodes.wechat_configured() and qrcodes.has_wxacode(unit),
         notice=NOTICES.get(request.args.get("done", "")),
     )

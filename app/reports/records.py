@@ -1,6 +1,7 @@
-"""The review workflow's records beside a report: transfers to police (with their feedback and filing
-supervision), questions to the reporter, referrals to other agencies. Free texts are sealed with the report's
-data key; codes, dates, statuses and document numbers stay in clear for deadlines and statistics."""
+"""A report's records beside it: transfers to police (with their feedback and filing supervision), questions
+to the reporter (and the reporter's answers), referrals to other agencies. The staff pages and actions that
+make them are app/review's. Free texts are sealed with the report's data key; codes, dates, statuses and
+document numbers stay in clear for deadlines and statistics."""
 
 from __future__ import annotations
 

@@ -1,16 +1,16 @@
-"""Mini-program login and phone verification."""
+"""Mini-program login and phone verification, through WeChat (app.clients.wechat)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 
+from app.clients.wechat import WeChatInvalidCode, get_gateway
 from app.crypto.vault import get_vault
 from app.errors import ValidationError
 from app.extensions import db
 from app.reporters import service as reporters
 from app.reporters.models import Reporter
-from app.wechat.client import WeChatInvalidCode, get_gateway
 
 
 @dataclasses.dataclass(frozen=True)

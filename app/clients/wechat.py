@@ -5,7 +5,7 @@
   a misbehaving server) is off. Ours: an invalid or expired token leads to one
   refresh and one retry; "system busy" (-1), a 5xx or a refused connection to one
   more try; nothing else is retried here.
-- The access token is shared between processes and hosts (``app.wechat.tokens``)
+- The access token is shared between processes and hosts (``app.clients.tokens``)
   and fetched from the stable-token endpoint, which never invalidates a token
   another deployment still holds.
 - wechatpy's and requests' exceptions become ``WeChatError`` subclasses here.
@@ -36,8 +36,8 @@ from flask import Flask, current_app
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from app.clients.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
 from app.config import Settings
-from app.wechat.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
 
 log = logging.getLogger("qzbg.wechat")
 T = TypeVar("T")
@@ -150,7 +150,7 @@ class CircuitBreaker:
                 self._opened_at, self._trial = self.clock(), False
 
 
-def _settle_environment(session: requests.Session, base: str) -> None:
+def settle_environment(session: requests.Session, base: str) -> None:
     """Read the proxy and CA-bundle environment (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...) once,
     for ``base``, instead of on every request: requests scans the whole environment per call, about half a
     millisecond of each subscribe message the worker sends."""
@@ -166,7 +166,7 @@ class _Client(WeChatClient):  # type: ignore[misc]
 
     def __init__(self, appid: str, secret: str, base: str, timeout: float, cache: TokenCache) -> None:
         super().__init__(appid, secret, timeout=timeout, auto_retry=False)
-        _settle_environment(self._http, base)
+        settle_environment(self._http, base)
         self.base = base
         self.cache = cache
         self.API_BASE_URL = f"{base}/cgi-bin/"

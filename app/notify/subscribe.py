@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.clients.wechat import WeChatBadRequest, WeChatError, WeChatRefused, get_gateway
 from app.extensions import db
 from app.notify.channels import GiveUp, Retry
 from app.notify.models import OutboxMessage
@@ -22,7 +23,6 @@ from app.reporters import subscriptions
 from app.reporters.models import Reporter
 from app.reports.models import Report
 from app.reports.states import REPORTER_STATUS
-from app.wechat.client import WeChatBadRequest, WeChatError, WeChatRefused, get_gateway
 
 CHANNEL = "wechat_subscribe"
 CST = dt.timezone(dt.timedelta(hours=8))

@@ -13,7 +13,8 @@ from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
 from app.errors import ForbiddenError
 from app.extensions import db
-from app.units import presenters, qrcodes, queries
+from app.reports import of_unit
+from app.units import qrcodes, queries
 from app.units.models import UNIT_TYPES, Unit
 
 bp = Blueprint("unit_home", __name__, url_prefix="/unit")
@@ -34,10 +35,10 @@ def home() -> ResponseReturnValue:
     """The liaison's unit: its reports' statuses, newest first, and its QR codes and poster."""
     unit = _own_unit()
     page = queries.parse_page(request.args.get("page"))
-    rows, pages = queries.unit_reports(unit.id, page)
+    rows, pages = of_unit.unit_reports(unit.id, page)
     return render_template(
         "units/home.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, unit.type),
-        reports=[presenters.report_status(row) for row in rows], page=min(page, pages), pages=pages,
+        reports=[of_unit.report_status(row) for row in rows], page=min(page, pages), pages=pages,
         with_wxacode=unit.active and qrcodes.wechat_configured() and qrcodes.has_wxacode(unit),
         stats_href=_if_allowed(STATS_PATH),
     )
