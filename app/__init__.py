@@ -1,73 +1,21 @@
-"""qzbg: mandatory reporting of harm to minors (侵害未成年人案件强制报告)."""
+"""qzbg: mandatory reporting of harm to minors (侵害未成年人案件强制报告).
+
+``create_app`` only wires: settings, plumbing (app/core), extensions, blueprints, error handlers, the CLI.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, request
-from sqlalchemy import event
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.utils import cached_property
-from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from app.config import Settings
 from app.core.ratelimit import SCHEME as RATELIMIT_SCHEME  # registers the storage with flask-limiter
-from app.core.spool import EphemeralSpool
+from app.core.requests import JSON_BODY_LIMIT, register_body_limits
 
-JSON_BODY_LIMIT = 1024 * 1024
-# Endpoints that take file uploads, and how many files each may carry at most.
-UPLOAD_ENDPOINTS = {"api_v1.upload_attachment": 1, "web.report_form": 9, "units_admin.import_units": 1}
-
-
-class _BodyLimit(LimitedStream):
-    """A body without a declared length (chunked) read up to the limit: one byte more is a 413.
-
-    Werkzeug's own stream stops reading at ``max_content_length`` and reports the
-    end of the body, so a longer chunked body would be silently cut to the limit.
-    """
-
-    def on_exhausted(self) -> None:
-        try:
-            more = self._stream.read(1)
-        except (OSError, ValueError) as exc:  # a broken chunk: the client's fault, as Werkzeug treats it
-            self.on_disconnect(error=exc)
-            return
-        if more:
-            raise RequestEntityTooLarge()
-
-    def readall(self) -> bytes:
-        data = super().readall()
-        if self.is_exhausted:
-            self.on_exhausted()
-        return data
-
-
-class QzbgRequest(Request):
-    """Bodies over the limit are refused however they are sent; upload parts wait in an encrypted spool,
-    never in clear in a temporary file."""
-
-    @cached_property
-    def stream(self) -> Any:
-        """As Werkzeug's, but a chunked body (the server terminates the input) over
-        ``max_content_length`` is a 413 like a declared length, not cut to the limit."""
-        if self.shallow:
-            raise RuntimeError("This request was created with 'shallow=True': reading the body is disabled.")
-        limit = self.max_content_length
-        if limit is not None and self.content_length is None and "wsgi.input_terminated" in self.environ:
-            return _BodyLimit(self.environ["wsgi.input"], limit, is_max=True)
-        return get_input_stream(self.environ, max_content_length=limit)
-
-    def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
-        spool = EphemeralSpool()
-        self.__dict__.setdefault("_qzbg_spools", []).append(spool)
-        return spool
-
-    def close_spools(self) -> None:
-        """Close every spool, also those of a request refused halfway through parsing."""
-        for spool in self.__dict__.pop("_qzbg_spools", []):
-            spool.close()
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(
@@ -76,7 +24,6 @@ def create_app(
     """Build the app: settings, extensions, blueprints, error handlers, CLI. No I/O beyond reading the keyring."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.instance_path))
-    app.request_class = QzbgRequest
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 JSON, not \u escapes
     app.config.update(
         QZBG=settings,
@@ -159,133 +106,14 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
         register_keyring_check(app)
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
+        from app.core.sqlite import configure_sqlite
+
         with app.app_context():
-            _configure_sqlite(db.engine)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
-
-    # Before CSRF and the limiter, which read the form: upload endpoints take bigger bodies.
-    @app.before_request
-    def set_body_limit() -> None:
-        files = UPLOAD_ENDPOINTS.get(request.endpoint or "")
-        if files:
-            request.max_content_length = files * settings.max_attachment_bytes + JSON_BODY_LIMIT
-
-    @app.teardown_request
-    def close_upload_spools(exc: BaseException | None) -> None:
-        if isinstance(request, QzbgRequest):
-            request.close_spools()
-
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    register_body_limits(app, settings.max_attachment_bytes)  # before CSRF and the limiter, which read the form
     csrf.init_app(app)
     limiter.init_app(app)
-
-
-def _migrations_dir() -> Any:
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent / "migrations"
-
-
-def _configure_sqlite(engine: Any) -> None:
-    """WAL, foreign keys, a busy timeout; the write lock taken only where a transaction writes, so that
-    writers queue instead of failing and reads never wait for it (intents: see app/core/db.py)."""
-    from app.core.db import READ, SERIAL, current_intent
-    from app.core.writequeue import queue_for
-
-    database = engine.url.database
-    queue = queue_for(database, SQLITE_BUSY_TIMEOUT) if database and database != ":memory:" else None
-
-    def raw(connection: Any) -> Any:
-        return getattr(connection, "dbapi_connection", connection)
-
-    def begin_immediate(dbapi_connection: Any, run: Callable[[str], Any]) -> None:
-        """BEGIN IMMEDIATE, after waiting for this connection's turn among the queued writers."""
-        if queue is not None:
-            queue.acquire(raw(dbapi_connection))
-        try:
-            run("BEGIN IMMEDIATE")
-        except BaseException:
-            if queue is not None:
-                queue.release(raw(dbapi_connection))
-            raise
-
-    if queue is not None:
-        # The queue is released once the transaction is over: after the COMMIT or ROLLBACK itself.
-        dialect = engine.dialect
-        base_commit, base_rollback = dialect.do_commit, dialect.do_rollback
-
-        def do_commit(dbapi_connection: Any) -> None:
-            try:
-                base_commit(dbapi_connection)
-            finally:
-                queue.release(raw(dbapi_connection))
-
-        def do_rollback(dbapi_connection: Any) -> None:
-            try:
-                base_rollback(dbapi_connection)
-            finally:
-                queue.release(raw(dbapi_connection))
-
-        dialect.do_commit = do_commit  # type: ignore[method-assign]
-        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
-
-        @event.listens_for(engine, "close")
-        @event.listens_for(engine, "close_detached")
-        def on_close(dbapi_connection: Any, *_: Any) -> None:
-            queue.release(raw(dbapi_connection))
-
-        @event.listens_for(engine, "invalidate")
-        def on_invalidate(dbapi_connection: Any, *_: Any) -> None:
-            if dbapi_connection is not None:
-                queue.release(raw(dbapi_connection))
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def on_begin(connection: Any) -> None:
-        serial = current_intent() == SERIAL
-        if serial:
-            begin_immediate(connection.connection.dbapi_connection, connection.exec_driver_sql)
-        else:
-            connection.exec_driver_sql("BEGIN")
-        connection.info[_SQLITE_DEFERRED] = not serial
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def lock_before_first_write(
-        connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        if not connection.info.get(_SQLITE_DEFERRED) or not _writes_or_locks(statement, context):
-            return
-        connection.info[_SQLITE_DEFERRED] = False
-        if current_intent() != READ:
-            # Nothing written yet: end the read snapshot and wait for the write lock.
-            cursor.execute("COMMIT")
-            begin_immediate(cursor.connection, cursor.execute)
-
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def on_end(connection: Any) -> None:
-        connection.info.pop(_SQLITE_DEFERRED, None)
-
-
-_SQLITE_DEFERRED = "qzbg.sqlite_deferred"
-SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock (the queue, then SQLite's busy handler)
-# A savepoint opens a nested write: the lock comes before it, never inside it.
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
-
-
-def _writes_or_locks(statement: str, context: Any) -> bool:
-    """A write, or a read PostgreSQL would lock (FOR UPDATE, dropped from SQLite's SQL but kept on the query)."""
-    if statement.lstrip()[:9].upper().startswith(_WRITE_VERBS):
-        return True
-    compiled = getattr(context, "compiled", None)
-    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
 
 
 def register_blueprints(app: Flask) -> None:

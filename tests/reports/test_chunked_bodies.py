@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
-from app import JSON_BODY_LIMIT
+from app.core.requests import JSON_BODY_LIMIT
 from app.extensions import db
 from app.reports.models import Attachment, Report
 from tests.conftest import login_reporter
