@@ -118,19 +118,21 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app import health
-    from app.admin import routes as admin_routes
-    from app.admin import units as units_admin
+    from app.admin import notify as _notify_pages  # noqa: F401 - the modules attach their views to admin.bp
+    from app.admin import outbox as _outbox_pages  # noqa: F401
+    from app.admin import routes as _admin_pages  # noqa: F401
+    from app.admin import units as _unit_pages  # noqa: F401
+    from app.admin.blueprint import bp as admin_bp
     from app.auth import routes as auth_routes
     from app.auth import templating
     from app.core.rest import api
     from app.extensions import csrf
-    from app.notify import admin as notify_admin
-    from app.notify import routes as notify_routes
+    from app.notify import wiring as notify_wiring
     from app.offices import api as offices_api
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
     from app.reports import routes as reports_routes
-    from app.review import liaison as units_liaison
+    from app.review import liaison as liaison_routes
     from app.review import routes as review_routes
     from app.stats import routes as stats_routes
     from app.units import api as units_api
@@ -144,10 +146,9 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
-    for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_routes.bp, units_admin.bp,
-                            units_liaison.bp, notify_routes.bp):
+    for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_bp, liaison_routes.bp):
         app.register_blueprint(staff_blueprint)
-    notify_admin.register(app)
+    notify_wiring.register(app)
     templating.register(app)
     init_wechat(app)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.admin import audit_entries
+from app.admin.blueprint import bp
 from app.auth import queries as auth_queries
 from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
@@ -16,8 +17,6 @@ from app.auth.models import ROLES, StaffUser
 from app.core.db import transactional
 from app.errors import NotFoundError
 from app.offices import queries as offices
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.get("/users")

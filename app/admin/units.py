@@ -7,10 +7,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError as SchemaError
 
+from app.admin.blueprint import bp
 from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
 from app.errors import NotFoundError, ValidationError, flatten_messages
@@ -18,8 +19,6 @@ from app.reports import of_unit
 from app.units import presenters, qrcodes, queries, service, sheets
 from app.units.models import UNIT_TYPES, Unit
 from app.units.schemas import FIELD_LABELS, LiaisonIn, UnitIn, UnitRowIn
-
-bp = Blueprint("units_admin", __name__, url_prefix="/admin/units")
 
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 IMPORT_SUFFIXES = (".xlsx", ".csv")
@@ -70,7 +69,7 @@ def _form(template: str, names: tuple[str, ...], values: dict[str, Any], errors:
                            other_errors=other_errors, types=UNIT_TYPES, **context), status
 
 
-@bp.get("")
+@bp.get("/units")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.units")
 def list_units() -> ResponseReturnValue:
@@ -94,7 +93,7 @@ def _phone_bidx(q: str) -> bytes | None:
 UNIT_FIELDS = ("code", "name", "type", "district_code", "address", "liaison_name", "liaison_phone")
 
 
-@bp.route("/new", methods=["GET", "POST"])
+@bp.route("/units/new", methods=["GET", "POST"])
 @transactional
 @staff_required("admin.units")
 def create_unit() -> ResponseReturnValue:
@@ -108,10 +107,10 @@ def create_unit() -> ResponseReturnValue:
     except ValidationError as exc:
         return _form("admin/unit_form.html", UNIT_FIELDS, data, exc.fields or {"_schema": [exc.message]}, 422,
                      unit=None)
-    return redirect(url_for("units_admin.unit_detail", unit_id=unit.id, done="created"), code=303)
+    return redirect(url_for("admin.unit_detail", unit_id=unit.id, done="created"), code=303)
 
 
-@bp.get("/<unit_id>")
+@bp.get("/units/<unit_id>")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.units")
 def unit_detail(unit_id: str) -> ResponseReturnValue:
@@ -128,7 +127,7 @@ def unit_detail(unit_id: str) -> ResponseReturnValue:
 EDIT_FIELDS = ("name", "type", "district_code", "address")
 
 
-@bp.route("/<unit_id>/edit", methods=["GET", "POST"])
+@bp.route("/units/<unit_id>/edit", methods=["GET", "POST"])
 @transactional
 @staff_required("admin.units")
 def edit_unit(unit_id: str) -> ResponseReturnValue:
@@ -142,10 +141,10 @@ def edit_unit(unit_id: str) -> ResponseReturnValue:
         service.update(unit, _load(UnitIn(exclude=("code", "active")), data), actor=current_actor(), now=_now())
     except ValidationError as exc:
         return _form("admin/unit_form.html", EDIT_FIELDS, data, exc.fields or {}, 422, unit=unit)
-    return redirect(url_for("units_admin.unit_detail", unit_id=unit.id, done="updated"), code=303)
+    return redirect(url_for("admin.unit_detail", unit_id=unit.id, done="updated"), code=303)
 
 
-@bp.post("/<unit_id>/active")
+@bp.post("/units/<unit_id>/active")
 @transactional
 @staff_required("admin.units")
 def set_unit_active(unit_id: str) -> ResponseReturnValue:
@@ -156,13 +155,13 @@ def set_unit_active(unit_id: str) -> ResponseReturnValue:
         raise ValidationError("请选择停用或启用")
     service.set_active(unit, choice == "1", actor=current_actor(), now=_now())
     done = "reactivated" if choice == "1" else "deactivated"
-    return redirect(url_for("units_admin.unit_detail", unit_id=unit.id, done=done), code=303)
+    return redirect(url_for("admin.unit_detail", unit_id=unit.id, done=done), code=303)
 
 
 LIAISON_FIELDS = ("name", "phone")
 
 
-@bp.route("/<unit_id>/liaisons/new", methods=["GET", "POST"])
+@bp.route("/units/<unit_id>/liaisons/new", methods=["GET", "POST"])
 @transactional
 @staff_required("admin.units")
 def add_liaison(unit_id: str) -> ResponseReturnValue:
@@ -175,10 +174,10 @@ def add_liaison(unit_id: str) -> ResponseReturnValue:
     except ValidationError as exc:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, data, exc.fields or {}, 422, unit=unit,
                      liaison_id=None)
-    return redirect(url_for("units_admin.unit_detail", unit_id=unit.id, done="liaison_added"), code=303)
+    return redirect(url_for("admin.unit_detail", unit_id=unit.id, done="liaison_added"), code=303)
 
 
-@bp.route("/<unit_id>/liaisons/<liaison_id>", methods=["GET", "POST"])
+@bp.route("/units/<unit_id>/liaisons/<liaison_id>", methods=["GET", "POST"])
 @transactional
 @staff_required("admin.units")
 def edit_liaison(unit_id: str, liaison_id: str) -> ResponseReturnValue:
@@ -194,19 +193,19 @@ def edit_liaison(unit_id: str, liaison_id: str) -> ResponseReturnValue:
     except ValidationError as exc:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, data, exc.fields or {}, 422, unit=unit,
                      liaison_id=liaison.id)
-    return redirect(url_for("units_admin.unit_detail", unit_id=unit.id, done="liaison_updated"), code=303)
+    return redirect(url_for("admin.unit_detail", unit_id=unit.id, done="liaison_updated"), code=303)
 
 
-@bp.post("/<unit_id>/liaisons/<liaison_id>/remove")
+@bp.post("/units/<unit_id>/liaisons/<liaison_id>/remove")
 @transactional
 @staff_required("admin.units")
 def remove_liaison(unit_id: str, liaison_id: str) -> ResponseReturnValue:
     unit = _unit(unit_id)
     service.remove_liaison(unit, queries.liaison_of(unit, liaison_id), actor=current_actor(), now=_now())
-    return redirect(url_for("units_admin.unit_detail", unit_id=unit.id, done="liaison_removed"), code=303)
+    return redirect(url_for("admin.unit_detail", unit_id=unit.id, done="liaison_removed"), code=303)
 
 
-@bp.route("/import", methods=["GET", "POST"])
+@bp.route("/units/import", methods=["GET", "POST"])
 @transactional
 @staff_required("admin.units")
 def import_units() -> ResponseReturnValue:
@@ -230,10 +229,10 @@ def import_units() -> ResponseReturnValue:
     except ValidationError as exc:
         return render_template("admin/units_import.html", errors=exc.fields or {"file": [exc.message]},
                                problems=[], message=None, labels=FIELD_LABELS), 422
-    return redirect(url_for("units_admin.list_units", created=result.created, updated=result.updated), code=303)
+    return redirect(url_for("admin.list_units", created=result.created, updated=result.updated), code=303)
 
 
-@bp.get("/template.xlsx")
+@bp.get("/units/template.xlsx")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.units")
 def import_template() -> ResponseReturnValue:
@@ -246,7 +245,7 @@ def import_template() -> ResponseReturnValue:
     return response
 
 
-@bp.get("/posters")
+@bp.get("/units/posters")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.units")
 def posters() -> ResponseReturnValue:

@@ -14,7 +14,7 @@ from app.core.spool import EphemeralSpool
 
 JSON_BODY_LIMIT = 1024 * 1024
 # Endpoints that take file uploads, and how many files each may carry at most.
-UPLOAD_ENDPOINTS = {"api_v1.upload_attachment": 1, "web.report_form": 9, "units_admin.import_units": 1}
+UPLOAD_ENDPOINTS = {"api_v1.upload_attachment": 1, "reports.report_form": 9, "admin.import_units": 1}
 
 
 class _BodyLimit(LimitedStream):

@@ -2,7 +2,7 @@
 
 The reports package announces its news here, in the caller's transaction; whoever listens (the notify package,
 which queues its messages: ``app.notify.service.hear``) was registered on the app when it was created
-(``app.notify.admin.register``). Reports so never import the notify package, which reads reports.
+(``app.notify.wiring.register``). Reports so never import the notify package, which reads reports.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ from app.reports.schemas import AnswerIn
 from app.reports.tracking import CST
 from app.units import queries as units
 
-bp = Blueprint("web", __name__)
+bp = Blueprint("reports", __name__)
 log = logging.getLogger("qzbg.security")
 
 CSRF_EXPIRED = "页面已过期，请核对下面填写的内容，再点“提交报告”。"
@@ -229,7 +229,7 @@ def _submit(form_key: str) -> ResponseReturnValue:
             staging.discard(session, form_key, directory)
         return response
 
-    return redirect(url_for("web.receipt", key=form_key), code=303)
+    return redirect(url_for("reports.receipt", key=form_key), code=303)
 
 
 def _preselected(args: MultiDict[str, str]) -> MultiDict[str, str]:

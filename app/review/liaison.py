@@ -17,7 +17,7 @@ from app.reports import of_unit
 from app.units import qrcodes, queries
 from app.units.models import UNIT_TYPES, Unit
 
-bp = Blueprint("unit_home", __name__, url_prefix="/unit")
+bp = Blueprint("liaison", __name__, url_prefix="/unit")
 
 
 def _own_unit() -> Unit:

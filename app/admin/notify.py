@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app.admin.blueprint import bp
 from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
 from app.errors import ValidationError
@@ -17,8 +18,6 @@ from app.notify.channels import configured_channels
 from app.notify.messages import EVENTS
 from app.notify.models import STAFF_CHANNELS, WEEKDAYS
 from app.notify.service import sandboxed
-
-bp = Blueprint("notify_admin", __name__, url_prefix="/admin")
 
 CHANNEL_LABELS = {**STAFF_CHANNELS, "wechat_subscribe": "小程序订阅消息", "sandbox": "沙盒（只记录）",
                   "none": "无可用渠道"}
@@ -71,7 +70,7 @@ def roster_add() -> ResponseReturnValue:
     except ValidationError as exc:
         db.session.rollback()
         return _page(422, dict(exc.fields or {}), values)
-    return redirect(url_for("notify_admin.roster_page", done="added"), code=303)
+    return redirect(url_for("admin.roster_page", done="added"), code=303)
 
 
 @bp.post("/roster/<shift_id>/delete")
@@ -79,7 +78,7 @@ def roster_add() -> ResponseReturnValue:
 @staff_required("admin.roster")
 def roster_remove(shift_id: str) -> ResponseReturnValue:
     roster.remove_shift(shift_id, actor=current_actor(), now=dt.datetime.now(dt.UTC))
-    return redirect(url_for("notify_admin.roster_page", done="removed"), code=303)
+    return redirect(url_for("admin.roster_page", done="removed"), code=303)
 
 
 @bp.get("/sandbox")
