@@ -72,6 +72,9 @@ class FakeWeChat:
         self.url: str | None = None  # set when served by FakeWeChatServer
         self.hang_seconds = 3.0
         self.hang_paths: set[str] | None = None  # None: "hang" mode hangs every path
+        # A hang ends when this is set or after ``hang_seconds``: a test releases the hanging calls once it has
+        # seen what it waits for, instead of counting on the machine to be quick within a fixed time.
+        self.release = threading.Event()
         self.watermark_appid: str | None = None  # None: the real appid
         self.tokens: dict[str, float] = {}  # access token -> expiry (epoch)
         self.stable_token: str | None = None
@@ -328,7 +331,7 @@ class FakeWeChat:
         if self.mode == "error_5xx":
             return Response("<html>502 Bad Gateway</html>", status=502, content_type="text/html")
         if self.mode == "hang" and (self.hang_paths is None or request.path in self.hang_paths):
-            time.sleep(self.hang_seconds)
+            self.release.wait(self.hang_seconds)
         if self.mode == "busy":
             return self._json(self._err(-1, "system error"))
         if self.mode == "freq_limit" and request.path != "/cgi-bin/token":

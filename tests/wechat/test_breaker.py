@@ -109,9 +109,10 @@ def test_the_notify_channel_is_told_to_retry_while_the_breaker_is_open(make_app,
 
 
 def test_calls_beyond_the_bulkhead_answer_503_at_once_while_wechat_hangs(make_app, fake):
-    app = make_app(**wechat_settings(fake, wechat_timeout=5.0, wechat_max_concurrent=2))
-    # Hanging 3 s: the extra call's 503 (at once) comes before the slow ones even on a busy machine.
-    fake.mode, fake.hang_seconds, fake.hang_paths = "hang", 3.0, {"/sns/jscode2session"}
+    app = make_app(**wechat_settings(fake, wechat_timeout=60.0, wechat_max_concurrent=2))
+    # WeChat hangs until the test releases it: the extra call is answered while both slow ones are still held,
+    # however slow the machine.
+    fake.mode, fake.hang_seconds, fake.hang_paths = "hang", 60.0, {"/sns/jscode2session"}
     done: list[str] = []
     lock = threading.Lock()
     arrived = threading.Event()
@@ -128,6 +129,7 @@ def test_calls_beyond_the_bulkhead_answer_503_at_once_while_wechat_hangs(make_ap
         extra = login(app.test_client(), "dev-extra")
         with lock:
             done.append(f"extra:{extra.status_code}")
+        fake.release.set()
         for future in futures:
             future.result()
     assert done == ["extra:503", "slow:200", "slow:200"]
