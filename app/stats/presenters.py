@@ -168,7 +168,8 @@ def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, A
         tables.append(Table("by_category", "按类别", ("类别", "线索数"), [],
                             note="本期数量过少，为防止识别未成年人，类别分布不予显示。"))
     else:
-        rows = [(CATEGORY_SHORT[c], shown[c]) for c in CATEGORY_SHORT]
+        # A count is a number cell in the workbook (SUM works); a withheld one stays its marker.
+        rows = [(CATEGORY_SHORT[c], shown[c] if shown[c] in (SMALL, HIDDEN) else categories[c]) for c in CATEGORY_SHORT]
         bars = [(CATEGORY_SHORT[c], shown[c], 0.0 if shown[c] in (SMALL, HIDDEN) else float(categories[c]))
                 for c in CATEGORY_SHORT]
         tables.append(Table("by_category", "按类别（一条线索可有多个类别）", ("类别", "线索数"), rows,

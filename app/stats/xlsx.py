@@ -24,6 +24,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
+from app.core.sheets import row
 from app.core.spool import EphemeralSpool
 from app.crypto.vault import DecryptionError
 from app.extensions import db
@@ -62,21 +63,22 @@ def stats_workbook(context: dict[str, Any]) -> bytes:
 
     period = context["period"]
     summary = wb.create_sheet("概况")
-    summary.append([f"统计期间 {period.first.isoformat()} 至 {period.last.isoformat()}（北京时间）"])
+    summary.append(row(summary, [f"统计期间 {period.first.isoformat()} 至 {period.last.isoformat()}（北京时间）"]))
     head(summary, ("指标", "代码", "数量"))
     for item in context["headline"]:
-        summary.append([item["label"], item["name"], item["value"]])
-    summary.append(["移送率（本期接收线索中已移送公安的比例）", "transfer_rate", context["transfer_rate"]])
+        summary.append(row(summary, [item["label"], item["name"], item["value"]]))
+    rate = ["移送率（本期接收线索中已移送公安的比例）", "transfer_rate", context["transfer_rate"]]
+    summary.append(row(summary, rate))
     if context.get("small_cell_rule"):
-        summary.append([context["small_cell_rule"]])
+        summary.append(row(summary, [context["small_cell_rule"]]))
     for table in context["tables"]:
         ws = wb.create_sheet(_sheet_title(table.title))
-        ws.append([table.title])
+        ws.append(row(ws, [table.title]))
         if table.note:
-            ws.append([table.note])
+            ws.append(row(ws, [table.note]))
         head(ws, table.head)
-        for row in table.rows:
-            ws.append(list(row))
+        for values in table.rows:
+            ws.append(row(ws, values))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -143,8 +145,8 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
     warning = WriteOnlyCell(ws, value=CONFIDENTIAL)
     warning.font = Font(bold=True, color="C00000", size=14)
     ws.append([warning])
-    ws.append([f"{office_name} · 强制报告线索台账 · {period.first.isoformat()} 至 {period.last.isoformat()}"
-               "（北京时间）· 含个人信息，严禁外传"])
+    ws.append(row(ws, [f"{office_name} · 强制报告线索台账 · {period.first.isoformat()} 至 {period.last.isoformat()}"
+                       "（北京时间）· 含个人信息，严禁外传"]))
     bold = Font(bold=True)
     header = []
     for value in REGISTER_HEAD:
@@ -157,7 +159,7 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
         categories = queries.category_codes([row[0].id for row in partition])
         for report, unit_name, transferred_at, police_name, outcome, feedback_at, case_no in partition:
             victim, reporter, phone = _personal(report)
-            ws.append([
+            ws.append(row(ws, [
                 report.tracking_no, _cst(report.submitted_at), CHANNEL_LABELS.get(report.channel, report.channel),
                 "是" if report.urgent else "否",
                 "、".join(CATEGORY_SHORT.get(c, c) for c in sorted(categories.get(report.id, []),
@@ -167,7 +169,7 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
                 _cst(report.acknowledged_at), _cst(transferred_at), police_name or "",
                 FEEDBACK_OUTCOMES.get(outcome or "", ""), case_no or "", _cst(feedback_at), _cst(report.closed_at),
                 CLOSE_REASONS.get(report.close_reason or "", ""), victim, reporter, phone,
-            ])
+            ]))
             db.session.expunge(report.data_key)
             db.session.expunge(report)
         yield b""  # let the server notice a client that went away between chunks
