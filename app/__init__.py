@@ -124,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     from app.admin import units as _unit_pages  # noqa: F401
     from app.admin.blueprint import bp as admin_bp
     from app.auth import routes as auth_routes
+    from app.auth import setup_pages as _setup_pages  # noqa: F401 - attaches /setup/<token> to auth_routes.bp
     from app.auth import templating
     from app.core.rest import api
     from app.extensions import csrf

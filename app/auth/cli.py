@@ -124,3 +124,37 @@ def set_password(username: str) -> None:
     except AppError as exc:
         raise _fail(exc) from None
     click.echo(f"user {username}: password set, every session ended")
+
+
+@users_cli.command("setup-link")
+@click.argument("username")
+def setup_link(username: str) -> None:
+    """A new one-time setup link for USERNAME (72 hours): its owner chooses a password, then enrols TOTP. The
+    account's password stops working at once, and every session ends."""
+    from flask import current_app
+
+    from app.auth import setup_links
+
+    now = dt.datetime.now(dt.UTC)
+    with unit_of_work():
+        user = _user(username)
+        setup_links.set_no_password(user, now=now)
+        token = setup_links.issue(user, "reset_password", actor=Actor.system(), now=now)
+    click.echo(setup_links.url(current_app.config["QZBG"].public_url, token))
+
+
+@users_cli.command("first-admin")
+def first_admin() -> None:
+    """On a database with no administrator: print ``first administrator: <setup link>`` for an account ``admin``
+    of the default office (``make run`` calls this once the server answers). Prints nothing otherwise."""
+    from flask import current_app
+
+    from app.auth import setup_links
+
+    try:
+        with unit_of_work():
+            token = setup_links.first_administrator(offices.default_office(), now=dt.datetime.now(dt.UTC))
+    except AppError as exc:
+        raise _fail(exc) from None
+    if token is not None:
+        click.echo(f"first administrator: {setup_links.url(current_app.config['QZBG'].public_url, token)}")

@@ -102,3 +102,22 @@ class StaffSession(db.Model):  # type: ignore[name-defined,misc]
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[StaffUser] = relationship(lazy="joined")
+
+
+class SetupLink(db.Model):  # type: ignore[name-defined,misc]
+    """A one-time link through which a person chooses their password (then enrols TOTP): made for a new account,
+    a forgotten password, a member unit's liaison, or the first administrator. Only the token's SHA-256 is kept;
+    it works once, for 72 hours, and a newer link of the same account replaces it."""
+
+    __tablename__ = "staff_setup_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+    user: Mapped[StaffUser] = relationship(lazy="joined")

@@ -13,6 +13,8 @@ MAX_LENGTH = 128
 # RFC 9106's second recommended option (64 MiB would be heavy on a 2-core office server under a login burst).
 _hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1)
 _DUMMY = _hasher.hash("qzbg-dummy-password-for-timing")
+# The stored "hash" of an account that waits for its setup link: no password matches it (app/auth/setup_links.py).
+UNUSABLE = "!setup-pending"
 
 
 @functools.cache
@@ -46,12 +48,14 @@ def hash_password(password: str) -> str:
 
 
 def verify(stored: str | None, password: str) -> bool:
-    """Constant work whether or not the account exists (``stored`` None checks a dummy hash)."""
+    """Constant work whether or not the account exists (``stored`` None checks a dummy hash) or has a password yet
+    (``UNUSABLE``: the dummy too, and never a match)."""
+    usable = stored is not None and stored != UNUSABLE
     try:
-        _hasher.verify(stored or _DUMMY, password)
+        _hasher.verify(stored if usable and stored is not None else _DUMMY, password)
     except (VerificationError, InvalidHashError):
         return False
-    return stored is not None
+    return usable
 
 
 def needs_rehash(stored: str) -> bool:
