@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
-INSTANCE := instance
+INSTANCE ?= instance
 
 .PHONY: run test check bench lint browser clean demo
 
@@ -30,10 +30,12 @@ $(INSTANCE)/keys: | $(INSTANCE)/secret_key
 	mkdir -p $@
 	chmod 700 $@
 
+# The web server and the notify worker (Procfile, through honcho); on a database with no administrator, one line
+# `first administrator: <setup link>` once the server answers. Ctrl-C stops everything.
 run: $(VENV)/.run-deps $(INSTANCE)/secret_key | $(INSTANCE)/keys
 	$(FLASK) keys init
 	$(FLASK) db upgrade
-	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+	exec $(BIN)/honcho start --no-prefix --no-colour -f Procfile
 
 # A training deployment with synthetic data in instance-demo/ (never instance/): scripts/demo.py.
 DEMO_INSTANCE ?= instance-demo
