@@ -122,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     from app.admin import outbox as _outbox_pages  # noqa: F401
     from app.admin import routes as _admin_pages  # noqa: F401
     from app.admin import units as _unit_pages  # noqa: F401
+    from app.admin import users as _user_pages  # noqa: F401
     from app.admin.blueprint import bp as admin_bp
     from app.auth import routes as auth_routes
     from app.auth import setup_pages as _setup_pages  # noqa: F401 - attaches /setup/<token> to auth_routes.bp

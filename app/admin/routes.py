@@ -10,22 +10,12 @@ from flask.typing import ResponseReturnValue
 
 from app.admin import audit_entries
 from app.admin.blueprint import bp
-from app.auth import queries as auth_queries
 from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
 from app.auth.models import ROLES, StaffUser
 from app.core.db import transactional
 from app.errors import NotFoundError
 from app.offices import queries as offices
-
-
-@bp.get("/users")
-@transactional(writes=True)  # a staff request may write (session activity, audit)
-@staff_required("admin.users")
-def users() -> ResponseReturnValue:
-    """The office's accounts."""
-    return render_template("admin/users.html", users=auth_queries.office_users(current_actor().office_id),
-                           now=dt.datetime.now(dt.UTC))
 
 
 @bp.get("/police-units")

@@ -211,7 +211,7 @@ def test_failures_counted_elsewhere_still_lock_at_five(app, staff):
     assert service.is_locked(db.session.get(StaffUser, user.id), dt.datetime.now(dt.UTC))
 
 
-def test_an_admin_unlocks_a_locked_account_on_the_users_page_audited(app, staff, logged_in):
+def test_an_admin_unlocks_a_locked_account_on_its_page_audited(app, staff, logged_in):
     from tests.auth.conftest import csrf_of
 
     user = staff()
@@ -220,13 +220,14 @@ def test_an_admin_unlocks_a_locked_account_on_the_users_page_audited(app, staff,
         post(client, "/login", {"username": user.username, "password": "wrong password 123"})
     admin_client, admin = logged_in("admin")
     page = admin_client.get("/admin/users").text
-    row = re.search(rf'<tr data-username="{user.username}">.*?</tr>', page, re.S).group(0)
+    row = re.search(rf'<tr data-username="{user.username}"[^>]*>.*?</tr>', page, re.S).group(0)
     assert "已锁定" in row
-    assert 'data-action="unlock"' in row
-    token = csrf_of(admin_client, "/admin/users")
-    answer = admin_client.post(f"/admin/users/{user.username}/unlock", data={"csrf_token": token})
-    assert (answer.status_code, answer.headers["Location"]) == (303, "/admin/users")
+    assert 'data-state="locked"' in row
+    assert 'data-action="unlock"' in admin_client.get(f"/admin/users/{user.username}").text
+    token = csrf_of(admin_client, f"/admin/users/{user.username}")
+    answer = admin_client.post(f"/admin/users/{user.username}/actions/unlock", data={"csrf_token": token})
+    assert (answer.status_code, answer.headers["Location"]) == (303, f"/admin/users/{user.username}")
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "user.unlock")).one()
     assert (entry.actor_id, entry.target_id) == (admin.id, str(user.id))
-    assert 'data-action="unlock"' not in admin_client.get("/admin/users").text
+    assert 'data-action="unlock"' not in admin_client.get(f"/admin/users/{user.username}").text
     assert login(app.test_client(), user).status_code == 303

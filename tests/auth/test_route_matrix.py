@@ -92,7 +92,8 @@ def world(app: Flask) -> World:
     db.session.commit()
     values = {"report_id": str(report.id), "attachment_id": str(image.id), "transfer_id": str(record.id),
               "message_id": str(message.id), "shift_id": str(shift.id), "unit_id": str(member.id),
-              "liaison_id": str(liaison.id), "username": target.username, "action": "acknowledge"}
+              "liaison_id": str(liaison.id), "username": target.username, "action": "acknowledge",
+              "token": "no-such-setup-link"}
     return World(values, {r: _desk(app, r, u) for r, u in home_users.items()},
                  {r: _desk(app, r, u) for r, u in away_users.items()})
 

@@ -17,6 +17,20 @@ from tests.factories import create_report
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+def _waiting_account() -> str:
+    """An account made by an administrator, waiting for its owner's setup link; returns the link's token."""
+    from app.auth import setup_links
+    from app.core.actor import Actor
+    from app.extensions import db
+    from app.offices import queries as offices
+
+    _, token = setup_links.create_account(
+        setup_links.NewUser(username="waiting.user", role="prosecutor", office=offices.default_office(),
+                            display_name="待设置的同事"), actor=Actor.system(), now=dt.datetime.now(dt.UTC))
+    db.session.commit()
+    return token
+
+
 def _pages(page: Any, base: str) -> Any:
     """Yield (name) after each page is loaded: login, enrolment, recovery codes, then every staff page."""
     from app.extensions import db
@@ -40,9 +54,10 @@ def _pages(page: Any, base: str) -> Any:
     page.wait_for_load_state()
     yield "recovery-codes"
     _notification_rows()
+    setup_token = _waiting_account()
     for path in ("/admin/users", "/admin/police-units", "/admin/audit", "/admin/outbox", "/account/sessions",
-                 "/account/password",
-                 f"/admin/users/{admin}/role", "/admin/roster", "/admin/sandbox"):
+                 "/account/password", "/admin/users/new", f"/admin/users/{admin}", "/admin/users/waiting.user",
+                 f"/admin/users/{admin}/role", "/admin/roster", "/admin/sandbox", f"/setup/{setup_token}"):
         page.goto(base + path)
         yield path
     page.goto(base + "/admin/roster")
