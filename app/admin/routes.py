@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from app.admin import audit_entries
 from app.admin.blueprint import bp
@@ -14,18 +15,96 @@ from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
 from app.auth.models import ROLES, StaffUser
 from app.core.db import transactional
-from app.errors import NotFoundError
+from app.errors import NotFoundError, ValidationError
+from app.extensions import db
 from app.offices import queries as offices
+from app.offices import service as offices_service
+from app.offices.models import PoliceUnit
 
 
 @bp.get("/police-units")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.police_units")
 def police_units() -> ResponseReturnValue:
-    """The office's police units (imported with ``flask police-units import``)."""
+    """The office's police units: created and edited here, or imported with ``flask police-units import``."""
     office_id = current_actor().office_id
     assert office_id is not None
-    return render_template("admin/police_units.html", units=offices.police_units(office_id, active_only=False))
+    return render_template("admin/police_units.html", units=offices.police_units(office_id, active_only=False),
+                           failed=None, errors={}, values={})
+
+
+PU_LABELS = {"code": "代码", "name": "名称", "district_code": "行政区划代码"}
+
+
+def _police_unit_page(template: str, values: dict[str, str], errors: dict[str, list[str]], status: int = 200,
+                      **context: Any) -> ResponseReturnValue:
+    return render_template(
+        template, values=values, errors=errors, labels=PU_LABELS,
+        field_errors=[(name, errors[name]) for name in PU_LABELS if name in errors],
+        other_errors={name: messages for name, messages in errors.items() if name not in PU_LABELS}, **context,
+    ), status
+
+
+def _office_police_unit(code: str) -> PoliceUnit:
+    unit = db.session.scalars(select(PoliceUnit).where(PoliceUnit.code == code[:32])).one_or_none()
+    if unit is None or unit.office_id != current_actor().office_id:
+        raise NotFoundError("找不到该公安机关")
+    return unit
+
+
+@bp.route("/police-units/new", methods=["GET", "POST"])
+@transactional(writes=True)
+@staff_required("admin.police_units.manage", held_label="新建公安机关")
+def police_unit_new() -> ResponseReturnValue:
+    if request.method == "GET":
+        return _police_unit_page("admin/police_unit_new.html", {}, {})
+    form = {name: (request.form.get(name) or "")[:200] for name in PU_LABELS}
+    office_id = current_actor().office_id
+    assert office_id is not None
+    try:
+        unit = offices_service.create_police_unit(office_id, form, actor=current_actor(), now=dt.datetime.now(dt.UTC))
+    except ValidationError as exc:
+        db.session.rollback()
+        return _police_unit_page("admin/police_unit_new.html", form, dict(exc.fields or {}), 422)
+    flash(f"已新建公安机关 {unit.name}（{unit.code}）", "done")
+    return redirect(url_for("admin.police_units"), code=303)
+
+
+@bp.post("/police-units/<code>/edit")
+@transactional
+@staff_required("admin.police_units.manage", held_label="修改公安机关")
+def police_unit_edit(code: str) -> ResponseReturnValue:
+    unit = _office_police_unit(code)
+    form = {name: (request.form.get(name) or "")[:200] for name in ("name", "district_code")}
+    try:
+        offices_service.update_police_unit(unit, form, actor=current_actor(), now=dt.datetime.now(dt.UTC))
+    except ValidationError as exc:
+        db.session.rollback()
+        return render_template("admin/police_units.html", units=offices.police_units(unit.office_id,
+                                                                                     active_only=False),
+                               failed=code, errors=dict(exc.fields or {}), values=form), 422
+    flash(f"已修改公安机关 {unit.name}（{unit.code}）", "done")
+    return redirect(url_for("admin.police_units"), code=303)
+
+
+@bp.post("/police-units/<code>/deactivate")
+@transactional
+@staff_required("admin.police_units.manage", held_label="停用公安机关")
+def police_unit_deactivate(code: str) -> ResponseReturnValue:
+    unit = _office_police_unit(code)
+    offices_service.set_police_unit_active(unit, False, actor=current_actor(), now=dt.datetime.now(dt.UTC))
+    flash(f"已停用公安机关 {unit.name}：移送时不再可选，过去的移送记录不变", "done")
+    return redirect(url_for("admin.police_units"), code=303)
+
+
+@bp.post("/police-units/<code>/reactivate")
+@transactional
+@staff_required("admin.police_units.manage", held_label="启用公安机关")
+def police_unit_reactivate(code: str) -> ResponseReturnValue:
+    unit = _office_police_unit(code)
+    offices_service.set_police_unit_active(unit, True, actor=current_actor(), now=dt.datetime.now(dt.UTC))
+    flash(f"已重新启用公安机关 {unit.name}", "done")
+    return redirect(url_for("admin.police_units"), code=303)
 
 
 @bp.get("/audit")

@@ -7,14 +7,16 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError as SchemaError
+from sqlalchemy import select
 
 from app.admin.blueprint import bp
 from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
-from app.errors import NotFoundError, ValidationError, flatten_messages
+from app.errors import AppError, NotFoundError, ValidationError, flatten_messages
+from app.extensions import db
 from app.reports import of_unit
 from app.units import presenters, qrcodes, queries, service, sheets
 from app.units.models import UNIT_TYPES, Unit
@@ -36,10 +38,16 @@ def _now() -> dt.datetime:
 
 
 def _unit(unit_id: str) -> Unit:
-    """The path's unit, of the administrator's office (a string converter: a bad id is a 404 after the guard)."""
+    """The path's unit, of the administrator's office: by its code (CONTRACT.md's ``/admin/units/<code>``) or by
+    its number (a string converter: anything else is a 404 after the guard)."""
+    office_id = current_actor().office_id
+    if unit_id.isascii() and len(unit_id) <= 32:
+        by_code = db.session.scalars(select(Unit).where(Unit.office_id == office_id, Unit.code == unit_id)).first()
+        if by_code is not None:
+            return by_code
     if not (unit_id.isascii() and unit_id.isdigit() and len(unit_id) <= 9):
         raise NotFoundError("找不到该单位")
-    return queries.office_unit(current_actor().office_id, int(unit_id))
+    return queries.office_unit(office_id, int(unit_id))
 
 
 def _office_id() -> int:
@@ -115,13 +123,17 @@ def create_unit() -> ResponseReturnValue:
 @staff_required("admin.units")
 def unit_detail(unit_id: str) -> ResponseReturnValue:
     """One unit: its fields, liaisons (opened), report count, QR codes and poster, and what may be changed."""
-    unit = _unit(unit_id)
+    return _detail_page(_unit(unit_id))
+
+
+def _detail_page(unit: Unit, *, login_values: dict[str, str] | None = None,
+                 login_errors: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
     return render_template(
         "admin/unit_detail.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, unit.type),
         liaisons=[presenters.liaison(row) for row in queries.liaisons(unit)], reports=of_unit.report_count(unit),
         with_wxacode=unit.active and qrcodes.wechat_configured() and qrcodes.has_wxacode(unit),
-        notice=NOTICES.get(request.args.get("done", "")),
-    )
+        notice=NOTICES.get(request.args.get("done", "")), values=login_values or {}, errors=login_errors or {},
+    ), status
 
 
 EDIT_FIELDS = ("name", "type", "district_code", "address")
@@ -255,3 +267,39 @@ def posters() -> ResponseReturnValue:
     with_wxacode = qrcodes.units_with_wxacode([u.id for u in units]) if qrcodes.wechat_configured() else set()
     return render_template("units/posters.html", units=units, types=UNIT_TYPES, with_wxacode=with_wxacode,
                            web_url=qrcodes.web_form_url)
+
+
+LIAISON_LOGIN_FIELDS = ("username", "display_name", "email", "mobile")
+
+
+@bp.post("/units/<unit_id>/liaison-login")
+@transactional
+@staff_required("admin.users.manage", held_label="为联络人开通登录")
+def add_liaison_login(unit_id: str) -> ResponseReturnValue:
+    """A login for the unit's liaison (role ``unit_liaison``, bound to the unit): its setup link is shown once on
+    the new account's page, as for any account made at /admin/users/new."""
+    from app.admin.users import show_once
+    from app.auth import service as auth_service
+    from app.auth import setup_links
+
+    unit = _unit(unit_id)
+    values = {name: (request.form.get(name) or "").strip()[:200] for name in LIAISON_LOGIN_FIELDS}
+    from app.offices.models import Office
+
+    office = db.session.get(Office, unit.office_id)
+    assert office is not None
+    new = auth_service.NewUser(username=values["username"], role="unit_liaison", office=office,
+                               display_name=values["display_name"] or None, unit=unit, email=values["email"],
+                               mobile=values["mobile"])
+    try:
+        user, token = setup_links.create_account(new, actor=current_actor(), now=_now())
+    except ValidationError as exc:
+        db.session.rollback()
+        errors = {k: v for k, v in (exc.fields or {}).items() if k != "password"}
+        return _detail_page(unit, login_values=values, login_errors=errors, status=422)
+    except AppError as exc:
+        db.session.rollback()
+        return _detail_page(unit, login_values=values, login_errors={"username": [exc.message]}, status=409)
+    show_once(user.username, token)
+    flash(f"已为 {unit.name} 的联络人开通登录账号 {user.username}，请把下面的设置链接交给本人", "done")
+    return redirect(url_for("admin.user_detail", username=user.username), code=303)

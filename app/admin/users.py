@@ -46,7 +46,7 @@ def _box() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def _show_once(username: str, token: str) -> None:
+def show_once(username: str, token: str) -> None:
     link = setup_links.url(current_app.config["QZBG"].public_url, token)
     session[ONCE_KEY] = _box().encrypt(f"{username}\n{link}".encode()).decode()
 
@@ -136,7 +136,7 @@ def user_new() -> ResponseReturnValue:
         return _new_page(values, {k: v for k, v in (exc.fields or {}).items() if k != "password"}, 422)
     except AppError as exc:  # the user name is taken
         return _new_page(values, {"username": [exc.message]}, 409)
-    _show_once(user.username, token)
+    show_once(user.username, token)
     flash(f"已新建账号 {user.username}，请把下面的设置链接交给本人", "done")
     return redirect(url_for("admin.user_detail", username=user.username), code=303)
 
@@ -175,7 +175,7 @@ def _reactivate(user: StaffUser) -> str:
 def _reset_password(user: StaffUser) -> str:
     now = _now()
     setup_links.set_no_password(user, now=now)
-    _show_once(user.username, setup_links.issue(user, "reset_password", actor=current_actor(), now=now))
+    show_once(user.username, setup_links.issue(user, "reset_password", actor=current_actor(), now=now))
     return f"已重置 {user.username} 的密码：原密码立即失效，所有登录会话已结束；请把下面的设置链接交给本人"
 
 

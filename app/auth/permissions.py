@@ -10,7 +10,8 @@ from app.errors import ForbiddenError
 
 # Sensitive permissions need a TOTP code from the last 10 minutes (step-up).
 SENSITIVE = frozenset({
-    "review.export", "review.transfer", "review.reveal_reporter", "admin.users.manage", "admin.keys",
+    "review.export", "review.transfer", "review.reveal_reporter", "admin.users.manage", "admin.police_units.manage",
+    "admin.keys",
 })
 
 _PROSECUTOR = frozenset({
@@ -19,8 +20,8 @@ _PROSECUTOR = frozenset({
 })
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({
-        "account", "admin.users", "admin.users.manage", "admin.units", "admin.police_units", "admin.audit",
-        "admin.outbox", "admin.roster", "admin.keys",
+        "account", "admin.users", "admin.users.manage", "admin.units", "admin.police_units",
+        "admin.police_units.manage", "admin.audit", "admin.outbox", "admin.roster", "admin.keys",
     }),
     "prosecutor": _PROSECUTOR,
     "lead": _PROSECUTOR | {"review.assign", "admin.roster"},

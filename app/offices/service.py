@@ -1,7 +1,9 @@
-"""Office and police-unit actions: add an office with its districts, import police units."""
+"""Office and police-unit actions: add an office with its districts, import police units, create, edit and
+deactivate one police unit from its page (audited)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,9 @@ from typing import Any
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
+from app.audit import service as audit
 from app.core import imports
+from app.core.actor import Actor
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -82,3 +86,41 @@ def import_police_units(rows: Iterable[dict[str, Any]], *, default_office_id: in
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a CSV or a JSON list (see ``app.core.imports.read_rows``)."""
     return imports.read_rows(path, optional=("district_code", "office"))
+
+
+def _police_unit_fields(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A page's fields through ``PoliceUnitIn`` (the import's own rules); a blank district is none."""
+    raw = {name: (form.get(name) or "").strip() for name in names}
+    if not raw.get("district_code"):
+        raw["district_code"] = None
+    try:
+        return dict(PoliceUnitIn(only=names).load(raw))
+    except SchemaError as exc:
+        raise ValidationError(fields={k: [str(m) for m in (v if isinstance(v, list) else [v])]
+                                      for k, v in exc.normalized_messages().items()}) from None
+
+
+def create_police_unit(office_id: int, form: dict[str, Any], *, actor: Actor, now: dt.datetime) -> PoliceUnit:
+    data = _police_unit_fields(form, ("code", "name", "district_code"))
+    if db.session.scalar(select(PoliceUnit.id).where(PoliceUnit.code == data["code"])) is not None:
+        raise ValidationError(fields={"code": ["该代码已被使用"]})
+    unit = PoliceUnit(office_id=office_id, active=True, created_at=now, updated_at=now, **data)
+    db.session.add(unit)
+    db.session.flush()
+    audit.record(actor, "police_unit.create", now=now, target_type="police_unit", target_id=unit.id,
+                 office_id=office_id)
+    return unit
+
+
+def update_police_unit(unit: PoliceUnit, form: dict[str, Any], *, actor: Actor, now: dt.datetime) -> None:
+    data = _police_unit_fields(form, ("name", "district_code"))
+    unit.name, unit.district_code, unit.updated_at = data["name"], data["district_code"], now
+    audit.record(actor, "police_unit.update", now=now, target_type="police_unit", target_id=unit.id,
+                 office_id=unit.office_id)
+
+
+def set_police_unit_active(unit: PoliceUnit, active: bool, *, actor: Actor, now: dt.datetime) -> None:
+    """A police unit no longer in use leaves the transfer form's list; its past transfers keep its name."""
+    unit.active, unit.updated_at = active, now
+    audit.record(actor, "police_unit.reactivate" if active else "police_unit.deactivate", now=now,
+                 target_type="police_unit", target_id=unit.id, office_id=unit.office_id)

@@ -190,3 +190,31 @@ def test_a_liaison_login_is_given_from_a_member_units_code(app, admin):
                                                 "display_name": "赵老师"})
     assert created.status_code == 303
     assert LINK.search(client.get(created.headers["Location"]).text)
+
+
+def test_a_member_units_page_gives_its_liaison_a_login_with_a_setup_link(app, admin):
+    client, _ = admin
+    unit = create_unit("clinic-9", name="第九社区卫生服务中心", type="community_health")
+    db.session.commit()
+    page = client.get("/admin/units/clinic-9").text  # the page by its code (CONTRACT.md)
+    assert 'data-action="add_liaison_login"' in page
+    created = post(client, "/admin/units/clinic-9/liaison-login", {"username": "clinic9.liu", "display_name": "刘护士",
+                                                                  "email": "", "mobile": "13700000003"},
+                   form_page="/admin/units/clinic-9")
+    assert (created.status_code, created.headers["Location"]) == (303, "/admin/users/clinic9.liu")
+    assert LINK.search(client.get(created.headers["Location"]).text)
+    user = db.session.scalars(select(StaffUser).where(StaffUser.username == "clinic9.liu")).one()
+    assert (user.role, user.unit_id) == ("unit_liaison", unit.id)
+
+
+def test_a_refused_liaison_login_comes_back_on_the_units_page_beside_its_field(app, admin):
+    client, _ = admin
+    create_unit("clinic-10")
+    db.session.commit()
+    answer = post(client, "/admin/units/clinic-10/liaison-login", {"username": "x", "mobile": "abc"},
+                  form_page="/admin/units/clinic-10")
+    assert answer.status_code == 422
+    assert 'data-error-for="username"' in answer.text
+    assert 'data-error-for="mobile"' in answer.text
+    assert 'value="abc"' in answer.text
+    assert db.session.scalars(select(StaffUser).where(StaffUser.role == "unit_liaison")).all() == []

@@ -34,7 +34,7 @@ from tests.test_no_plaintext import png_with
 
 # The path arguments that name an object of an office; ``action`` names no object.
 OBJECT_ARGUMENTS = {"report_id", "attachment_id", "transfer_id", "message_id", "shift_id", "unit_id", "liaison_id",
-                    "username"}
+                    "username", "code"}
 
 
 @dataclasses.dataclass
@@ -93,7 +93,7 @@ def world(app: Flask) -> World:
     values = {"report_id": str(report.id), "attachment_id": str(image.id), "transfer_id": str(record.id),
               "message_id": str(message.id), "shift_id": str(shift.id), "unit_id": str(member.id),
               "liaison_id": str(liaison.id), "username": target.username, "action": "acknowledge",
-              "token": "no-such-setup-link"}
+              "token": "no-such-setup-link", "code": police_unit.code}
     return World(values, {r: _desk(app, r, u) for r, u in home_users.items()},
                  {r: _desk(app, r, u) for r, u in away_users.items()})
 
