@@ -52,12 +52,13 @@ TEST_WORKERS ?= auto
 test: $(VENV)/.dev-deps browser
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=25
 
-# The inner loop, before every commit: lint, types, import contracts, and the SQLite tests without the browser.
+# The inner loop, before every commit: lint, types, import contracts, and the SQLite tests without the browser and
+# without the slow ones (whole processes: make run, make demo, the bench, worker kills); make test runs them all.
 check: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy app
 	$(BIN)/lint-imports
-	QZBG_TEST_DATABASE_URL= $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not browser" -q --durations=10
+	QZBG_TEST_DATABASE_URL= $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not browser and not slow" -q --durations=10
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench.run
