@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import psycopg
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import exc as sa_exc
 
@@ -187,8 +187,32 @@ def render_error(error: AppError) -> ResponseReturnValue:
         if error.fields:
             body["fields"] = {safe_path(path): messages for path, messages in error.fields.items()}
         return {"error": body}, error.status, error.headers
+    if error.status in (403, 404) and request.path.startswith(STAFF_PATHS):
+        staff_page = _staff_error_page(error, request_id)
+        if staff_page is not None:
+            return staff_page, error.status, error.headers
     html = render_template("error.html", error=error, request_id=request_id)
     return html, error.status, error.headers
+
+
+# The staff side's paths: a refusal or an absence there is shown in the staff layout, with a link to the user's
+# own first page instead of the public report form.
+STAFF_PATHS = ("/review", "/admin", "/account", "/unit", "/training", "/setup", "/login", "/logout")
+STAFF_ERROR_PAGE = "qzbg.staff_error_page"
+
+
+def _staff_error_page(error: AppError, request_id: str) -> str | None:
+    """The staff side's page for ``error`` (``app.auth.templating`` registers it on the app: plumbing does not
+    import the features); None when there is none or it failed (the staff layout reads the session's user from
+    the database), and the plain page follows."""
+    render = current_app.extensions.get(STAFF_ERROR_PAGE)
+    if render is None:
+        return None
+    try:
+        return str(render(error, request_id))
+    except Exception:  # noqa: BLE001 - an error page must not fail; the plain one follows
+        log.warning("staff_error_page_failed")
+        return None
 
 
 def discard_session() -> None:

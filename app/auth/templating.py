@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, request
+from flask import Flask, render_template, request
 
 from app.auth import permissions
 from app.auth.guard import current_user
 from app.auth.models import StaffUser
+from app.errors import STAFF_ERROR_PAGE, AppError
 
 CST = dt.timezone(dt.timedelta(hours=8))
 NAV = (
@@ -35,7 +36,15 @@ def landing(user: StaffUser) -> str:
     return "/account/sessions"
 
 
+def staff_error_page(error: AppError, request_id: str) -> str:
+    """A 403 or 404 of the staff side in the staff layout, with a link to the user's own first page."""
+    user = current_user()
+    return render_template("staff/error.html", error=error, request_id=request_id, status=error.status,
+                           home=landing(user) if user is not None else "/login")
+
+
 def register(app: Flask) -> None:
+    app.extensions[STAFF_ERROR_PAGE] = staff_error_page
     def staff_nav() -> list[tuple[str, str, bool]]:
         """(href, label, current) of each page the user's role may open; the current one is the longest href the
         request's path starts with (``/review/overdue`` is not also ``/review/``)."""

@@ -95,7 +95,8 @@ def _pages(page: Any, base: str) -> Any:
              f"/review/reports/{moved.id}",
              f"/review/reports/{moved.id}/transfers/{letter.id}/letter", "/review/reports/new",
              "/review/stats", "/review/stats/meeting", "/review/overdue",
-             "/review/?training=1", f"/review/reports/{practice.id}")
+             "/review/?training=1", f"/review/reports/{practice.id}",
+             "/review/reports/00000000-0000-0000-0000-000000000000", "/admin/users")  # 404 and 403, staff layout
     db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
     for path in paths:
         page.goto(base + path)
