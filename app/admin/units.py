@@ -4,16 +4,19 @@ liaisons, bulk import with its template, and the sheet of every poster for print
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Any
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError as SchemaError
 
 from app.admin.blueprint import bp
 from app.auth.guard import current_actor, staff_required
+from app.clients.wechat import configured
 from app.core.db import transactional
+from app.crypto.vault import get_vault
 from app.errors import NotFoundError, ValidationError, flatten_messages
 from app.reports import of_unit
 from app.units import presenters, qrcodes, queries, service, sheets
@@ -87,7 +90,7 @@ def _phone_bidx(q: str) -> bytes | None:
         phone = LiaisonIn().fields["phone"].deserialize(q) if q else None
     except SchemaError:
         return None
-    return service.phone_index(phone) if phone else None
+    return service.phone_index(phone, get_vault()) if phone else None
 
 
 UNIT_FIELDS = ("code", "name", "type", "district_code", "address", "liaison_name", "liaison_phone")
@@ -103,7 +106,7 @@ def create_unit() -> ResponseReturnValue:
     data = _form_data()
     try:
         unit = service.create(_load(UnitRowIn(exclude=("active",)), data), office_id=_office_id(),
-                              actor=current_actor(), now=_now())
+                              actor=current_actor(), now=_now(), vault=get_vault())
     except ValidationError as exc:
         return _form("admin/unit_form.html", UNIT_FIELDS, data, exc.fields or {"_schema": [exc.message]}, 422,
                      unit=None)
@@ -116,10 +119,11 @@ def create_unit() -> ResponseReturnValue:
 def unit_detail(unit_id: str) -> ResponseReturnValue:
     """One unit: its fields, liaisons (opened), report count, QR codes and poster, and what may be changed."""
     unit = _unit(unit_id)
+    settings = current_app.config["QZBG"]
     return render_template(
         "admin/unit_detail.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, unit.type),
         liaisons=[presenters.liaison(row) for row in queries.liaisons(unit)], reports=of_unit.report_count(unit),
-        with_wxacode=unit.active and qrcodes.wechat_configured() and qrcodes.has_wxacode(unit),
+        with_wxacode=unit.active and configured(settings) and qrcodes.has_wxacode(unit, settings.wechat_report_page),
         notice=NOTICES.get(request.args.get("done", "")),
     )
 
@@ -170,7 +174,7 @@ def add_liaison(unit_id: str) -> ResponseReturnValue:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, {}, {}, unit=unit, liaison_id=None)
     data = _form_data()
     try:
-        service.add_liaison(unit, _load(LiaisonIn(), data), actor=current_actor(), now=_now())
+        service.add_liaison(unit, _load(LiaisonIn(), data), actor=current_actor(), now=_now(), vault=get_vault())
     except ValidationError as exc:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, data, exc.fields or {}, 422, unit=unit,
                      liaison_id=None)
@@ -189,7 +193,8 @@ def edit_liaison(unit_id: str, liaison_id: str) -> ResponseReturnValue:
                      unit=unit, liaison_id=liaison.id)
     data = _form_data()
     try:
-        service.update_liaison(unit, liaison, _load(LiaisonIn(), data), actor=current_actor(), now=_now())
+        service.update_liaison(unit, liaison, _load(LiaisonIn(), data), actor=current_actor(), now=_now(),
+                               vault=get_vault())
     except ValidationError as exc:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, data, exc.fields or {}, 422, unit=unit,
                      liaison_id=liaison.id)
@@ -222,7 +227,8 @@ def import_units() -> ResponseReturnValue:
         if len(data) > IMPORT_MAX_BYTES:
             raise ValidationError(fields={"file": [f"文件不能超过 {IMPORT_MAX_BYTES // 1024 // 1024} MB，请分批导入"]})
         rows = service.read_file(data, upload.filename)
-        result = service.import_rows(rows, office_id=_office_id(), actor=current_actor(), now=_now())
+        result = service.import_rows(rows, office_id=_office_id(), actor=current_actor(), now=_now(),
+                                     vault=get_vault())
     except service.ImportRejected as exc:
         return render_template("admin/units_import.html", errors={}, problems=exc.problems,
                                message=exc.message, labels=FIELD_LABELS), 422
@@ -252,6 +258,8 @@ def posters() -> ResponseReturnValue:
     """Every active unit's poster, one per A4 page, to print at once (filtered like the list)."""
     filters = queries.parse_unit_filters(request.args)
     units = queries.poster_units(_office_id(), filters)
-    with_wxacode = qrcodes.units_with_wxacode([u.id for u in units]) if qrcodes.wechat_configured() else set()
+    settings = current_app.config["QZBG"]
+    with_wxacode = qrcodes.units_with_wxacode([u.id for u in units], settings.wechat_report_page) \
+        if configured(settings) else set()
     return render_template("units/posters.html", units=units, types=UNIT_TYPES, with_wxacode=with_wxacode,
-                           web_url=qrcodes.web_form_url)
+                           web_url=functools.partial(qrcodes.web_form_url, public_url=settings.public_url))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
 from app.auth.models import StaffUser
@@ -47,9 +46,10 @@ def _first_time(key: str, report_id: object, now: dt.datetime) -> bool:
     return True
 
 
-def run_escalation(now: dt.datetime) -> int:
-    """Escalate every urgent report nobody acknowledged in time; returns how many steps were sent."""
-    interval = dt.timedelta(minutes=current_app.config["QZBG"].urgent_escalation_minutes)
+def run_escalation(now: dt.datetime, *, urgent_escalation_minutes: int) -> int:
+    """Escalate every urgent report nobody acknowledged in ``urgent_escalation_minutes`` (and again each time as
+    long); returns how many steps were sent."""
+    interval = dt.timedelta(minutes=urgent_escalation_minutes)
     due = select(Report).where(
         Report.urgent.is_(True), Report.status == Status.NEW.value, Report.acknowledged_at.is_(None),
         Report.submitted_at <= now - interval,
@@ -65,8 +65,9 @@ def run_escalation(now: dt.datetime) -> int:
     return sent
 
 
-def run_overdue_reminders(now: dt.datetime) -> int:
-    """Remind the assigned prosecutor of each police deadline passed; returns how many reminders were sent."""
+def run_overdue_reminders(now: dt.datetime, *, training: bool) -> int:
+    """Remind the assigned prosecutor of each police deadline passed; returns how many reminders were sent. A
+    practice report's deadlines remind nobody unless this is a training deployment (``training``)."""
     sent = 0
     kinds = (
         ("police_receipt", Kind.POLICE_RECEIPT_OVERDUE,
@@ -78,7 +79,7 @@ def run_overdue_reminders(now: dt.datetime) -> int:
         stmt = select(Transfer).where(Transfer.state == "open", condition).order_by(Transfer.created_at)
         for transfer in db.session.scalars(stmt).all():
             report = db.session.get(Report, transfer.report_id)
-            if report is None or getattr(report, "training", False) and not current_app.config["QZBG"].training:
+            if report is None or getattr(report, "training", False) and not training:
                 continue
             if _first_time(f"overdue:{name}:{transfer.id}", report.id, now):
                 enqueue(kind, report=report, now=now, transfer=transfer)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
+from app.config import Settings
 from app.extensions import db
 from app.notify import routing
 from app.notify.channels import NONE, SANDBOX, configured_channels
@@ -42,9 +43,17 @@ class Kind(enum.StrEnum):
     DAILY_DIGEST = "daily_digest"  # -> one prosecutor: what waits
 
 
-def sandboxed(report: Report | None) -> bool:
-    """Training mode, or a training report (``report.training``, when the column exists)."""
-    return bool(current_app.config["QZBG"].training or getattr(report, "training", False))
+def _settings() -> Settings:
+    """The one read of the settings in this package outside the worker: ``enqueue`` is reached from every report
+    action (through ``app.reports.news`` and app.review's actions), which would otherwise all carry them."""
+    settings: Settings = current_app.config["QZBG"]
+    return settings
+
+
+def sandboxed(report: Report | None, training: bool) -> bool:
+    """Training mode (``training``: ``QZBG_TRAINING``), or a training report (``report.training``, when the column
+    exists)."""
+    return bool(training or getattr(report, "training", False))
 
 
 def _recipients(kind: Kind, report: Report | None, transfer: Transfer | None, now: dt.datetime,
@@ -69,10 +78,11 @@ def enqueue(
     ``recipients`` replaces the routing (the digest names its one prosecutor); ``facts`` go into the payload
     (``step`` and ``minutes`` of an escalation, ``counts`` of a digest): ids, codes and numbers only.
     """
+    settings = _settings()
     if kind is Kind.REPORTER_STATUS_CHANGED:
-        return _reporter_status(report, now)
-    sandbox = sandboxed(report)
-    live = set(STAFF_CHANNELS) if sandbox else set(configured_channels())
+        return _reporter_status(report, now, settings)
+    sandbox = sandboxed(report, settings.training)
+    live = set(STAFF_CHANNELS) if sandbox else set(configured_channels(settings))
     every = kind is Kind.URGENT_ESCALATION or (kind is Kind.NEW_REPORT and bool(report and report.urgent))
     targets = recipients if recipients is not None else _recipients(kind, report, transfer, now)
     report_id = report.id if report is not None else None
@@ -106,14 +116,14 @@ def hear(news: str, report: Report, now: dt.datetime) -> None:
     enqueue(NEWS_KINDS[news], report=report, now=now)
 
 
-def _reporter_status(report: Report | None, now: dt.datetime) -> list[OutboxMessage]:
+def _reporter_status(report: Report | None, now: dt.datetime, settings: Settings) -> list[OutboxMessage]:
     from app.notify import subscribe
 
     assert report is not None
-    payload = subscribe.status_payload(report, now)
+    payload = subscribe.status_payload(report, now, settings.wechat_status_template_id)
     if payload is None:
         return []
-    if sandboxed(report):
+    if sandboxed(report, settings.training):
         return [queue(SANDBOX, Kind.REPORTER_STATUS_CHANGED, now=now, report_id=report.id,
                       reporter_id=report.reporter_id,
                       payload={**payload, "would_be": subscribe.CHANNEL, "office_id": report.office_id})]

@@ -12,10 +12,12 @@ import json
 import uuid
 from email import message_from_bytes, policy
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.core.actor import Actor
 from app.core.db import unit_of_work
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify import events, worker
 from app.notify.models import STAFF_CHANNELS, OutboxMessage
@@ -71,7 +73,8 @@ def submitted(*, unit, now, account, **sections):
     body = report_body(unit_id=unit.id, **sections)
     data = ReportBody().load({k: v for k, v in body.items() if k != "client_id"})
     report = service.submit(data, actor=Actor.reporter(account.id), reporter=account, client_key=f"test:{uuid.uuid4()}",
-                            now=now).report
+                            now=now, vault=get_vault(),
+                            ack_deadlines=service.AckDeadlines.from_settings(current_app.config["QZBG"])).report
     db.session.commit()
     return report
 
@@ -112,7 +115,8 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     prosecutor = Actor.staff(db.session.scalars(
         select(type(cop)).where(type(cop).username == "pro-m")).one())
     with unit_of_work():
-        events.run_escalation(start + dt.timedelta(minutes=31))
+        events.run_escalation(start + dt.timedelta(minutes=31),
+                              urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes)
     moment = dt.datetime.now(dt.UTC)
     review.acknowledge(report, actor=prosecutor, version=report.version, now=moment)
     review.transfer(report, police_unit="pu-markers", document_no="检移〔2026〕7号",
@@ -122,7 +126,7 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     question = review.ask_reporter(report, MARKERS["question"], actor=prosecutor, version=report.version, now=moment)
     db.session.commit()
     with unit_of_work():
-        events.run_overdue_reminders(moment + dt.timedelta(days=4))
+        events.run_overdue_reminders(moment + dt.timedelta(days=4), training=current_app.config["QZBG"].training)
     answers.record_answer(report, question.id, MARKERS["answer"], actor=Actor.public(), now=moment)
     review.police_return(report, MARKERS["return"], actor=Actor.staff(cop), version=report.version, now=moment)
     db.session.commit()
@@ -146,7 +150,7 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     kept = []
     for row in rows:
         row.payload = {**row.payload, "would_be": row.channel}
-        item = SandboxChannel().prepare(row)
+        item = SandboxChannel(current_app.config["QZBG"].public_url).prepare(row)
         kept.append(f"{item.title}\n{item.body}")
     db.session.rollback()
     statuses = db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.channel == "wechat_subscribe")).all()

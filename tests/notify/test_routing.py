@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.core.db import unit_of_work
@@ -120,7 +121,8 @@ def test_an_urgent_report_nobody_acknowledges_is_escalated_to_the_leads_each_per
 
     def escalate(minutes: int) -> int:
         with unit_of_work():
-            return events.run_escalation(start + dt.timedelta(minutes=minutes))
+            return events.run_escalation(start + dt.timedelta(minutes=minutes),
+                                         urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes)
 
     assert escalate(29) == 0
     assert escalate(30) == 1
@@ -147,7 +149,8 @@ def test_the_escalation_period_is_qzbg_urgent_escalation_minutes(make_app, wecom
 
     def escalate(minutes: int) -> int:
         with unit_of_work():
-            return events.run_escalation(start + dt.timedelta(minutes=minutes))
+            return events.run_escalation(start + dt.timedelta(minutes=minutes),
+                                         urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes)
 
     assert escalate(9) == 0
     assert escalate(10) == 1
@@ -160,7 +163,9 @@ def test_a_worker_that_missed_escalation_steps_sends_only_the_latest(office_app)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)
     create_report(urgent=True, now=start)
     with unit_of_work():
-        assert events.run_escalation(start + dt.timedelta(minutes=125)) == 1
+        sent = events.run_escalation(start + dt.timedelta(minutes=125),
+                                     urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes)
+        assert sent == 1
     [row, *_] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "urgent_escalation"))
     assert (row.payload["step"], row.payload["minutes"]) == (4, 125)
 
@@ -215,9 +220,10 @@ def test_an_answer_and_a_police_deadline_passed_go_to_the_assigned_prosecutor(of
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)  # past the receipt (24 h) and feedback (72 h) deadlines
     with unit_of_work():
-        assert events.run_overdue_reminders(later) == 2
+        assert events.run_overdue_reminders(later, training=current_app.config["QZBG"].training) == 2
     with unit_of_work():
-        assert events.run_overdue_reminders(later + dt.timedelta(hours=1)) == 0
+        assert events.run_overdue_reminders(later + dt.timedelta(hours=1),
+                                            training=current_app.config["QZBG"].training) == 0
     assert queued("police_receipt_overdue") == [("pro-b", "email")]
     assert queued("police_feedback_overdue") == [("pro-b", "email")]
     transfer = db.session.scalars(select(Transfer)).one()
@@ -274,7 +280,7 @@ def test_training_mode_sends_everything_to_the_sandbox_only(make_app, wecom, smt
     staff_member("pro-a", wecom="ProA", email="a@example.org", mobile="13900000001")
     staff_member("pro-z")  # no address at all: kept in the sandbox as "none"
     db.session.commit()
-    assert list(channels()) == ["sandbox"]
+    assert list(channels(current_app.config["QZBG"])) == ["sandbox"]
     create_report(urgent=True)
     assert Counter(channel for _, channel in queued()) == {"sandbox": 4}
     assert worker.deliver_due(now=dt.datetime.now(dt.UTC)) == {"sent": 4, "retry": 0, "dead": 0}

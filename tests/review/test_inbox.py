@@ -8,8 +8,10 @@ import re
 import uuid
 
 import pytest
+from flask import current_app
 
 from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.review import queries
@@ -72,7 +74,8 @@ def submitted(**sections):
 
     body = report_body(**sections)
     data = ReportBody().load({k: v for k, v in body.items() if k != "client_id"})
-    report = service.submit(data, actor=Actor.public(), client_key=f"test:{uuid.uuid4()}", now=NOW).report
+    report = service.submit(data, actor=Actor.public(), client_key=f"test:{uuid.uuid4()}", now=NOW, vault=get_vault(),
+                            ack_deadlines=service.AckDeadlines.from_settings(current_app.config["QZBG"])).report
     db.session.commit()
     return report
 

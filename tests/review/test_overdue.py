@@ -10,6 +10,7 @@ import pytest
 
 from app.config import ConfigError, Settings
 from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.offices.models import PoliceUnit
 from app.review import queries
@@ -104,7 +105,7 @@ def test_each_kind_of_past_due_is_found_and_nothing_else(world):
         "supervision_answer": [unanswered.tracking_no],
     }
     assert on_time.tracking_no not in str(found)
-    assert queries.status_counts(p, now=NOW)["overdue"] == 5
+    assert queries.status_counts(p, now=NOW, vault=get_vault())["overdue"] == 5
 
 
 def test_the_overdue_page_lists_by_kind_with_the_time_past_due(world, app):
