@@ -73,7 +73,10 @@ def _reads_settings(node: ast.AST) -> bool:
 
 
 def _reads_clock(node: ast.AST) -> bool:
-    """``datetime.now(...)``, ``dt.datetime.now(...)`` (and ``utcnow``/``today`` of either)."""
+    """``datetime.now(...)``, ``dt.datetime.now(...)`` (and ``utcnow``/``today`` of either), or ``utcnow()``
+    (app.core.dbtypes')."""
+    if _called(node, "utcnow"):
+        return True
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
             and node.func.attr in ("now", "utcnow", "today")):
         return False
@@ -116,6 +119,7 @@ def test_the_checks_see_what_they_look_for() -> None:
         "get_vault().blind_index('phone', q)": lambda node: _called(node, "get_vault"),
         "dt.datetime.now(dt.UTC)": _reads_clock,
         "datetime.now(UTC)": _reads_clock,
+        "utcnow()": _reads_clock,
     }
     for source, check in samples.items():
         assert any(check(node) for node in ast.walk(ast.parse(source))), source

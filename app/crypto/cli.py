@@ -40,7 +40,7 @@ def rotate_keys(resume: bool, batch_size: int, max_batches: int | None) -> None:
         audit.record_command("keys.rotate", now=dt.datetime.now(dt.UTC), target_type="kek", target_id=new_kek)
         click.echo(f"new current key: {new_kek}")
     done = service.rewrap_batches(
-        vault, batch_size=batch_size, max_batches=max_batches,
+        vault, clock=lambda: dt.datetime.now(dt.UTC), batch_size=batch_size, max_batches=max_batches,
         progress=lambda n: click.echo(f"re-wrapped {n}"),
     )
     left = service.pending_count(vault)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from app.config import ConfigError
 from app.core.db import unit_of_work
 from app.crypto import keyfile as keyring_file
 from app.crypto.keyfile import Keyring
-from app.crypto.models import DataKey, utcnow
+from app.crypto.models import DataKey
 from app.crypto.vault import KEYRING_VERIFIED, Vault
 from app.errors import DATABASE_UNAVAILABLE, discard_session
 from app.extensions import db
@@ -49,7 +50,7 @@ def pending_count(vault: Vault) -> int:
 
 
 def rewrap_batches(
-    vault: Vault, *, batch_size: int = 500, max_batches: int | None = None,
+    vault: Vault, *, clock: Callable[[], dt.datetime], batch_size: int = 500, max_batches: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Re-wrap data keys not under the current KEK, one transaction per batch.
@@ -63,7 +64,8 @@ def rewrap_batches(
     (``keys rotate --resume``): each committed batch is done, and the next run picks up
     whatever is still under an older KEK. On PostgreSQL rows locked by a concurrent
     rotation are skipped and counted as pending, and a batch is written back by COPY
-    (``_update_by_copy``). Returns how many keys were re-wrapped.
+    (``_update_by_copy``). Each batch is stamped ``rewrapped_at`` with ``clock()`` read as it is written.
+    Returns how many keys were re-wrapped.
     """
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     table = DataKey.__table__
@@ -87,7 +89,7 @@ def rewrap_batches(
             rows = session.execute(stmt).all()
             if not rows:
                 break
-            now = utcnow()
+            now = clock()
             changes = _rewrapped_rows(vault, rows, now)
             if postgresql:
                 _update_by_copy(session.connection(), changes, now)
