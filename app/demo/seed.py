@@ -34,6 +34,7 @@ from app.core.actor import Actor
 from app.core.idcard import check_digit
 from app.crypto.vault import Vault
 from app.extensions import db
+from app.notify import service as notify
 from app.offices import queries as offices
 from app.offices import service as offices_service
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -181,6 +182,7 @@ class _Seeder:
         self.now = now
         self.vault = vault
         self.ack_deadlines = reports.AckDeadlines.from_settings(settings)
+        self.outbound = notify.Outbound.of(settings)
         self.rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by its seed
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
@@ -385,7 +387,7 @@ class _Seeder:
             returned_by = self.police_by_unit[wrong.id]
             add(after(3), lambda r, t: self.transfer(r, t, prosecutor, wrong.code))
             add(after(10), lambda r, t: review.police_return(r, RETURN_REASONS[0], actor=returned_by,
-                                                              version=r.version, now=t))
+                                                              version=r.version, now=t, outbound=self.outbound))
         add(after(3), lambda r, t: self.transfer(r, t, prosecutor, police_unit.code))
         if status == "transferred":
             if rng.random() < 0.6:
@@ -399,13 +401,15 @@ class _Seeder:
         add(after(feedback_hours), lambda r, t: review.record_feedback(
             r, outcome=outcome,
             case_no=f"A{t:%Y}{rng.randint(1000, 9999)}" if outcome in ("accepted", "filed") else None,
-            decided_at=t.astimezone(CST).date(), note="已开展调查。", actor=police, version=r.version, now=t))
+            decided_at=t.astimezone(CST).date(), note="已开展调查。", actor=police, version=r.version, now=t,
+            outbound=self.outbound))
         if supervised:
             add(after(24), lambda r, t: review.supervise(r, "请说明不立案的理由。", actor=prosecutor, version=r.version,
                                                           now=t, deadlines=self.deadlines))
             if status == "closed" or rng.random() < 0.5:
                 add(after(72), lambda r, t: review.police_explain(r, "经调查，现有证据不足以认定犯罪事实。",
-                                                                   actor=police, version=r.version, now=t))
+                                                                   actor=police, version=r.version, now=t,
+                                                                   outbound=self.outbound))
             if status == "closed":
                 result = rng.choice(["notify_filing", "accept_reasons"])
                 add(after(24), lambda r, t: review.conclude_supervision(r, result, None, actor=prosecutor,
@@ -413,7 +417,7 @@ class _Seeder:
                 if result == "notify_filing":
                     add(after(48), lambda r, t: review.record_feedback(
                         r, outcome="filed", case_no=f"A{t:%Y}{rng.randint(1000, 9999)}", decided_at=None, note=None,
-                        actor=police, version=r.version, now=t))
+                        actor=police, version=r.version, now=t, outbound=self.outbound))
         if status == "closed":
             add(after(24 * 10), lambda r, t: review.close(r, "after_transfer", merge_into=None, note=None,
                                                            actor=prosecutor, version=r.version, now=t))
@@ -440,7 +444,7 @@ class _Seeder:
         number = f"示检未移〔{at.astimezone(CST):%Y}〕{self.rng.randint(1, 999)}号"
         review.transfer(report, police_unit=police_unit, document_no=number, contact="联络人（演示）",
                         share_reporter=self.rng.random() < 0.2, note="案情概要见附件。", actor=prosecutor,
-                        version=report.version, now=at, deadlines=self.deadlines)
+                        version=report.version, now=at, deadlines=self.deadlines, outbound=self.outbound)
 
     def play(self, steps: list[tuple[dt.datetime, int, Callable[[], None]]]) -> None:
         heapq.heapify(steps)

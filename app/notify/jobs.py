@@ -46,7 +46,9 @@ class Job:
     every: dt.timedelta | None = None
     daily_at: dt.time | None = None  # China Standard Time
     lease: dt.timedelta = dt.timedelta(minutes=10)  # longer than a run can take
-    settings: tuple[str, ...] = ()  # the Settings fields the function takes, as keyword arguments of their names
+    # The Settings fields the function takes, as keyword arguments of their names; ``outbound``: what
+    # notify.enqueue needs of them (``Outbound.of(settings)``), for a job that queues messages.
+    settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.every is None) == (self.daily_at is None):
@@ -77,7 +79,10 @@ class Job:
 
     def arguments(self, settings: Settings) -> dict[str, Any]:
         """The keyword arguments of the function: the named settings' values."""
-        return {name: getattr(settings, name) for name in self.settings}
+        from app.notify.service import Outbound
+
+        return {name: Outbound.of(settings) if name == "outbound" else getattr(settings, name)
+                for name in self.settings}
 
     def function(self) -> Callable[..., Any]:
         module, _, name = self.target.rpartition(".")
@@ -113,9 +118,10 @@ def prune_heartbeats(now: dt.datetime) -> int:
 MINUTE = dt.timedelta(minutes=1)
 # The one list of scheduled jobs. Functions of other packages are named by path, resolved when they run.
 REGISTRY: list[Job] = [
-    Job("escalation", "app.notify.events.run_escalation", every=MINUTE, settings=("urgent_escalation_minutes",)),
-    Job("overdue_reminders", "app.notify.events.run_overdue_reminders", every=15 * MINUTE, settings=("training",)),
-    Job("daily_digest", "app.notify.events.run_daily_digest", daily_at=dt.time(8, 30)),
+    Job("escalation", "app.notify.events.run_escalation", every=MINUTE,
+        settings=("urgent_escalation_minutes", "outbound")),
+    Job("overdue_reminders", "app.notify.events.run_overdue_reminders", every=15 * MINUTE, settings=("outbound",)),
+    Job("daily_digest", "app.notify.events.run_daily_digest", daily_at=dt.time(8, 30), settings=("outbound",)),
     Job("audit_chain_head", "app.notify.jobs.log_audit_head", every=60 * MINUTE),
     Job("purge_sent_messages", "app.notify.jobs.purge_sent", daily_at=dt.time(3, 10)),
     Job("purge_training_reports", "app.reports.training.purge_expired_training", daily_at=dt.time(3, 20),

@@ -13,12 +13,11 @@ channel is never dropped silently: the row is kept on channel ``none``, dead wit
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import uuid
 from typing import TYPE_CHECKING, Any
-
-from flask import current_app
 
 from app.config import Settings
 from app.extensions import db
@@ -43,11 +42,19 @@ class Kind(enum.StrEnum):
     DAILY_DIGEST = "daily_digest"  # -> one prosecutor: what waits
 
 
-def _settings() -> Settings:
-    """The one read of the settings in this package outside the worker: ``enqueue`` is reached from every report
-    action (through ``app.reports.news`` and app.review's actions), which would otherwise all carry them."""
-    settings: Settings = current_app.config["QZBG"]
-    return settings
+@dataclasses.dataclass(frozen=True)
+class Outbound:
+    """What queueing a message needs of the settings: training mode (``QZBG_TRAINING``: only the sandbox), the
+    configured channels, and the reporters' status template (``QZBG_WECHAT_STATUS_TEMPLATE_ID``)."""
+
+    training: bool
+    channels: tuple[str, ...]
+    status_template_id: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Outbound:
+        return cls(training=settings.training, channels=tuple(configured_channels(settings)),
+                   status_template_id=settings.wechat_status_template_id)
 
 
 def sandboxed(report: Report | None, training: bool) -> bool:
@@ -70,7 +77,8 @@ def _recipients(kind: Kind, report: Report | None, transfer: Transfer | None, no
 
 
 def enqueue(
-    kind: Kind, *, report: Report | None = None, now: dt.datetime, transfer: Transfer | None = None,
+    kind: Kind, *, outbound: Outbound, report: Report | None = None, now: dt.datetime,
+    transfer: Transfer | None = None,
     recipients: list[routing.Recipient] | None = None, office_id: int | None = None, **facts: Any,
 ) -> list[OutboxMessage]:
     """Queue the messages ``kind`` of event on ``report`` calls for; returns them (maybe none).
@@ -78,11 +86,10 @@ def enqueue(
     ``recipients`` replaces the routing (the digest names its one prosecutor); ``facts`` go into the payload
     (``step`` and ``minutes`` of an escalation, ``counts`` of a digest): ids, codes and numbers only.
     """
-    settings = _settings()
     if kind is Kind.REPORTER_STATUS_CHANGED:
-        return _reporter_status(report, now, settings)
-    sandbox = sandboxed(report, settings.training)
-    live = set(STAFF_CHANNELS) if sandbox else set(configured_channels(settings))
+        return _reporter_status(report, now, outbound)
+    sandbox = sandboxed(report, outbound.training)
+    live = set(STAFF_CHANNELS) if sandbox else set(outbound.channels)
     every = kind is Kind.URGENT_ESCALATION or (kind is Kind.NEW_REPORT and bool(report and report.urgent))
     targets = recipients if recipients is not None else _recipients(kind, report, transfer, now)
     report_id = report.id if report is not None else None
@@ -111,19 +118,25 @@ NEWS_KINDS = {"new_report": Kind.NEW_REPORT, "status_changed": Kind.REPORTER_STA
               "reporter_answered": Kind.REPORTER_ANSWERED}
 
 
-def hear(news: str, report: Report, now: dt.datetime) -> None:
-    """A report's news (``app.reports.news.News``): queue what it calls for, in the caller's transaction."""
-    enqueue(NEWS_KINDS[news], report=report, now=now)
+@dataclasses.dataclass(frozen=True)
+class Ear:
+    """The notify package's listener to the reports' news (``app.reports.news``), with the settings of its app
+    (``app.notify.wiring.register``): queues what each piece of news calls for, in the caller's transaction."""
+
+    outbound: Outbound
+
+    def __call__(self, news: str, report: Report, now: dt.datetime) -> None:
+        enqueue(NEWS_KINDS[news], outbound=self.outbound, report=report, now=now)
 
 
-def _reporter_status(report: Report | None, now: dt.datetime, settings: Settings) -> list[OutboxMessage]:
+def _reporter_status(report: Report | None, now: dt.datetime, outbound: Outbound) -> list[OutboxMessage]:
     from app.notify import subscribe
 
     assert report is not None
-    payload = subscribe.status_payload(report, now, settings.wechat_status_template_id)
+    payload = subscribe.status_payload(report, now, outbound.status_template_id)
     if payload is None:
         return []
-    if sandboxed(report, settings.training):
+    if sandboxed(report, outbound.training):
         return [queue(SANDBOX, Kind.REPORTER_STATUS_CHANGED, now=now, report_id=report.id,
                       reporter_id=report.reporter_id,
                       payload={**payload, "would_be": subscribe.CHANNEL, "office_id": report.office_id})]

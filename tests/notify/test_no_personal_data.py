@@ -22,7 +22,7 @@ from app.extensions import db
 from app.notify import events, worker
 from app.notify.models import STAFF_CHANNELS, OutboxMessage
 from app.notify.sandbox import SandboxChannel
-from app.notify.service import Kind, queue
+from app.notify.service import Kind, Outbound, queue
 from app.offices import queries as offices
 from app.offices.models import PoliceUnit
 from app.reporters import subscriptions
@@ -116,22 +116,24 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
         select(type(cop)).where(type(cop).username == "pro-m")).one())
     with unit_of_work():
         events.run_escalation(start + dt.timedelta(minutes=31),
-                              urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes)
+                              urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes,
+                              outbound=Outbound.of(current_app.config["QZBG"]))
     moment = dt.datetime.now(dt.UTC)
     review.acknowledge(report, actor=prosecutor, version=report.version, now=moment)
     review.transfer(report, police_unit="pu-markers", document_no="检移〔2026〕7号",
                     contact=MARKERS["transfer.contact"], share_reporter=True, note=MARKERS["transfer.note"],
                     actor=prosecutor, version=report.version,
-                    now=moment, deadlines=review.Deadlines())
+                    now=moment, deadlines=review.Deadlines(), outbound=Outbound.of(current_app.config["QZBG"]))
     question = review.ask_reporter(report, MARKERS["question"], actor=prosecutor, version=report.version, now=moment)
     db.session.commit()
     with unit_of_work():
-        events.run_overdue_reminders(moment + dt.timedelta(days=4), training=current_app.config["QZBG"].training)
+        events.run_overdue_reminders(moment + dt.timedelta(days=4), outbound=Outbound.of(current_app.config["QZBG"]))
     answers.record_answer(report, question.id, MARKERS["answer"], actor=Actor.public(), now=moment)
-    review.police_return(report, MARKERS["return"], actor=Actor.staff(cop), version=report.version, now=moment)
+    review.police_return(report, MARKERS["return"], actor=Actor.staff(cop), version=report.version, now=moment,
+                         outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     with unit_of_work():
-        events.run_daily_digest(moment)
+        events.run_daily_digest(moment, outbound=Outbound.of(current_app.config["QZBG"]))
 
     rows = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel != "wechat_subscribe")))
     assert {row.kind for row in rows} == STAFF_KINDS

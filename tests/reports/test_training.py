@@ -18,6 +18,7 @@ from app.crypto.models import DataKey
 from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify.models import OutboxMessage
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.reporters import subscriptions
 from app.reporters.models import Reporter
@@ -275,7 +276,8 @@ def test_a_transferred_practice_report_goes_with_its_transfer_and_a_real_report_
     step = submitted + dt.timedelta(minutes=5)
     review.acknowledge(practice, actor=prosecutor, version=practice.version, now=step)
     review.transfer(practice, police_unit="pcs-t", document_no="练习〔2026〕1号", contact=None, share_reporter=False,
-                    note=None, actor=prosecutor, version=practice.version, now=step, deadlines=review.Deadlines())
+                    note=None, actor=prosecutor, version=practice.version, now=step, deadlines=review.Deadlines(),
+                    outbound=Outbound.of(current_app.config["QZBG"]))
     review.close(real, "duplicate", merge_into=practice.tracking_no, note=None, actor=prosecutor,
                  version=real.version, now=step)
     db.session.commit()
