@@ -6,7 +6,7 @@ import sys
 
 from app import create_app
 from app.config import ConfigError
-from app.crypto.service import check_keyring_matches_database
+from app.crypto.wiring import check_keyring_matches_database
 
 
 def _command(argv: list[str]) -> tuple[str, ...]:

@@ -69,7 +69,7 @@ def create_app(
     from app.core.headers import register_security_headers
 
     register_input_guard(app)  # after the body limits: it reads the form
-    register_security_headers(app)
+    register_security_headers(app, hsts=settings.public_url.startswith("https://"))
     register_blueprints(app)
     from app.core.errorhandlers import register_error_handlers
 
@@ -101,7 +101,7 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
     if require_keyring or settings.keyring_path.exists():
         ring = keyring_file.load(settings.keyring_path)
         app.extensions["qzbg.vault"] = Vault(ring, settings.field_cipher, settings.blind_index, settings.keyring_path)
-        from app.crypto.service import register_keyring_check
+        from app.crypto.wiring import register_keyring_check
 
         register_keyring_check(app)
     db.init_app(app)

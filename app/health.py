@@ -47,8 +47,9 @@ def readyz() -> ResponseReturnValue:
     body: dict[str, Any] = {"database": "ok"}
     if "qzbg.vault" in current_app.extensions:
         from app.crypto.service import keyring_state
+        from app.crypto.vault import get_vault
 
-        state = keyring_state(current_app)
+        state = keyring_state(current_app, get_vault())
         body["keyring"] = state
         if state == "mismatch":
             return _unavailable({**body, "detail": "keyring does not open the data keys stored in the database"})
@@ -65,7 +66,7 @@ def _channels() -> list[str]:
     WeCom, e-mail or SMS is off. Names only, never a credential."""
     from app.notify.channels import configured_channels
 
-    return configured_channels()
+    return configured_channels(current_app.config["QZBG"])
 
 
 def _notify_worker() -> dict[str, Any]:

@@ -150,13 +150,15 @@ class BenchApp:
 
     def reporters(self, count: int, prefix: str) -> list[tuple[Any, str]]:
         """``count`` reporter accounts (openid ``<prefix><i>``), each with a bearer token: (id, token)."""
+        from app.crypto.vault import get_vault
         from app.reporters import service as reporters
 
         now = dt.datetime.now(dt.UTC)
         out = []
         with self.context() as db:
+            vault = get_vault()
             for i in range(count):
-                reporter = reporters.find_or_create_by_openid(f"{prefix}{i:04d}", now=now)
+                reporter = reporters.find_or_create_by_openid(f"{prefix}{i:04d}", now=now, vault=vault)
                 token, _ = reporters.issue_token(reporter, now=now, ttl=dt.timedelta(hours=6))
                 out.append((reporter.id, token))
             db.session.commit()

@@ -21,6 +21,7 @@ def create_prosecutor(username: str, password: str, display_name: str) -> str:
     """A prosecutor of the default office with TOTP enrolled (in the caller's app context): its TOTP secret.
     Committed."""
     from app.auth import service
+    from app.crypto.vault import get_vault
     from app.extensions import db
     from app.offices import queries as offices
 
@@ -28,7 +29,7 @@ def create_prosecutor(username: str, password: str, display_name: str) -> str:
     user = service.create_user(
         service.NewUser(username=username, role="prosecutor", office=offices.default_office(),
                         display_name=display_name),
-        password, actor=None, now=now,
+        password, actor=None, now=now, vault=get_vault(),
     )
     secret = service.enrolment_secret(user)
     user.totp_enrolled_at = now

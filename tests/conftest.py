@@ -29,6 +29,7 @@ from app import create_app
 from app.clients.fake_wechat import FakeWeChat, FakeWeChatServer
 from app.config import Settings
 from app.crypto import keyfile as keyring_file
+from app.crypto.vault import get_vault
 from app.extensions import db, limiter
 from app.reporters import service as reporters
 from app.units.models import Unit
@@ -232,7 +233,7 @@ class ReporterLogin:
 def login_reporter(openid: str) -> ReporterLogin:
     """A reporter account and a live token, as WeChat login will make them."""
     now = dt.datetime.now(dt.UTC)
-    reporter = reporters.find_or_create_by_openid(openid, now=now)
+    reporter = reporters.find_or_create_by_openid(openid, now=now, vault=get_vault())
     token, _ = reporters.issue_token(reporter, now=now, ttl=dt.timedelta(hours=1))
     login = ReporterLogin(reporter.id, token)
     db.session.commit()

@@ -10,6 +10,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from flask import current_app
+
+from app.crypto.vault import get_vault
+
 CST = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -103,7 +107,9 @@ def create_report(
     body = report_body(unit_id=unit.id if unit is not None else None, **sections)
     data = ReportBody().load({k: v for k, v in body.items() if k != "client_id"})
     actor = Actor.reporter(reporter.id) if reporter is not None else Actor.public()
-    result = service.submit(data, actor=actor, client_key=f"test:{uuid.uuid4()}", now=at, reporter=reporter)
+    result = service.submit(data, actor=actor, client_key=f"test:{uuid.uuid4()}", now=at, reporter=reporter,
+                            vault=get_vault(),
+                            ack_deadlines=service.AckDeadlines.from_settings(current_app.config["QZBG"]))
     report = result.report
     for step, action in enumerate(STATUS_PATH[status], start=1):
         service.change_status(report, action, actor=PROSECUTOR, now=at + dt.timedelta(seconds=step))
@@ -138,7 +144,7 @@ def create_staff(
         username=username or f"{role}-{uuid.uuid4().hex[:6]}", role=role, office=office, police_unit=police_unit,
         unit=unit, display_name=display_name,
     )
-    user = service.create_user(new, password, actor=None, now=dt.datetime.now(dt.UTC))
+    user = service.create_user(new, password, actor=None, now=dt.datetime.now(dt.UTC), vault=get_vault())
     if enrolled and user.needs_totp:
         service.enrolment_secret(user)
         user.totp_enrolled_at = dt.datetime.now(dt.UTC)

@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from app.crypto.service import check_keyring_matches_database
+from app.crypto.wiring import check_keyring_matches_database
 from app.extensions import db
 from app.reports.models import Report
 from tests.conftest import _empty_tables, build_app, login_reporter, make_settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.crypto.service import check_keyring_matches_database
+from app.crypto.wiring import check_keyring_matches_database
 from app.extensions import db
 from tests.conftest import build_app, make_settings
 

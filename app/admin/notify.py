@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.admin.blueprint import bp
@@ -39,12 +39,14 @@ def _page(status: int = 200, errors: dict[str, list[str]] | None = None, values:
     office_id = current_actor().office_id
     assert office_id is not None
     # In training mode the sandbox stands in for every staff channel (app.notify.service.enqueue).
-    live = list(STAFF_CHANNELS) if sandboxed(None) else configured_channels()
+    settings = current_app.config["QZBG"]
+    configured = configured_channels(settings)
+    live = list(STAFF_CHANNELS) if sandboxed(None, settings.training) else configured
     return render_template(
         "admin/roster.html", shifts=queries.shifts(office_id), people=queries.reviewers(office_id),
         unreachable=queries.unreachable(office_id), without_channel=queries.without_channel(office_id, live),
         weekdays=WEEKDAYS, staff_channels=STAFF_CHANNELS,
-        channel_labels=CHANNEL_LABELS, configured=configured_channels(), events=EVENTS, reasons=REASONS,
+        channel_labels=CHANNEL_LABELS, configured=configured, events=EVENTS, reasons=REASONS,
         errors=errors or {}, field_labels=FIELD_LABELS,
         values=values or {"weekdays": [str(d) for d in range(7)], "start": "08:30", "end": "17:30",
                           "channels": list(STAFF_CHANNELS)[:1]},
@@ -89,4 +91,5 @@ def sandbox_page() -> ResponseReturnValue:
     office_id = current_actor().office_id
     assert office_id is not None
     return render_template("admin/sandbox.html", kept=queries.sandbox(office_id), channel_labels=CHANNEL_LABELS,
-                           events={**EVENTS, "status_changed": "报告状态更新"}, configured=configured_channels())
+                           events={**EVENTS, "status_changed": "报告状态更新"},
+                           configured=configured_channels(current_app.config["QZBG"]))

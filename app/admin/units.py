@@ -4,17 +4,20 @@ liaisons, bulk import with its template, and the sheet of every poster for print
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from app.admin.blueprint import bp
 from app.auth.guard import current_actor, staff_required
+from app.clients.wechat import configured
 from app.core.db import transactional
+from app.crypto.vault import get_vault
 from app.errors import AppError, NotFoundError, ValidationError, flatten_messages
 from app.extensions import db
 from app.reports import of_unit
@@ -95,7 +98,7 @@ def _phone_bidx(q: str) -> bytes | None:
         phone = LiaisonIn().fields["phone"].deserialize(q) if q else None
     except SchemaError:
         return None
-    return service.phone_index(phone) if phone else None
+    return service.phone_index(phone, get_vault()) if phone else None
 
 
 UNIT_FIELDS = ("code", "name", "type", "district_code", "address", "liaison_name", "liaison_phone")
@@ -111,7 +114,7 @@ def create_unit() -> ResponseReturnValue:
     data = _form_data()
     try:
         unit = service.create(_load(UnitRowIn(exclude=("active",)), data), office_id=_office_id(),
-                              actor=current_actor(), now=_now())
+                              actor=current_actor(), now=_now(), vault=get_vault())
     except ValidationError as exc:
         return _form("admin/unit_form.html", UNIT_FIELDS, data, exc.fields or {"_schema": [exc.message]}, 422,
                      unit=None)
@@ -128,10 +131,11 @@ def unit_detail(unit_id: str) -> ResponseReturnValue:
 
 def _detail_page(unit: Unit, *, login_values: dict[str, str] | None = None,
                  login_errors: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
+    settings = current_app.config["QZBG"]
     return render_template(
         "admin/unit_detail.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, unit.type),
         liaisons=[presenters.liaison(row) for row in queries.liaisons(unit)], reports=of_unit.report_count(unit),
-        with_wxacode=unit.active and qrcodes.wechat_configured() and qrcodes.has_wxacode(unit),
+        with_wxacode=unit.active and configured(settings) and qrcodes.has_wxacode(unit, settings.wechat_report_page),
         notice=NOTICES.get(request.args.get("done", "")), values=login_values or {}, errors=login_errors or {},
     ), status
 
@@ -182,7 +186,7 @@ def add_liaison(unit_id: str) -> ResponseReturnValue:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, {}, {}, unit=unit, liaison_id=None)
     data = _form_data()
     try:
-        service.add_liaison(unit, _load(LiaisonIn(), data), actor=current_actor(), now=_now())
+        service.add_liaison(unit, _load(LiaisonIn(), data), actor=current_actor(), now=_now(), vault=get_vault())
     except ValidationError as exc:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, data, exc.fields or {}, 422, unit=unit,
                      liaison_id=None)
@@ -201,7 +205,8 @@ def edit_liaison(unit_id: str, liaison_id: str) -> ResponseReturnValue:
                      unit=unit, liaison_id=liaison.id)
     data = _form_data()
     try:
-        service.update_liaison(unit, liaison, _load(LiaisonIn(), data), actor=current_actor(), now=_now())
+        service.update_liaison(unit, liaison, _load(LiaisonIn(), data), actor=current_actor(), now=_now(),
+                               vault=get_vault())
     except ValidationError as exc:
         return _form("admin/liaison_form.html", LIAISON_FIELDS, data, exc.fields or {}, 422, unit=unit,
                      liaison_id=liaison.id)
@@ -234,7 +239,8 @@ def import_units() -> ResponseReturnValue:
         if len(data) > IMPORT_MAX_BYTES:
             raise ValidationError(fields={"file": [f"文件不能超过 {IMPORT_MAX_BYTES // 1024 // 1024} MB，请分批导入"]})
         rows = service.read_file(data, upload.filename)
-        result = service.import_rows(rows, office_id=_office_id(), actor=current_actor(), now=_now())
+        result = service.import_rows(rows, office_id=_office_id(), actor=current_actor(), now=_now(),
+                                     vault=get_vault())
     except service.ImportRejected as exc:
         return render_template("admin/units_import.html", errors={}, problems=exc.problems,
                                message=exc.message, labels=FIELD_LABELS), 422
@@ -264,9 +270,11 @@ def posters() -> ResponseReturnValue:
     """Every active unit's poster, one per A4 page, to print at once (filtered like the list)."""
     filters = queries.parse_unit_filters(request.args)
     units = queries.poster_units(_office_id(), filters)
-    with_wxacode = qrcodes.units_with_wxacode([u.id for u in units]) if qrcodes.wechat_configured() else set()
+    settings = current_app.config["QZBG"]
+    with_wxacode = qrcodes.units_with_wxacode([u.id for u in units], settings.wechat_report_page) \
+        if configured(settings) else set()
     return render_template("units/posters.html", units=units, types=UNIT_TYPES, with_wxacode=with_wxacode,
-                           web_url=qrcodes.web_form_url)
+                           web_url=functools.partial(qrcodes.web_form_url, public_url=settings.public_url))
 
 
 LIAISON_LOGIN_FIELDS = ("username", "display_name", "email", "mobile")
@@ -292,7 +300,7 @@ def add_liaison_login(unit_id: str) -> ResponseReturnValue:
                                display_name=values["display_name"] or None, unit=unit, email=values["email"],
                                mobile=values["mobile"])
     try:
-        user, token = setup_links.create_account(new, actor=current_actor(), now=_now())
+        user, token = setup_links.create_account(new, actor=current_actor(), now=_now(), vault=get_vault())
     except ValidationError as exc:
         db.session.rollback()
         errors = {k: v for k, v in (exc.fields or {}).items() if k != "password"}

@@ -26,6 +26,7 @@ from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
 from app.auth.models import ROLES, StaffUser
 from app.core.db import transactional
+from app.crypto.vault import get_vault
 from app.errors import AppError, NotFoundError, ValidationError
 from app.extensions import db
 from app.offices import queries as offices
@@ -131,7 +132,7 @@ def user_new() -> ResponseReturnValue:
         unit=unit if values["role"] == "unit_liaison" else None,
         wecom_userid=values["wecom_userid"], email=values["email"], mobile=values["mobile"])
     try:
-        user, token = setup_links.create_account(new, actor=current_actor(), now=_now())
+        user, token = setup_links.create_account(new, actor=current_actor(), now=_now(), vault=get_vault())
     except ValidationError as exc:
         return _new_page(values, {k: v for k, v in (exc.fields or {}).items() if k != "password"}, 422)
     except AppError as exc:  # the user name is taken

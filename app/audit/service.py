@@ -129,12 +129,11 @@ def _verify(batch: int) -> Verdict:
     return Verdict(True, checked)
 
 
-def record_command(action: str, *, target_type: str | None = None, target_id: Any = None,
+def record_command(action: str, *, now: dt.datetime, target_type: str | None = None, target_id: Any = None,
                    office_id: int | None = None) -> None:
     """Audit an operator's command (``flask ...``: keys, imports, offices) in a transaction of its own."""
     with unit_of_work():
-        record(Actor.system(), action, now=dt.datetime.now(dt.UTC), target_type=target_type, target_id=target_id,
-               office_id=office_id)
+        record(Actor.system(), action, now=now, target_type=target_type, target_id=target_id, office_id=office_id)
 
 
 def log_chain_head() -> None:

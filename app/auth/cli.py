@@ -13,6 +13,7 @@ from app.auth import service
 from app.auth.models import ROLES, StaffUser
 from app.core.actor import Actor
 from app.core.db import unit_of_work
+from app.crypto.vault import get_vault
 from app.errors import AppError
 from app.extensions import db
 from app.offices import queries as offices
@@ -69,7 +70,8 @@ def create(username: str, role: str, office_code: str | None, police_unit_code: 
                 unit=unit_by_code(unit_code) if unit_code else None,
                 wecom_userid=wecom_userid, email=email, mobile=mobile,
             )
-            user = service.create_user(new, password, actor=Actor.system(), now=dt.datetime.now(dt.UTC))
+            user = service.create_user(new, password, actor=Actor.system(), now=dt.datetime.now(dt.UTC),
+                                         vault=get_vault())
             click.echo(f"user {user.username} created ({user.role}, office {office.code})")
     except AppError as exc:
         raise _fail(exc) from None
@@ -153,7 +155,8 @@ def first_admin() -> None:
 
     try:
         with unit_of_work():
-            token = setup_links.first_administrator(offices.default_office(), now=dt.datetime.now(dt.UTC))
+            token = setup_links.first_administrator(offices.default_office(), now=dt.datetime.now(dt.UTC),
+                                                    vault=get_vault())
     except AppError as exc:
         raise _fail(exc) from None
     if token is not None:

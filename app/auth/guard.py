@@ -23,6 +23,7 @@ from app.auth import permissions, sessions, stepup
 from app.auth.models import StaffSession, StaffUser
 from app.core.actor import Actor
 from app.core.ratelimit import client_address
+from app.crypto.vault import get_vault
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,7 +91,7 @@ def step_up_redirect(label: str | None = None) -> Response:
     else:
         back = request.form.get("next")
         if session is not None:
-            stepup.hold(session, request, label=label, now=dt.datetime.now(dt.UTC))
+            stepup.hold(session, request, label=label, now=dt.datetime.now(dt.UTC), vault=get_vault())
     return redirect("/account/step-up?" + urlencode({"next": safe_next(back)}), code=303)
 
 

@@ -32,6 +32,7 @@ from app.auth.templating import landing
 from app.core.actor import Actor, ActorKind
 from app.core.db import keep_on_error, transactional
 from app.core.ratelimit import client_address
+from app.crypto.vault import get_vault
 from app.errors import ValidationError
 from app.extensions import db, limiter
 
@@ -223,7 +224,7 @@ def step_up() -> ResponseReturnValue:
     live = current_session()
     assert live is not None
     now = dt.datetime.now(dt.UTC)
-    held = stepup.peek(live, now)
+    held = stepup.peek(live, now, get_vault())
     page = {"next_url": next_url, "held": held, "minutes": current_app.config["QZBG"].step_up_minutes}
     if request.method == "GET":
         return render_template("staff/step_up.html", **page, error=None)

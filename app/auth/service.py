@@ -23,7 +23,7 @@ from app.auth import passwords, sessions, totp
 from app.auth.models import ROLES, RecoveryCode, StaffUser
 from app.core.actor import Actor
 from app.core.idcard import MOBILE
-from app.crypto.vault import get_vault
+from app.crypto.vault import Vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import Office, PoliceUnit
@@ -86,7 +86,7 @@ def find_by_username(username: str) -> StaffUser | None:
     return db.session.scalars(select(StaffUser).where(StaffUser.username == name)).one_or_none()
 
 
-def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.datetime) -> StaffUser:
+def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.datetime, vault: Vault) -> StaffUser:
     """A new account; the password must be strong, police need a police unit and liaisons a member unit."""
     errors: dict[str, list[str]] = {}
     username = normal_username(new.username)
@@ -110,7 +110,6 @@ def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.dat
         raise ValidationError(fields=errors)
     if find_by_username(username) is not None:
         raise ConflictError("该用户名已存在")
-    vault = get_vault()
     user = StaffUser(
         id=uuid.uuid4(), username=username, display_name=(new.display_name or username)[:50], role=new.role,
         office_id=new.office.id, police_unit_id=new.police_unit.id if new.police_unit else None,

@@ -21,6 +21,7 @@ from app.auth import passwords, service, sessions
 from app.auth.models import SetupLink, StaffUser
 from app.auth.service import NewUser
 from app.core.actor import Actor
+from app.crypto.vault import Vault
 from app.errors import ValidationError
 from app.extensions import db
 from app.offices.models import Office
@@ -92,10 +93,10 @@ def set_no_password(user: StaffUser, *, now: dt.datetime) -> None:
 FIRST_ADMIN = "admin"
 
 
-def create_account(new: NewUser, *, actor: Actor | None, now: dt.datetime) -> tuple[StaffUser, str]:
+def create_account(new: NewUser, *, actor: Actor | None, now: dt.datetime, vault: Vault) -> tuple[StaffUser, str]:
     """A new account under ``service.create_user``'s rules, with no password until its owner opens the returned
     link's token."""
-    user = service.create_user(new, secrets.token_urlsafe(24), actor=actor, now=now)
+    user = service.create_user(new, secrets.token_urlsafe(24), actor=actor, now=now, vault=vault)
     set_no_password(user, now=now)
     return user, issue(user, "create", actor=actor, now=now)
 
@@ -107,7 +108,7 @@ def has_administrator() -> bool:
     ).limit(1)) is not None
 
 
-def first_administrator(office: Office, *, now: dt.datetime) -> str | None:
+def first_administrator(office: Office, *, now: dt.datetime, vault: Vault) -> str | None:
     """On a database with no administrator: the token of a setup link for ``admin`` of ``office`` (the account
     made, or a waiting one given a new link); None when an administrator is there."""
     if has_administrator():
@@ -115,7 +116,7 @@ def first_administrator(office: Office, *, now: dt.datetime) -> str | None:
     user = service.find_by_username(FIRST_ADMIN)
     if user is None:
         user, _ = create_account(NewUser(username=FIRST_ADMIN, role="admin", office=office, display_name="系统管理员"),
-                                 actor=Actor.system(), now=now)
+                                 actor=Actor.system(), now=now, vault=vault)
     elif user.role != "admin" or not user.active:
         raise ValidationError(f"已有名为 {FIRST_ADMIN} 的账号，但它不是有效的管理员账号；"
                               "请用 flask users create 新建管理员")

@@ -21,7 +21,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
 from app.auth.models import StaffSession
-from app.crypto.vault import get_vault
+from app.crypto.vault import Vault
 
 HOLD_FOR = dt.timedelta(minutes=10)
 _TABLE, _COLUMN = "staff_sessions", "pending_action_data"
@@ -47,33 +47,33 @@ class HeldAction:
                    label=data.get("label"))
 
 
-def hold(session: StaffSession, request: Request, *, label: str | None, now: dt.datetime) -> bool:
+def hold(session: StaffSession, request: Request, *, label: str | None, now: dt.datetime, vault: Vault) -> bool:
     """Keep this POST on the session until the code comes; False (nothing held) for an oversize form."""
     pairs = [(key, value) for key, value in request.form.items(multi=True)]
     if len(pairs) > _MAX_FIELDS or sum(len(k) + len(v) for k, v in pairs) > _MAX_CHARS:
         drop(session)
         return False
     held = HeldAction(path=request.path, form=pairs, label=label)
-    session.pending_action_data = get_vault().encrypt(
+    session.pending_action_data = vault.encrypt(
         session.user.data_key, _TABLE, _COLUMN, session.id, held.to_json()
     )
     session.pending_action_at = now
     return True
 
 
-def peek(session: StaffSession, now: dt.datetime) -> HeldAction | None:
+def peek(session: StaffSession, now: dt.datetime, vault: Vault) -> HeldAction | None:
     """The action held on this session, if it is still young enough to carry out."""
     if session.pending_action_data is None or session.pending_action_at is None:
         return None
     if now - session.pending_action_at >= HOLD_FOR:
         return None
-    data = get_vault().decrypt(session.user.data_key, _TABLE, _COLUMN, session.id, session.pending_action_data)
+    data = vault.decrypt(session.user.data_key, _TABLE, _COLUMN, session.id, session.pending_action_data)
     return HeldAction.from_json(data)
 
 
-def take(session: StaffSession, now: dt.datetime) -> HeldAction | None:
+def take(session: StaffSession, now: dt.datetime, vault: Vault) -> HeldAction | None:
     """The held action, removed from the session (it is carried out once)."""
-    held = peek(session, now)
+    held = peek(session, now, vault)
     drop(session)
     return held
 

@@ -26,10 +26,10 @@ HSTS = "max-age=31536000; includeSubDomains"
 RETRY_AFTER_STATUSES = (429, 503)
 
 
-def register_security_headers(app: Flask) -> None:
-    """One after_request for the whole app."""
+def register_security_headers(app: Flask, *, hsts: bool) -> None:
+    """One after_request for the whole app; ``hsts`` (a site served over HTTPS) adds Strict-Transport-Security."""
     headers = dict(SECURITY_HEADERS)
-    if app.config["QZBG"].public_url.startswith("https://"):
+    if hsts:
         headers["Strict-Transport-Security"] = HSTS
 
     @app.after_request

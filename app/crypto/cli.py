@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -35,10 +37,10 @@ def rotate_keys(resume: bool, batch_size: int, max_batches: int | None) -> None:
     path = current_app.config["QZBG"].keyring_path
     if not resume:
         new_kek = service.start_rotation(vault, path)
-        audit.record_command("keys.rotate", target_type="kek", target_id=new_kek)
+        audit.record_command("keys.rotate", now=dt.datetime.now(dt.UTC), target_type="kek", target_id=new_kek)
         click.echo(f"new current key: {new_kek}")
     done = service.rewrap_batches(
-        vault, batch_size=batch_size, max_batches=max_batches,
+        vault, clock=lambda: dt.datetime.now(dt.UTC), batch_size=batch_size, max_batches=max_batches,
         progress=lambda n: click.echo(f"re-wrapped {n}"),
     )
     left = service.pending_count(vault)
@@ -55,7 +57,7 @@ def retire_key(kek_id: str) -> None:
         service.retire(get_vault(), current_app.config["QZBG"].keyring_path, kek_id)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record_command("keys.retire", target_type="kek", target_id=kek_id)
+    audit.record_command("keys.retire", now=dt.datetime.now(dt.UTC), target_type="kek", target_id=kek_id)
     click.echo(f"retired {kek_id}")
 
 

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import Connection, bindparam, func, literal_column, select, text, update
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import ProgrammingError
 
 from app.config import ConfigError
 from app.core.db import unit_of_work
 from app.crypto import keyfile as keyring_file
 from app.crypto.keyfile import Keyring
-from app.crypto.models import DataKey, utcnow
-from app.crypto.vault import KEYRING_VERIFIED, Vault, get_vault
-from app.errors import DATABASE_UNAVAILABLE, ServiceUnavailableError, UpstreamUnavailableError, discard_session
+from app.crypto.models import DataKey
+from app.crypto.vault import KEYRING_VERIFIED, Vault
+from app.errors import DATABASE_UNAVAILABLE, discard_session
 from app.extensions import db
-
-log = logging.getLogger("qzbg.crypto")
 
 
 def init_keyring(path: Path) -> Keyring | None:
@@ -52,7 +50,7 @@ def pending_count(vault: Vault) -> int:
 
 
 def rewrap_batches(
-    vault: Vault, *, batch_size: int = 500, max_batches: int | None = None,
+    vault: Vault, *, clock: Callable[[], dt.datetime], batch_size: int = 500, max_batches: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Re-wrap data keys not under the current KEK, one transaction per batch.
@@ -66,7 +64,8 @@ def rewrap_batches(
     (``keys rotate --resume``): each committed batch is done, and the next run picks up
     whatever is still under an older KEK. On PostgreSQL rows locked by a concurrent
     rotation are skipped and counted as pending, and a batch is written back by COPY
-    (``_update_by_copy``). Returns how many keys were re-wrapped.
+    (``_update_by_copy``). Each batch is stamped ``rewrapped_at`` with ``clock()`` read as it is written.
+    Returns how many keys were re-wrapped.
     """
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     table = DataKey.__table__
@@ -90,7 +89,7 @@ def rewrap_batches(
             rows = session.execute(stmt).all()
             if not rows:
                 break
-            now = utcnow()
+            now = clock()
             changes = _rewrapped_rows(vault, rows, now)
             if postgresql:
                 _update_by_copy(session.connection(), changes, now)
@@ -235,32 +234,15 @@ def verify(vault: Vault) -> None:
 VERIFIED = KEYRING_VERIFIED
 
 
-def check_keyring_matches_database(app: Flask) -> None:
-    """Start-up check: a keyring that cannot unwrap the stored data keys stops the app.
-
-    When the database cannot be asked (down, or no tables before ``db upgrade``) the
-    check is left to the first request (``require_verified_keyring``).
-    """
-    with app.app_context():
-        try:
-            verify(get_vault())
-            app.extensions[VERIFIED] = True
-        except (OperationalError, ProgrammingError):
-            pass
-        finally:
-            # gunicorn forks workers after this (preload_app): none may inherit this connection.
-            db.session.remove()
-            db.engine.dispose()
-
-
 # The database cannot be asked: out of reach, or without tables before `db upgrade`.
 _DATABASE_NOT_ASKABLE: tuple[type[Exception], ...] = (ProgrammingError, *DATABASE_UNAVAILABLE)
 
 
-def keyring_state(app: Flask) -> str:
+def keyring_state(app: Flask, vault: Vault) -> str:
     """``ok`` (verified), ``mismatch`` (the keyring cannot open the stored data keys) or ``unchecked``
-    (the database cannot be asked: down, unreachable, or no tables before ``db upgrade``)."""
-    vault = get_vault()  # re-reads a rewritten keyring file, which must then prove itself again
+    (the database cannot be asked: down, unreachable, or no tables before ``db upgrade``). ``vault`` comes from
+    ``get_vault()`` called just before, which re-reads a rewritten keyring file (that must then prove itself
+    again)."""
     if app.extensions.get(VERIFIED):
         return "ok"
     try:
@@ -274,23 +256,3 @@ def keyring_state(app: Flask) -> str:
     db.session.rollback()  # end the read (on SQLite it holds the write lock)
     app.extensions[VERIFIED] = True
     return "ok"
-
-
-def register_keyring_check(app: Flask) -> None:
-    """Fail closed: until the keyring is known to open the stored data keys, requests that could
-    read or write personal data get a 503 instead of being served under a wrong keyring. While the
-    database cannot be asked that is a 503 too (``service_unavailable``, as for any database outage)."""
-
-    @app.before_request
-    def require_verified_keyring() -> None:
-        # /readyz runs the same check itself, to say which part is missing.
-        if request.endpoint in ("health.healthz", "health.readyz", "static"):
-            return
-        state = keyring_state(app)
-        if state == "mismatch":
-            log.error("keyring_mismatch")
-            message = "系统密钥配置异常，暂时无法处理，请联系管理员"
-            raise UpstreamUnavailableError(message, headers={"Retry-After": "60"})
-        if state == "unchecked":
-            log.error("keyring_unchecked_database_unavailable")
-            raise ServiceUnavailableError()

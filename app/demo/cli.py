@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.core.db import unit_of_work
+from app.crypto.vault import get_vault
 from app.demo import seed as demo
 
 demo_cli = AppGroup("demo", help="Training and demo data (QZBG_TRAINING=1 only).")
@@ -26,9 +29,11 @@ def _run(*, empty: bool, reports: int, seed: int) -> None:
     blobs: list[Path] = []
     try:
         with unit_of_work():
+            settings = current_app.config["QZBG"]
             if empty:
-                blobs = demo.empty_database()
-            result = demo.seed(seed=seed, reports_count=reports)
+                blobs = demo.empty_database(settings)
+            result = demo.seed(settings=settings, vault=get_vault(), now=dt.datetime.now(dt.UTC), seed=seed,
+                               reports_count=reports)
     except demo.NotTraining as exc:
         raise click.ClickException(str(exc)) from None
     for path in blobs:  # the rows are gone: their sealed blobs go too

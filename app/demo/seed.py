@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from faker import Faker
-from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.auth import service as auth
 from app.auth.models import StaffUser
+from app.config import Settings
 from app.core import imports
 from app.core.actor import Actor
 from app.core.idcard import check_digit
+from app.crypto.vault import Vault
 from app.extensions import db
+from app.notify import service as notify
 from app.offices import queries as offices
 from app.offices import service as offices_service
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -63,8 +65,8 @@ REFUSAL = (
 )
 
 
-def refuse_unless_training() -> None:
-    if not current_app.config["QZBG"].training:
+def refuse_unless_training(settings: Settings) -> None:
+    if not settings.training:
         raise NotTraining(REFUSAL)
 
 
@@ -143,11 +145,11 @@ RETURN_REASONS = ("经核实，案发地不属于本所辖区，请移送东湖�
 # --- emptying a demo database ----------------------------------------------------------------------------------------
 
 
-def empty_database() -> list[Path]:
+def empty_database(settings: Settings) -> list[Path]:
     """Every row gone but the default office (the migrations' own), in the caller's transaction. Returns the
     attachment blobs the rows pointed to, for the caller to remove once the transaction commits."""
-    refuse_unless_training()
-    directory = current_app.config["QZBG"].attachments_dir
+    refuse_unless_training(settings)
+    directory = settings.attachments_dir
     blobs = [directory / name for name in db.session.scalars(select(Attachment.storage_name))]
     # Tracking numbers go on from where they were (never reused); on PostgreSQL the counter is also advanced
     # outside this transaction (reports/tracking.py), which a lock taken here would block.
@@ -176,14 +178,17 @@ def _years_before(day: dt.date, years: int) -> dt.date:
 
 
 class _Seeder:
-    def __init__(self, *, now: dt.datetime, seed: int, reports_count: int) -> None:
+    def __init__(self, *, now: dt.datetime, seed: int, reports_count: int, settings: Settings, vault: Vault) -> None:
         self.now = now
+        self.vault = vault
+        self.ack_deadlines = reports.AckDeadlines.from_settings(settings)
+        self.outbound = notify.Outbound.of(settings)
         self.rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by its seed
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
         self.reports_count = reports_count
         self.office = offices.default_office()
-        self.deadlines = review.deadlines_from(current_app.config["QZBG"])
+        self.deadlines = review.deadlines_from(settings)
         self.result = Seeded(accounts=[])
         self.counter = itertools.count()
 
@@ -200,7 +205,7 @@ class _Seeder:
                 rows.append({"code": f"demo-{kind.replace('_', '-')}-{n}", "type": kind, "district_code": district,
                              "name": UNIT_NAMES[kind].format(place=place, n="一二三"[n - 1])})
         units_service.import_rows([imports.Row(n, row) for n, row in enumerate(rows, start=2)],
-                                  office_id=self.office.id, actor=Actor.system(), now=self.now)
+                                  office_id=self.office.id, actor=Actor.system(), now=self.now, vault=self.vault)
         offices_service.import_police_units(
             [{"code": c, "name": n, "district_code": d, "active": True} for c, n, d in POLICE_UNITS],
             default_office_id=self.office.id,
@@ -222,7 +227,7 @@ class _Seeder:
                 unit=liaison_unit if role == "unit_liaison" else None,
                 # Contact fields, so the sandbox shows each message on the channel it would have gone out on.
                 wecom_userid=f"demo-{username}", email=f"{username}@demo.invalid",
-            ), password, actor=None, now=self.now)
+            ), password, actor=None, now=self.now, vault=self.vault)
             secret = None
             if user.needs_totp:
                 secret = auth.enrolment_secret(user)
@@ -232,7 +237,8 @@ class _Seeder:
         self.police_by_unit = {a.police_unit_id: a for a in self.staff.values() if a.role == "police"}
         self.liaison_unit = liaison_unit
         db.session.flush()
-        self.reporters = [reporters.find_or_create_by_openid(f"o-demo-{n:03d}", now=self.now) for n in range(40)]
+        self.reporters = [reporters.find_or_create_by_openid(f"o-demo-{n:03d}", now=self.now, vault=self.vault)
+                          for n in range(40)]
 
     # -- one report's body --
     def body(self, unit: Unit | None, at: dt.datetime, categories: list[str], urgent: bool,
@@ -350,7 +356,7 @@ class _Seeder:
             actor = (Actor.reporter(reporter.id) if reporter else
                      dataclasses.replace(prosecutor, channel="phone") if channel == "phone" else Actor.public())
             result = reports.submit(data, actor=actor, client_key=f"demo:{uuid.uuid4()}", now=moment,
-                                    reporter=reporter)
+                                    vault=self.vault, ack_deadlines=self.ack_deadlines, reporter=reporter)
             holder["report"] = result.report
 
         out.append((at, next(self.counter), lambda: submit(None, at)))
@@ -381,7 +387,7 @@ class _Seeder:
             returned_by = self.police_by_unit[wrong.id]
             add(after(3), lambda r, t: self.transfer(r, t, prosecutor, wrong.code))
             add(after(10), lambda r, t: review.police_return(r, RETURN_REASONS[0], actor=returned_by,
-                                                              version=r.version, now=t))
+                                                              version=r.version, now=t, outbound=self.outbound))
         add(after(3), lambda r, t: self.transfer(r, t, prosecutor, police_unit.code))
         if status == "transferred":
             if rng.random() < 0.6:
@@ -395,13 +401,15 @@ class _Seeder:
         add(after(feedback_hours), lambda r, t: review.record_feedback(
             r, outcome=outcome,
             case_no=f"A{t:%Y}{rng.randint(1000, 9999)}" if outcome in ("accepted", "filed") else None,
-            decided_at=t.astimezone(CST).date(), note="已开展调查。", actor=police, version=r.version, now=t))
+            decided_at=t.astimezone(CST).date(), note="已开展调查。", actor=police, version=r.version, now=t,
+            outbound=self.outbound))
         if supervised:
             add(after(24), lambda r, t: review.supervise(r, "请说明不立案的理由。", actor=prosecutor, version=r.version,
                                                           now=t, deadlines=self.deadlines))
             if status == "closed" or rng.random() < 0.5:
                 add(after(72), lambda r, t: review.police_explain(r, "经调查，现有证据不足以认定犯罪事实。",
-                                                                   actor=police, version=r.version, now=t))
+                                                                   actor=police, version=r.version, now=t,
+                                                                   outbound=self.outbound))
             if status == "closed":
                 result = rng.choice(["notify_filing", "accept_reasons"])
                 add(after(24), lambda r, t: review.conclude_supervision(r, result, None, actor=prosecutor,
@@ -409,7 +417,7 @@ class _Seeder:
                 if result == "notify_filing":
                     add(after(48), lambda r, t: review.record_feedback(
                         r, outcome="filed", case_no=f"A{t:%Y}{rng.randint(1000, 9999)}", decided_at=None, note=None,
-                        actor=police, version=r.version, now=t))
+                        actor=police, version=r.version, now=t, outbound=self.outbound))
         if status == "closed":
             add(after(24 * 10), lambda r, t: review.close(r, "after_transfer", merge_into=None, note=None,
                                                            actor=prosecutor, version=r.version, now=t))
@@ -436,7 +444,7 @@ class _Seeder:
         number = f"示检未移〔{at.astimezone(CST):%Y}〕{self.rng.randint(1, 999)}号"
         review.transfer(report, police_unit=police_unit, document_no=number, contact="联络人（演示）",
                         share_reporter=self.rng.random() < 0.2, note="案情概要见附件。", actor=prosecutor,
-                        version=report.version, now=at, deadlines=self.deadlines)
+                        version=report.version, now=at, deadlines=self.deadlines, outbound=self.outbound)
 
     def play(self, steps: list[tuple[dt.datetime, int, Callable[[], None]]]) -> None:
         heapq.heapify(steps)
@@ -445,12 +453,13 @@ class _Seeder:
             step()
 
 
-def seed(*, now: dt.datetime | None = None, seed: int = 2026, reports_count: int = REPORTS) -> Seeded:
+def seed(*, settings: Settings, vault: Vault, now: dt.datetime, seed: int = 2026, reports_count: int = REPORTS,
+         ) -> Seeded:
     """Fill an empty training database, in the caller's transaction; returns the demo accounts and counts."""
-    refuse_unless_training()
+    refuse_unless_training(settings)
     if not is_empty():
         raise NotTraining("the database already holds reports or staff accounts: run flask demo reset instead")
-    seeder = _Seeder(now=now or dt.datetime.now(dt.UTC), seed=seed, reports_count=reports_count)
+    seeder = _Seeder(now=now, seed=seed, reports_count=reports_count, settings=settings, vault=vault)
     seeder.registry()
     seeder.accounts()
     seeder.play(seeder.plan())

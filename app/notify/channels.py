@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from flask import current_app
-
 from app.clients.outcomes import GiveUp, Retry
+from app.config import Settings
 from app.notify.models import OutboxMessage
 
 __all__ = ["NONE", "SANDBOX", "Channel", "GiveUp", "Retry", "configured_channels"]
@@ -37,12 +36,11 @@ SANDBOX = "sandbox"  # records, never sends: training mode and training reports
 NONE = "none"  # no working channel: the row is kept, dead, never claimed by the worker
 
 
-def configured_channels() -> list[str]:
+def configured_channels(settings: Settings) -> list[str]:
     """The channels that can deliver now, by name: those whose settings are complete, and the sandbox. In
     training mode (``QZBG_TRAINING=1``) only the sandbox: nothing real leaves. ``/readyz`` shows this list."""
     from app.clients.wechat import configured as wechat_configured
 
-    settings = current_app.config["QZBG"]
     if settings.training:
         return [SANDBOX]
     names = []

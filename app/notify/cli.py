@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.notify import heartbeat
@@ -22,7 +23,7 @@ def run_once() -> None:
     """Deliver every due message once, run the scheduled jobs that are due, then exit."""
     now = dt.datetime.now(dt.UTC)
     identity = heartbeat.Identity.here()
-    ran = scheduled.run_due(now, owner=identity.id)
+    ran = scheduled.run_due(now, owner=identity.id, settings=current_app.config["QZBG"])
     counts = outbox.deliver_due(now=now, limit=10_000, owner=identity.id)
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
     for outcome in ran:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
 from app.auth.models import StaffUser
 from app.extensions import db
 from app.notify import routing
 from app.notify.models import NotifyStep
-from app.notify.service import Kind, enqueue
+from app.notify.service import Kind, Outbound, enqueue
 from app.reports.models import Report
 from app.reports.records import Transfer
 from app.reports.states import Status
@@ -47,9 +46,10 @@ def _first_time(key: str, report_id: object, now: dt.datetime) -> bool:
     return True
 
 
-def run_escalation(now: dt.datetime) -> int:
-    """Escalate every urgent report nobody acknowledged in time; returns how many steps were sent."""
-    interval = dt.timedelta(minutes=current_app.config["QZBG"].urgent_escalation_minutes)
+def run_escalation(now: dt.datetime, *, urgent_escalation_minutes: int, outbound: Outbound) -> int:
+    """Escalate every urgent report nobody acknowledged in ``urgent_escalation_minutes`` (and again each time as
+    long); returns how many steps were sent."""
+    interval = dt.timedelta(minutes=urgent_escalation_minutes)
     due = select(Report).where(
         Report.urgent.is_(True), Report.status == Status.NEW.value, Report.acknowledged_at.is_(None),
         Report.submitted_at <= now - interval,
@@ -59,14 +59,15 @@ def run_escalation(now: dt.datetime) -> int:
         waited = now - report.submitted_at
         step = int(waited / interval)
         if _first_time(f"escalation:{report.id}:{step}", report.id, now):
-            enqueue(Kind.URGENT_ESCALATION, report=report, now=now, step=step,
+            enqueue(Kind.URGENT_ESCALATION, outbound=outbound, report=report, now=now, step=step,
                     minutes=int(waited.total_seconds() // 60))
             sent += 1
     return sent
 
 
-def run_overdue_reminders(now: dt.datetime) -> int:
-    """Remind the assigned prosecutor of each police deadline passed; returns how many reminders were sent."""
+def run_overdue_reminders(now: dt.datetime, *, outbound: Outbound) -> int:
+    """Remind the assigned prosecutor of each police deadline passed; returns how many reminders were sent. A
+    practice report's deadlines remind nobody unless this is a training deployment (``outbound.training``)."""
     sent = 0
     kinds = (
         ("police_receipt", Kind.POLICE_RECEIPT_OVERDUE,
@@ -78,10 +79,10 @@ def run_overdue_reminders(now: dt.datetime) -> int:
         stmt = select(Transfer).where(Transfer.state == "open", condition).order_by(Transfer.created_at)
         for transfer in db.session.scalars(stmt).all():
             report = db.session.get(Report, transfer.report_id)
-            if report is None or getattr(report, "training", False) and not current_app.config["QZBG"].training:
+            if report is None or getattr(report, "training", False) and not outbound.training:
                 continue
             if _first_time(f"overdue:{name}:{transfer.id}", report.id, now):
-                enqueue(kind, report=report, now=now, transfer=transfer)
+                enqueue(kind, outbound=outbound, report=report, now=now, transfer=transfer)
                 sent += 1
     return sent
 
@@ -90,7 +91,7 @@ def _count(*where: object) -> int:
     return int(db.session.scalar(select(func.count()).select_from(Report).where(*where)) or 0)  # type: ignore[arg-type]
 
 
-def run_daily_digest(now: dt.datetime) -> int:
+def run_daily_digest(now: dt.datetime, *, outbound: Outbound) -> int:
     """Each prosecutor's and lead's counts of what waits, once per CST day; returns how many were queued."""
     from app.reports.overdue import overdue_condition
 
@@ -109,7 +110,7 @@ def run_daily_digest(now: dt.datetime) -> int:
         if not any(number for _, number in counts):
             continue
         if _first_time(f"digest:{user.id}:{day}", None, now):
-            enqueue(Kind.DAILY_DIGEST, now=now, recipients=[routing.Recipient(user)], office_id=user.office_id,
-                    counts=counts)
+            enqueue(Kind.DAILY_DIGEST, outbound=outbound, now=now, recipients=[routing.Recipient(user)],
+                    office_id=user.office_id, counts=counts)
             sent += 1
     return sent

@@ -1,8 +1,9 @@
 """Scheduled jobs: one registry, run by the notify worker (and ``flask notify run-once``), one worker per run.
 
 Each job has a name, a schedule (every N minutes, or daily at a time in China
-Standard Time) and the dotted path of its function, ``function(now)``, resolved
-when the job runs: a missing function is logged as an error for that job only
+Standard Time) and the dotted path of its function, ``function(now, **values)``, resolved
+when the job runs (``values``: the settings the job names in ``Job.settings``, passed by the caller of
+``run_due``, never read by the function itself): a missing function is logged as an error for that job only
 (``last_status`` ``missing``) and the others still run. A job runs inside one
 transaction (``unit_of_work``): it flushes, the runner commits.
 
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.config import Settings
 from app.core.db import READ, intent, unit_of_work
 from app.extensions import db
 from app.notify.models import JobRun, OutboxMessage
@@ -44,6 +46,9 @@ class Job:
     every: dt.timedelta | None = None
     daily_at: dt.time | None = None  # China Standard Time
     lease: dt.timedelta = dt.timedelta(minutes=10)  # longer than a run can take
+    # The Settings fields the function takes, as keyword arguments of their names; ``outbound``: what
+    # notify.enqueue needs of them (``Outbound.of(settings)``), for a job that queues messages.
+    settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.every is None) == (self.daily_at is None):
@@ -72,7 +77,14 @@ class Job:
         assert self.daily_at is not None
         return f"daily {self.daily_at.strftime('%H:%M')} CST"
 
-    def function(self) -> Callable[[dt.datetime], Any]:
+    def arguments(self, settings: Settings) -> dict[str, Any]:
+        """The keyword arguments of the function: the named settings' values."""
+        from app.notify.service import Outbound
+
+        return {name: Outbound.of(settings) if name == "outbound" else getattr(settings, name)
+                for name in self.settings}
+
+    def function(self) -> Callable[..., Any]:
         module, _, name = self.target.rpartition(".")
         found = getattr(importlib.import_module(module), name)
         if not callable(found):
@@ -106,12 +118,14 @@ def prune_heartbeats(now: dt.datetime) -> int:
 MINUTE = dt.timedelta(minutes=1)
 # The one list of scheduled jobs. Functions of other packages are named by path, resolved when they run.
 REGISTRY: list[Job] = [
-    Job("escalation", "app.notify.events.run_escalation", every=MINUTE),
-    Job("overdue_reminders", "app.notify.events.run_overdue_reminders", every=15 * MINUTE),
-    Job("daily_digest", "app.notify.events.run_daily_digest", daily_at=dt.time(8, 30)),
+    Job("escalation", "app.notify.events.run_escalation", every=MINUTE,
+        settings=("urgent_escalation_minutes", "outbound")),
+    Job("overdue_reminders", "app.notify.events.run_overdue_reminders", every=15 * MINUTE, settings=("outbound",)),
+    Job("daily_digest", "app.notify.events.run_daily_digest", daily_at=dt.time(8, 30), settings=("outbound",)),
     Job("audit_chain_head", "app.notify.jobs.log_audit_head", every=60 * MINUTE),
     Job("purge_sent_messages", "app.notify.jobs.purge_sent", daily_at=dt.time(3, 10)),
-    Job("purge_training_reports", "app.reports.training.purge_expired_training", daily_at=dt.time(3, 20)),
+    Job("purge_training_reports", "app.reports.training.purge_expired_training", daily_at=dt.time(3, 20),
+        settings=("attachments_dir",)),
     Job("prune_heartbeats", "app.notify.jobs.prune_heartbeats", every=60 * MINUTE),
 ]
 
@@ -166,16 +180,17 @@ def _finish(job: Job, now: dt.datetime, finished: dt.datetime, owner: str, outco
         )
 
 
-def run_job(job: Job, now: dt.datetime) -> Outcome:
-    """Run one job's function in one transaction; what happened, never raised."""
+def run_job(job: Job, now: dt.datetime, settings: Settings) -> Outcome:
+    """Run one job's function in one transaction, with the settings it names; what happened, never raised."""
     try:
         function = job.function()
+        arguments = job.arguments(settings)
     except (ImportError, AttributeError, TypeError) as exc:
         log.error("job_missing", extra={"job": job.name, "target": job.target, "exception": type(exc).__name__})
         return Outcome(job.name, "missing", type(exc).__name__)
     try:
         with unit_of_work():
-            function(now)
+            function(now, **arguments)
     except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others or the worker
         log.error("job_failed", extra={"job": job.name, "exception": type(exc).__name__})
         db.session.remove()
@@ -185,7 +200,8 @@ def run_job(job: Job, now: dt.datetime) -> Outcome:
 
 
 def run_due(
-    now: dt.datetime, *, owner: str, registry: list[Job] | None = None, stop: threading.Event | None = None,
+    now: dt.datetime, *, owner: str, settings: Settings, registry: list[Job] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[Outcome]:
     """Run every job of ``registry`` (default ``REGISTRY``) that is due at ``now`` and whose lease this worker
     takes; the outcomes of those it ran."""
@@ -201,7 +217,7 @@ def run_due(
         if row.next_run > now or row.lease_until >= now or not _take(job, now, owner):
             continue
         began = time.monotonic()
-        outcome = run_job(job, now)
+        outcome = run_job(job, now, settings)
         _finish(job, now, now + dt.timedelta(seconds=time.monotonic() - began), owner, outcome)
         outcomes.append(outcome)
     return outcomes

@@ -42,6 +42,9 @@ def _reporter_message(message: OutboxMessage) -> tuple[str, str]:
 class SandboxChannel:
     name = SANDBOX
 
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url  # QZBG_PUBLIC_URL: the staff messages link to the report's page there
+
     def prepare(self, message: OutboxMessage) -> Kept:
         payload: dict[str, Any] = message.payload
         would_be = str(payload.get("would_be") or "none")
@@ -50,7 +53,7 @@ class SandboxChannel:
             title, body = _reporter_message(message)
         else:
             who = recipient(message).username
-            rendered = messages.render(facts_for(message))
+            rendered = messages.render(facts_for(message, self.public_url))
             title = rendered.title
             body = "，".join(rendered.sms_params) if would_be == "sms" else rendered.text
         return Kept(message.id, payload.get("office_id"), message.kind, would_be, who, title[:200], body[:2000])

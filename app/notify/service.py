@@ -13,13 +13,13 @@ channel is never dropped silently: the row is kept on channel ``none``, dead wit
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app
-
+from app.config import Settings
 from app.extensions import db
 from app.notify import routing
 from app.notify.channels import NONE, SANDBOX, configured_channels
@@ -42,9 +42,25 @@ class Kind(enum.StrEnum):
     DAILY_DIGEST = "daily_digest"  # -> one prosecutor: what waits
 
 
-def sandboxed(report: Report | None) -> bool:
-    """Training mode, or a training report (``report.training``, when the column exists)."""
-    return bool(current_app.config["QZBG"].training or getattr(report, "training", False))
+@dataclasses.dataclass(frozen=True)
+class Outbound:
+    """What queueing a message needs of the settings: training mode (``QZBG_TRAINING``: only the sandbox), the
+    configured channels, and the reporters' status template (``QZBG_WECHAT_STATUS_TEMPLATE_ID``)."""
+
+    training: bool
+    channels: tuple[str, ...]
+    status_template_id: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Outbound:
+        return cls(training=settings.training, channels=tuple(configured_channels(settings)),
+                   status_template_id=settings.wechat_status_template_id)
+
+
+def sandboxed(report: Report | None, training: bool) -> bool:
+    """Training mode (``training``: ``QZBG_TRAINING``), or a training report (``report.training``, when the column
+    exists)."""
+    return bool(training or getattr(report, "training", False))
 
 
 def _recipients(kind: Kind, report: Report | None, transfer: Transfer | None, now: dt.datetime,
@@ -61,7 +77,8 @@ def _recipients(kind: Kind, report: Report | None, transfer: Transfer | None, no
 
 
 def enqueue(
-    kind: Kind, *, report: Report | None = None, now: dt.datetime, transfer: Transfer | None = None,
+    kind: Kind, *, outbound: Outbound, report: Report | None = None, now: dt.datetime,
+    transfer: Transfer | None = None,
     recipients: list[routing.Recipient] | None = None, office_id: int | None = None, **facts: Any,
 ) -> list[OutboxMessage]:
     """Queue the messages ``kind`` of event on ``report`` calls for; returns them (maybe none).
@@ -70,9 +87,9 @@ def enqueue(
     (``step`` and ``minutes`` of an escalation, ``counts`` of a digest): ids, codes and numbers only.
     """
     if kind is Kind.REPORTER_STATUS_CHANGED:
-        return _reporter_status(report, now)
-    sandbox = sandboxed(report)
-    live = set(STAFF_CHANNELS) if sandbox else set(configured_channels())
+        return _reporter_status(report, now, outbound)
+    sandbox = sandboxed(report, outbound.training)
+    live = set(STAFF_CHANNELS) if sandbox else set(outbound.channels)
     every = kind is Kind.URGENT_ESCALATION or (kind is Kind.NEW_REPORT and bool(report and report.urgent))
     targets = recipients if recipients is not None else _recipients(kind, report, transfer, now)
     report_id = report.id if report is not None else None
@@ -101,19 +118,25 @@ NEWS_KINDS = {"new_report": Kind.NEW_REPORT, "status_changed": Kind.REPORTER_STA
               "reporter_answered": Kind.REPORTER_ANSWERED}
 
 
-def hear(news: str, report: Report, now: dt.datetime) -> None:
-    """A report's news (``app.reports.news.News``): queue what it calls for, in the caller's transaction."""
-    enqueue(NEWS_KINDS[news], report=report, now=now)
+@dataclasses.dataclass(frozen=True)
+class Ear:
+    """The notify package's listener to the reports' news (``app.reports.news``), with the settings of its app
+    (``app.notify.wiring.register``): queues what each piece of news calls for, in the caller's transaction."""
+
+    outbound: Outbound
+
+    def __call__(self, news: str, report: Report, now: dt.datetime) -> None:
+        enqueue(NEWS_KINDS[news], outbound=self.outbound, report=report, now=now)
 
 
-def _reporter_status(report: Report | None, now: dt.datetime) -> list[OutboxMessage]:
+def _reporter_status(report: Report | None, now: dt.datetime, outbound: Outbound) -> list[OutboxMessage]:
     from app.notify import subscribe
 
     assert report is not None
-    payload = subscribe.status_payload(report, now)
+    payload = subscribe.status_payload(report, now, outbound.status_template_id)
     if payload is None:
         return []
-    if sandboxed(report):
+    if sandboxed(report, outbound.training):
         return [queue(SANDBOX, Kind.REPORTER_STATUS_CHANGED, now=now, report_id=report.id,
                       reporter_id=report.reporter_id,
                       payload={**payload, "would_be": subscribe.CHANNEL, "office_id": report.office_id})]

@@ -8,8 +8,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from flask import current_app
-
 from app.auth.models import StaffUser
 from app.extensions import db
 from app.notify import messages
@@ -26,13 +24,12 @@ class StaffMessage:
     rendered: messages.Rendered
 
 
-def facts_for(message: OutboxMessage) -> messages.Facts:
+def facts_for(message: OutboxMessage, public_url: str) -> messages.Facts:
     """The facts of one outbox row: its payload (ids, codes, numbers) and the report's tracking number and
     urgency. Raises GiveUp when the report is gone."""
     from app.reports.models import Report
 
     payload: dict[str, Any] = message.payload
-    settings = current_app.config["QZBG"]
     tracking_no, urgent = None, False
     if message.report_id is not None:
         report = db.session.get(Report, message.report_id)
@@ -44,7 +41,7 @@ def facts_for(message: OutboxMessage) -> messages.Facts:
     counts = tuple((str(code), int(number)) for code, number in (payload.get("counts") or []))
     return messages.Facts(
         kind=message.kind, at=dt.datetime.fromisoformat(payload["at"]) if payload.get("at") else message.created_at,
-        link=messages.staff_link(settings.public_url, message.report_id), tracking_no=tracking_no, urgent=urgent,
+        link=messages.staff_link(public_url, message.report_id), tracking_no=tracking_no, urgent=urgent,
         step=payload.get("step"), minutes=payload.get("minutes"), counts=counts,
     )
 
@@ -64,6 +61,9 @@ class StaffChannel:
 
     name = ""
 
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url  # QZBG_PUBLIC_URL: the messages link to the report's page there
+
     def address(self, user: StaffUser) -> str | None:
         raise NotImplementedError
 
@@ -72,7 +72,7 @@ class StaffChannel:
         address = self.address(user)
         if not address:
             raise GiveUp("no_address")
-        facts = facts_for(message)
+        facts = facts_for(message, self.public_url)
         return StaffMessage(message.id, message.kind, address, facts, messages.render(facts))
 
     def record(self, prepared: Any, outcome: str, code: str | None) -> None:

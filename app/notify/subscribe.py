@@ -13,8 +13,6 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from flask import current_app
-
 from app.clients.wechat import WeChatBadRequest, WeChatError, WeChatRefused, get_gateway
 from app.extensions import db
 from app.notify.channels import GiveUp, Retry
@@ -48,9 +46,9 @@ def template_data(tracking_no: str, status: str, at: dt.datetime) -> dict[str, s
     return data
 
 
-def status_payload(report: Report, now: dt.datetime) -> dict[str, Any] | None:
-    """The outbox payload of a status message for the report's reporter, if they granted one."""
-    template_id = current_app.config["QZBG"].wechat_status_template_id
+def status_payload(report: Report, now: dt.datetime, template_id: str | None) -> dict[str, Any] | None:
+    """The outbox payload of a status message for the report's reporter, if they granted one for ``template_id``
+    (``QZBG_WECHAT_STATUS_TEMPLATE_ID``; None: no status messages)."""
     if not template_id or report.reporter_id is None:
         return None
     if subscriptions.remaining(report.reporter_id, template_id) <= 0:
@@ -73,8 +71,11 @@ class SubscribeChannel:
 
     name = CHANNEL
 
+    def __init__(self, detail_page: str, env_version: str) -> None:
+        # QZBG_WECHAT_DETAIL_PAGE and QZBG_WECHAT_ENV_VERSION: where the message opens the mini-program.
+        self.detail_page, self.env_version = detail_page, env_version
+
     def prepare(self, message: OutboxMessage) -> Prepared:
-        settings = current_app.config["QZBG"]
         report = db.session.get(Report, message.report_id)
         reporter = db.session.get(Reporter, message.reporter_id)
         if report is None or reporter is None or reporter.openid_data is None:
@@ -85,8 +86,8 @@ class SubscribeChannel:
             openid=reporter.unseal("openid_data"),
             template_id=str(payload["template_id"]),
             data=template_data(report.tracking_no, str(payload["status"]), dt.datetime.fromisoformat(payload["at"])),
-            page=f"{settings.wechat_detail_page}?id={report.id}",
-            state=MINIPROGRAM_STATE[settings.wechat_env_version],
+            page=f"{self.detail_page}?id={report.id}",
+            state=MINIPROGRAM_STATE[self.env_version],
         )
 
     def send(self, prepared: Prepared) -> None:

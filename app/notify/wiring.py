@@ -12,10 +12,10 @@ def register(app: Flask) -> None:
     """``notify_worker_down()`` for staff/base.html's banner (asked only where it shows), and the
     notify package's ear for the reports' news (``app.reports.news``: a new report, a changed status, an answer)."""
     from app.notify.heartbeat import worker_down
-    from app.notify.service import hear
+    from app.notify.service import Ear, Outbound
     from app.reports import news
 
-    news.listen(app, hear)
+    news.listen(app, Ear(Outbound.of(app.config["QZBG"])))
 
     @app.context_processor
     def worker_state() -> dict[str, Any]:

@@ -242,7 +242,7 @@ def deliver_due(
     further batch is claimed, and the rest of the batch in hand is given back unsent.
     """
     counts = {"sent": 0, "retry": 0, "dead": 0}
-    known = channels() if known is None else known
+    known = channels(_settings()) if known is None else known
     offset = now - dt.datetime.now(dt.UTC)
     done = 0
     while done < limit and not (stop is not None and stop.is_set()):
@@ -337,7 +337,7 @@ def run(
 
     interval = float(_settings().notify_poll_seconds) if interval is None else interval
     identity = identity or heartbeat.Identity.here()
-    known = channels() if known is None else known
+    known = channels(_settings()) if known is None else known
     waker = Waker(interval, stop)
     last_beat = last_jobs = -math.inf
     failures = 0
@@ -350,7 +350,8 @@ def run(
                     heartbeat.beat(identity, dt.datetime.now(dt.UTC))
                     last_beat = time.monotonic()
                 if time.monotonic() - last_jobs >= JOBS_EVERY:
-                    scheduled.run_due(dt.datetime.now(dt.UTC), owner=identity.id, registry=jobs, stop=stop)
+                    scheduled.run_due(dt.datetime.now(dt.UTC), owner=identity.id, settings=_settings(), registry=jobs,
+                                      stop=stop)
                     last_jobs = time.monotonic()
                 counts = {"sent": 0, "retry": 0, "dead": 0}
                 at = dt.datetime.now(dt.UTC)

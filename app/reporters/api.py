@@ -10,6 +10,7 @@ from flask import current_app
 from app.core.db import transactional
 from app.core.dbtypes import utcnow
 from app.core.rest import BEARER, ApiBlueprint
+from app.crypto.vault import get_vault
 from app.errors import ValidationError
 from app.extensions import limiter
 from app.reporters import login as wechat_login
@@ -46,7 +47,8 @@ def no_store(response: Any) -> Any:
 def login_wechat(data: dict[str, Any]) -> dict[str, Any]:
     """Exchange a wx.login code for a bearer token."""
     settings = current_app.config["QZBG"]
-    result = wechat_login.login(data["code"], now=utcnow(), ttl=dt.timedelta(hours=settings.token_ttl_hours))
+    result = wechat_login.login(data["code"], now=utcnow(), ttl=dt.timedelta(hours=settings.token_ttl_hours),
+                                  vault=get_vault())
     return {"token": result.token, "expires_in": result.expires_in, "reporter": _reporter_out(result.reporter)}
 
 
@@ -70,7 +72,7 @@ def logout() -> None:
 @blp.errors(400, 401, 413, 415, 422, 429, 503)
 def verify_phone(data: dict[str, Any]) -> dict[str, Any]:
     """Verify the reporter's phone number with a getPhoneNumber code."""
-    masked = wechat_login.verify_phone(current_reporter(), data["code"], now=utcnow())
+    masked = wechat_login.verify_phone(current_reporter(), data["code"], now=utcnow(), vault=get_vault())
     return {"phone_verified": True, "phone_masked": masked}
 
 

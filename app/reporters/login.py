@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 
 from app.clients.wechat import WeChatInvalidCode, get_gateway
-from app.crypto.vault import get_vault
+from app.crypto.vault import Vault
 from app.errors import ValidationError
 from app.extensions import db
 from app.reporters import service as reporters
@@ -20,13 +20,13 @@ class Login:
     expires_in: int
 
 
-def login(code: str, *, now: dt.datetime, ttl: dt.timedelta) -> Login:
+def login(code: str, *, now: dt.datetime, ttl: dt.timedelta, vault: Vault) -> Login:
     """jscode2session, then the reporter by openid (created if new), then a bearer token.
 
     The session_key is sealed and kept (never returned); nothing is committed here.
     """
     openid, session_key = get_gateway().code_to_session(code)
-    reporter = reporters.find_or_create_by_openid(openid, now=now)
+    reporter = reporters.find_or_create_by_openid(openid, now=now, vault=vault)
     reporter.seal("session_key_data", session_key)
     token, expires_in = reporters.issue_token(reporter, now=now, ttl=ttl)
     return Login(reporter, token, expires_in)
@@ -46,7 +46,7 @@ def mask_phone(number: str) -> str:
     return number[:3] + "****" + number[-4:] if len(number) >= 7 else "****"
 
 
-def verify_phone(reporter: Reporter, code: str, *, now: dt.datetime) -> str:
+def verify_phone(reporter: Reporter, code: str, *, now: dt.datetime, vault: Vault) -> str:
     """getuserphonenumber; the number sealed with a blind index. Returns it masked.
 
     A bad, used or foreign phone code is the body's fault (422 on ``code``), not the session's:
@@ -58,7 +58,7 @@ def verify_phone(reporter: Reporter, code: str, *, now: dt.datetime) -> str:
     except WeChatInvalidCode:
         raise ValidationError(fields={"code": ["手机号授权凭证无效或已使用，请重新点击获取手机号"]}) from None
     reporter.seal("phone_data", number)
-    reporter.phone_bidx = get_vault().blind_index("phone", number)
+    reporter.phone_bidx = vault.blind_index("phone", number)
     reporter.phone_verified_at = now
     db.session.flush()
     return mask_phone(number)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
-from app.crypto.vault import get_vault
+from app.crypto.vault import Vault
 from app.errors import UnauthorizedError
 from app.extensions import db
 from app.reporters.models import Reporter, ReporterSession
@@ -28,9 +28,8 @@ def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def find_or_create_by_openid(openid: str, *, now: dt.datetime) -> Reporter:
+def find_or_create_by_openid(openid: str, *, now: dt.datetime, vault: Vault) -> Reporter:
     """The reporter with this openid, created (openid sealed, blind-indexed) if new."""
-    vault = get_vault()
     bidx = vault.blind_index("openid", openid)
     find = select(Reporter).where(Reporter.openid_bidx == bidx)
     reporter = db.session.scalars(find).one_or_none()

@@ -16,6 +16,7 @@ from app.core.db import transactional
 from app.core.dbtypes import utcnow
 from app.core.ratelimit import intake_limited
 from app.core.rest import BEARER, ApiBlueprint
+from app.crypto.vault import get_vault
 from app.errors import UnsupportedMediaTypeError
 from app.reporters.auth import current_reporter, reporter_required
 from app.reports import answers, attachments, presenters, queries, service
@@ -57,6 +58,7 @@ def create_report(data: dict[str, Any]) -> Any:
     reporter = current_reporter()
     result = service.submit(
         data, actor=Actor.reporter(reporter.id), client_key=f"{reporter.id}:{data['client_id']}", now=utcnow(),
+        vault=get_vault(), ack_deadlines=service.AckDeadlines.from_settings(current_app.config["QZBG"]),
         reporter=reporter,
     )
     return presenters.created(result.report), 201 if result.created else 200
@@ -116,7 +118,7 @@ def upload_attachment(files: dict[str, Any], report_id: uuid.UUID) -> dict[str, 
     upload = files["file"]
     attachment = attachments.store(
         report, upload.stream, upload.filename, directory=settings.attachments_dir,
-        max_bytes=settings.max_attachment_bytes, now=utcnow(),
+        max_bytes=settings.max_attachment_bytes, now=utcnow(), vault=get_vault(),
     )
     return presenters.attachment(attachment)
 

@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session
 
 from app.core.fields import clean_text
 from app.core.sniff import EXTENSIONS, SNIFF_BYTES, sniff
-from app.crypto.vault import get_vault
+from app.crypto.vault import Vault
 from app.errors import ConflictError, PayloadTooLargeError, ServiceUnavailableError, ValidationError
 from app.extensions import db
 from app.reports import photos
@@ -142,6 +142,7 @@ def store(
     directory: Path,
     max_bytes: int,
     now: dt.datetime,
+    vault: Vault,
 ) -> Attachment:
     """Seal one upload to disk and add its row; nothing stays behind when it is refused.
 
@@ -185,7 +186,7 @@ def store(
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with partial.open("xb") as out:
-            attachment.size = get_vault().encrypt_stream(
+            attachment.size = vault.encrypt_stream(
                 report.data_key, Attachment.__tablename__, attachment.id, chunks, out
             )
             out.flush()
@@ -224,11 +225,11 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def open_blob(attachment: Attachment, directory: Path) -> bytes:
+def open_blob(attachment: Attachment, directory: Path, vault: Vault) -> bytes:
     """The decrypted bytes, authenticated in full before they are returned."""
     with (directory / attachment.storage_name).open("rb") as src:
         return b"".join(
-            get_vault().decrypt_stream(
+            vault.decrypt_stream(
                 attachment.report.data_key, Attachment.__tablename__, attachment.id, src, attachment.stored_size
             )
         )

@@ -33,6 +33,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from app.core.actor import Actor
 from app.core.db import transactional
 from app.core.ratelimit import intake_limited
+from app.crypto.vault import get_vault
 from app.errors import (
     AppError,
     BadRequestError,
@@ -91,14 +92,16 @@ def _store_report(
     """Store the report, its staged files and its new files in one transaction; a repeat stores nothing."""
     now = dt.datetime.now(dt.UTC)
     settings = _settings()
+    vault = get_vault()
     result = service.submit(
-        data, actor=Actor.public(), client_key=client_key(form_key), now=now,
+        data, actor=Actor.public(), client_key=client_key(form_key), now=now, vault=vault,
+        ack_deadlines=service.AckDeadlines.from_settings(settings),
         status_code=receipts.form_status_code(session, form_key),
     )
     if result.created:
         store = functools.partial(
             attachments.store, result.report, directory=settings.attachments_dir,
-            max_bytes=settings.max_attachment_bytes, now=now,
+            max_bytes=settings.max_attachment_bytes, now=now, vault=vault,
         )
         for item in staged:
             try:
@@ -152,6 +155,7 @@ def _refused(
     try:
         file_errors = staging.stage(
             session, form_key, uploads, directory=settings.attachments_dir, max_bytes=settings.max_attachment_bytes,
+            cipher_name=settings.field_cipher,
         )
     except OSError as exc:
         # A full or read-only store: the person is told to choose the files again.

@@ -13,16 +13,16 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.config import Settings
 from app.core.actor import Actor
 from app.core.idcard import age_on, birth_date
 from app.core.logs import security_event
-from app.crypto.vault import get_vault
+from app.crypto.vault import Vault
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import OfficeDistrict
@@ -81,6 +81,23 @@ def checked_text(value: str | None, field: str, *, required: bool = True, limit:
 
 
 @dataclasses.dataclass(frozen=True)
+class AckDeadlines:
+    """签收 deadlines (DOMAIN.md): ``QZBG_DEADLINE_ACK_URGENT`` hours for an urgent report, else
+    ``QZBG_DEADLINE_ACK``."""
+
+    urgent: dt.timedelta
+    normal: dt.timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AckDeadlines:
+        return cls(urgent=dt.timedelta(hours=settings.deadline_ack_urgent),
+                   normal=dt.timedelta(hours=settings.deadline_ack))
+
+    def for_report(self, urgent: bool) -> dt.timedelta:
+        return self.urgent if urgent else self.normal
+
+
+@dataclasses.dataclass(frozen=True)
 class Submission:
     report: Report
     created: bool
@@ -116,6 +133,8 @@ def submit(
     actor: Actor,
     client_key: str,
     now: dt.datetime,
+    vault: Vault,
+    ack_deadlines: AckDeadlines,
     reporter: Reporter | None = None,
     status_code: str | None = None,
 ) -> Submission:
@@ -125,7 +144,8 @@ def submit(
     The sealing and hashing come before the first statement, so that on SQLite the
     write lock (taken at the transaction's first statement) is not held through them.
     """
-    report = _sealed_report(data, actor=actor, client_key=client_key, now=now, status_code=status_code)
+    report = _sealed_report(data, actor=actor, client_key=client_key, now=now, status_code=status_code, vault=vault,
+                            ack_deadline=ack_deadlines.for_report(bool(data.get("urgent"))))
 
     existing_id = report_id_by_client_key(client_key)
     if existing_id is not None:
@@ -166,17 +186,11 @@ def submit(
     return Submission(report, created=True)
 
 
-def _ack_deadline(urgent: bool) -> dt.timedelta:
-    """签收 deadline (DOMAIN.md): ``QZBG_DEADLINE_ACK_URGENT`` hours when urgent, else ``QZBG_DEADLINE_ACK``."""
-    settings = current_app.config["QZBG"]
-    return dt.timedelta(hours=settings.deadline_ack_urgent if urgent else settings.deadline_ack)
-
-
 def _sealed_report(
-    data: dict[str, Any], *, actor: Actor, client_key: str, now: dt.datetime, status_code: str | None
+    data: dict[str, Any], *, actor: Actor, client_key: str, now: dt.datetime, status_code: str | None, vault: Vault,
+    ack_deadline: dt.timedelta,
 ) -> Report:
     """The new report with its sealed sections, blind indexes and 查询码 hash: CPU only, no statement."""
-    vault = get_vault()
     victim = data["victim"]
     report = Report(
         id=uuid.uuid4(),
@@ -190,7 +204,7 @@ def _sealed_report(
         victim_age_band=age_band(_victim_age(victim, data["incident"]["discovered_at"])),
         submitted_at=now,
         updated_at=now,
-        acknowledge_due_at=now + _ack_deadline(bool(data.get("urgent"))),
+        acknowledge_due_at=now + ack_deadline,
         data_key=vault.new_data_key(),
     )
     # Stored exactly as submitted: a missing police section means "not stated", not "not notified".

@@ -28,8 +28,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from flask import current_app
-
 from app.core.fields import clean_text
 from app.core.sniff import SNIFF_BYTES, sniff
 from app.core.spool import EphemeralSpool
@@ -81,10 +79,6 @@ def _aad(form_key: str, file_id: str, part: str) -> bytes:
     return f"qzbg/staged/{_form_id(form_key)}/{file_id}/{part}".encode()
 
 
-def _cipher_name() -> str:
-    return str(current_app.config["QZBG"].field_cipher)
-
-
 def _key(session: Any, form_key: str, *, create: bool) -> bytes | None:
     """This form's staging key from the session; with ``create``, made when missing and its age renewed."""
     keys = dict(session.get(SESSION_KEY) or {})
@@ -132,7 +126,7 @@ def _write_atomically(path: Path, chunks: Iterable[bytes] | None = None, *, seal
     return int(written)
 
 
-def _stage_one(key: bytes, form_key: str, target: Path, upload: Any, max_bytes: int) -> None:
+def _stage_one(key: bytes, form_key: str, target: Path, upload: Any, max_bytes: int, cipher_name: str) -> None:
     stream = upload.stream
     with contextlib.suppress(OSError, ValueError, AttributeError):
         stream.seek(0)  # a refused store may have read part of it
@@ -147,18 +141,20 @@ def _stage_one(key: bytes, form_key: str, target: Path, upload: Any, max_bytes: 
     size = _write_atomically(
         target / f"{file_id}.blob",
         seal=lambda out: cipher.seal_stream(
-            _cipher_name(), key, _KEY_ID, _chunks(head, stream, max_bytes, max_mb), out,
+            cipher_name, key, _KEY_ID, _chunks(head, stream, max_bytes, max_mb), out,
             _aad(form_key, file_id, "blob"),
         ),
     )
     meta = {"name": clean_filename(upload.filename, content_type), "type": content_type, "size": size,
             "at": time.time_ns()}
-    sealed = cipher.seal(_cipher_name(), key, _KEY_ID, json.dumps(meta).encode(), _aad(form_key, file_id, "meta"))
+    sealed = cipher.seal(cipher_name, key, _KEY_ID, json.dumps(meta).encode(), _aad(form_key, file_id, "meta"))
     _write_atomically(target / f"{file_id}.meta", [sealed])
 
 
-def stage(session: Any, form_key: str, uploads: list[Any], *, directory: Path, max_bytes: int) -> list[str]:
-    """Stage every acceptable upload for this form; the messages for those refused (type, size, count).
+def stage(session: Any, form_key: str, uploads: list[Any], *, directory: Path, max_bytes: int, cipher_name: str,
+          ) -> list[str]:
+    """Stage every acceptable upload for this form, sealed with ``cipher_name`` (``QZBG_FIELD_CIPHER``); the
+    messages for those refused (type, size, count).
 
     A store that cannot be written raises OSError: the caller says the files must be chosen again.
     """
@@ -183,7 +179,7 @@ def stage(session: Any, form_key: str, uploads: list[Any], *, directory: Path, m
             continue
         room -= size
         try:
-            _stage_one(key, form_key, target, upload, max_bytes)
+            _stage_one(key, form_key, target, upload, max_bytes, cipher_name)
         except _Refused as exc:
             messages.append(f"{name}：{exc}")
         else:

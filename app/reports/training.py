@@ -1,6 +1,7 @@
 """Practice reports (CONTRACT.md's ``training``): kept 7 days, then deleted with everything they carry.
 
-``purge_expired_training(now)`` is called by a scheduled job (in a ``unit_of_work()``, like every CLI command):
+``purge_expired_training(now, attachments_dir=...)`` is called by a scheduled job (in a ``unit_of_work()``, like every
+CLI command):
 it deletes the practice reports submitted more than ``TRAINING_RETENTION`` ago, their rows (categories, timeline,
 attachments, transfers, questions, referrals, outbox messages: every one goes with its report through
 ``ON DELETE CASCADE``), and their data keys, which crypto-shreds whatever copy of a sealed field or blob is left
@@ -55,13 +56,10 @@ def expired_training(now: dt.datetime) -> Any:
     return select(Report.id).where(Report.training.is_(True), Report.submitted_at < now - TRAINING_RETENTION)
 
 
-def purge_expired_training(now: dt.datetime, *, attachments_dir: Path | None = None, batch: int = BATCH) -> int:
-    """Delete every practice report submitted before ``now`` - 7 days, in the caller's transaction; returns how
-    many went. Real reports are never touched: the condition is on ``training`` first."""
-    if attachments_dir is None:
-        from flask import current_app
-
-        attachments_dir = current_app.config["QZBG"].attachments_dir
+def purge_expired_training(now: dt.datetime, *, attachments_dir: Path, batch: int = BATCH) -> int:
+    """Delete every practice report submitted before ``now`` - 7 days (and its blobs in ``attachments_dir``), in
+    the caller's transaction; returns how many went. Real reports are never touched: the condition is on
+    ``training`` first."""
     purged = 0
     while True:
         ids = list(db.session.scalars(expired_training(now).order_by(Report.submitted_at).limit(batch)))

@@ -32,7 +32,7 @@ from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.notify.channels import NONE
 from app.notify.models import OutboxMessage
-from app.notify.service import Kind
+from app.notify.service import Kind, Outbound
 from app.offices.models import PoliceUnit
 from app.reports.models import Report
 from app.reports.records import AGENCIES, CLOSE_REASONS, FEEDBACK_OUTCOMES, RISKS, SUPERVISION_RESULTS
@@ -52,6 +52,7 @@ class Context:
     version: int
     now: dt.datetime
     deadlines: review.Deadlines
+    outbound: Outbound  # what queueing the police's news and a transfer's message needs of the settings
 
     @property
     def common(self) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def _reached(report: Report, kind: Kind, now: dt.datetime) -> bool:
 def _transfer(report: Report, data: dict[str, Any], ctx: Context) -> str:
     record = review.transfer(report, police_unit=data["police_unit"], document_no=data["document_no"],
                              contact=data["contact"], share_reporter=data["share_reporter"], note=data["note"],
-                             deadlines=ctx.deadlines, **ctx.common)
+                             deadlines=ctx.deadlines, outbound=ctx.outbound, **ctx.common)
     unit = db.session.get(PoliceUnit, record.police_unit_id)
     name = unit.name if unit is not None else "公安机关"
     if _reached(report, Kind.TRANSFER, ctx.now):
@@ -127,13 +128,13 @@ def _police_acknowledge(report: Report, data: dict[str, Any], ctx: Context) -> s
 
 
 def _police_return(report: Report, data: dict[str, Any], ctx: Context) -> str:
-    review.police_return(report, data["reason"], **ctx.common)
+    review.police_return(report, data["reason"], outbound=ctx.outbound, **ctx.common)
     return "已退回检察院，退回理由已送达承办检察官"
 
 
 def _record_feedback(report: Report, data: dict[str, Any], ctx: Context) -> str:
     review.record_feedback(report, outcome=data["outcome"], case_no=data["case_no"], decided_at=data["decided_at"],
-                           note=data["note"], **ctx.common)
+                           note=data["note"], outbound=ctx.outbound, **ctx.common)
     return f"已记录公安反馈：{FEEDBACK_OUTCOMES[data['outcome']]}"
 
 
@@ -144,7 +145,7 @@ def _supervise(report: Report, data: dict[str, Any], ctx: Context) -> str:
 
 
 def _police_explain(report: Report, data: dict[str, Any], ctx: Context) -> str:
-    review.police_explain(report, data["note"], **ctx.common)
+    review.police_explain(report, data["note"], outbound=ctx.outbound, **ctx.common)
     return "不立案理由已提交检察院"
 
 
@@ -230,8 +231,9 @@ def take(report_id: str, action: str, actor: Actor) -> ResponseReturnValue:
     version = _version(request.form.get("version"))
     if version is None:
         return render_detail(report.id, actor, status=409, message=CHANGED_MESSAGE)
+    settings = current_app.config["QZBG"]
     context = Context(actor=actor, version=version, now=dt.datetime.now(dt.UTC),
-                      deadlines=review.deadlines_from(current_app.config["QZBG"]))
+                      deadlines=review.deadlines_from(settings), outbound=Outbound.of(settings))
     try:
         done = entry.perform(report, inputs(entry, request.form), context)
     except ConflictError as exc:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.auth import permissions
 from app.auth.guard import current_actor, staff_required
+from app.clients.wechat import configured
 from app.core.db import transactional
 from app.errors import ForbiddenError
 from app.extensions import db
@@ -36,10 +37,11 @@ def home() -> ResponseReturnValue:
     unit = _own_unit()
     page = queries.parse_page(request.args.get("page"))
     rows, pages = of_unit.unit_reports(unit.id, page)
+    settings = current_app.config["QZBG"]
     return render_template(
         "units/home.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, unit.type),
         reports=[of_unit.report_status(row) for row in rows], page=min(page, pages), pages=pages,
-        with_wxacode=unit.active and qrcodes.wechat_configured() and qrcodes.has_wxacode(unit),
+        with_wxacode=unit.active and configured(settings) and qrcodes.has_wxacode(unit, settings.wechat_report_page),
         stats_href=_if_allowed(STATS_PATH),
     )
 

@@ -139,37 +139,81 @@ def actor_names(labels: list[str]) -> dict[str, str]:
 INTERNAL_STEPS = frozenset({"assign", "set_risk", "add_note", "ask_reporter", "answer", "refer"})
 
 
-def timeline(report: Report, *, internal: bool) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class TimelineEntry:
+    """One step of a report's timeline, as the page shows it."""
+
+    at: dt.datetime
+    action: str
+    label: str
+    actor: str
+    status: str
+    note: str | None  # the office's note (internal timelines only)
+
+
+def timeline(report: Report, *, internal: bool) -> list[TimelineEntry]:
     events = [e for e in report.events if internal or e.action not in INTERNAL_STEPS]
     names = actor_names([e.actor for e in events])
-    return [{
-        "at": e.at, "action": e.action, "label": ACTION_LABELS.get(e.action, e.action), "actor": names[e.actor],
-        "status": STATUS_LABELS.get(e.to_status, e.to_status),
-        "note": e.unseal("note_data") if internal and e.note_data else None,
-    } for e in events]
+    return [TimelineEntry(
+        at=e.at, action=e.action, label=ACTION_LABELS.get(e.action, e.action), actor=names[e.actor],
+        status=STATUS_LABELS.get(e.to_status, e.to_status),
+        note=e.unseal("note_data") if internal and e.note_data else None,
+    ) for e in events]
 
 
 def _open(record: Any, column: str) -> Any:
     return record.unseal(column) if getattr(record, column) else None
 
 
-def transfer_view(record: Transfer) -> dict[str, Any]:
-    return {
-        "id": record.id, "state": record.state, "unit": record.police_unit.name, "unit_code": record.police_unit.code,
-        "document_no": record.document_no, "share_reporter": record.share_reporter, "created_at": record.created_at,
-        "contact": _open(record, "contact_data"), "note": _open(record, "note_data"),
-        "receipt_due_at": record.receipt_due_at, "feedback_due_at": record.feedback_due_at,
-        "acknowledged_at": record.acknowledged_at, "returned_at": record.returned_at,
-        "return_reason": _open(record, "return_reason_data"),
-        "outcome": FEEDBACK_OUTCOMES.get(record.feedback_outcome or "", None), "case_no": record.case_no,
-        "decided_on": record.decided_on, "feedback_note": _open(record, "feedback_note_data"),
-        "supervision_requested_at": record.supervision_requested_at,
-        "supervision_note": _open(record, "supervision_note_data"),
-        "supervision_answer_due_at": record.supervision_answer_due_at,
-        "explanation": _open(record, "explanation_data"), "explained_at": record.explained_at,
-        "conclusion": SUPERVISION_RESULTS.get(record.conclusion or "", None),
-        "conclusion_note": _open(record, "conclusion_note_data"),
-    }
+@dataclasses.dataclass(frozen=True)
+class TransferView:
+    """A transfer to the police as the report page and the 移送函 show it: its sealed texts opened, its codes
+    labelled."""
+
+    id: uuid.UUID
+    state: str
+    unit: str  # the police unit's name
+    unit_code: str
+    document_no: str
+    share_reporter: bool
+    created_at: dt.datetime
+    contact: str | None
+    note: str | None
+    receipt_due_at: dt.datetime | None
+    feedback_due_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    returned_at: dt.datetime | None
+    return_reason: str | None
+    outcome: str | None  # the feedback outcome's label
+    case_no: str | None
+    decided_on: dt.date | None
+    feedback_note: str | None
+    supervision_requested_at: dt.datetime | None
+    supervision_note: str | None
+    supervision_answer_due_at: dt.datetime | None
+    explanation: str | None
+    explained_at: dt.datetime | None
+    conclusion: str | None  # the supervision result's label
+    conclusion_note: str | None
+
+
+def transfer_view(record: Transfer) -> TransferView:
+    return TransferView(
+        id=record.id, state=record.state, unit=record.police_unit.name, unit_code=record.police_unit.code,
+        document_no=record.document_no, share_reporter=record.share_reporter, created_at=record.created_at,
+        contact=_open(record, "contact_data"), note=_open(record, "note_data"),
+        receipt_due_at=record.receipt_due_at, feedback_due_at=record.feedback_due_at,
+        acknowledged_at=record.acknowledged_at, returned_at=record.returned_at,
+        return_reason=_open(record, "return_reason_data"),
+        outcome=FEEDBACK_OUTCOMES.get(record.feedback_outcome or "", None), case_no=record.case_no,
+        decided_on=record.decided_on, feedback_note=_open(record, "feedback_note_data"),
+        supervision_requested_at=record.supervision_requested_at,
+        supervision_note=_open(record, "supervision_note_data"),
+        supervision_answer_due_at=record.supervision_answer_due_at,
+        explanation=_open(record, "explanation_data"), explained_at=record.explained_at,
+        conclusion=SUPERVISION_RESULTS.get(record.conclusion or "", None),
+        conclusion_note=_open(record, "conclusion_note_data"),
+    )
 
 
 def related(report: Report) -> list[Report]:
@@ -184,7 +228,17 @@ def related(report: Report) -> list[Report]:
     return list(db.session.scalars(stmt))
 
 
-def viewers(report: Report) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class Viewer:
+    """Who opened a report (or saw its reporter's identity), and when."""
+
+    at: dt.datetime
+    name: str
+    role: str | None
+    revealed: bool  # saw the reporter's identity
+
+
+def viewers(report: Report) -> list[Viewer]:
     """Who opened this report and who saw the reporter's identity, newest first (the audit log's ``report.view``
     and ``report.reveal_reporter`` entries)."""
     entries = list(db.session.scalars(
@@ -194,13 +248,43 @@ def viewers(report: Report) -> list[dict[str, Any]]:
         .order_by(AuditEntry.seq.desc()).limit(100)
     ))
     names = actor_names([f"staff:{e.actor_id}" for e in entries if e.actor_id])
-    return [{"at": e.at, "name": names.get(f"staff:{e.actor_id}", "系统"), "role": e.actor_role,
-             "revealed": e.action == "report.reveal_reporter"} for e in entries]
+    return [Viewer(at=e.at, name=names.get(f"staff:{e.actor_id}", "系统"), role=e.actor_role,
+                   revealed=e.action == "report.reveal_reporter") for e in entries]
 
 
-def attachments(report: Report) -> list[dict[str, Any]]:
-    return [{"id": a.id, "filename": a.unseal("filename_data"), "size": a.size, "content_type": a.content_type,
-             "inline": a.content_type in INLINE_TYPES} for a in report.attachments]
+@dataclasses.dataclass(frozen=True)
+class AttachmentView:
+    """An attachment as the report page lists it (the file itself comes through its own route)."""
+
+    id: uuid.UUID
+    filename: str | None
+    size: int | None
+    content_type: str
+    inline: bool  # an image the browser may show in the page
+
+
+def attachments(report: Report) -> list[AttachmentView]:
+    return [AttachmentView(id=a.id, filename=a.unseal("filename_data"), size=a.size, content_type=a.content_type,
+                           inline=a.content_type in INLINE_TYPES) for a in report.attachments]
+
+
+@dataclasses.dataclass(frozen=True)
+class QuestionView:
+    """A question the office asked the reporter, and the answer if one came."""
+
+    asked_at: dt.datetime
+    text: str
+    answered_at: dt.datetime | None
+    answer: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferralView:
+    """A referral to another agency (转介)."""
+
+    agency: str
+    created_at: dt.datetime
+    note: str | None
 
 
 def find_attachment(report: Report, attachment_id: uuid.UUID) -> Attachment:
@@ -284,11 +368,11 @@ def detail(report: Report, actor: Actor, transfer: Transfer | None, *, reveal: b
         "attachments": attachments(report),
         "timeline": timeline(report, internal=internal),
         "transfers": [transfer_view(t) for t in transfers],
-        "questions": [{"asked_at": q.asked_at, "text": q.unseal("text_data"), "answered_at": q.answered_at,
-                       "answer": _open(q, "answer_data")} for q in db.session.scalars(
+        "questions": [QuestionView(asked_at=q.asked_at, text=q.unseal("text_data"), answered_at=q.answered_at,
+                                   answer=_open(q, "answer_data")) for q in db.session.scalars(
             select(Question).where(Question.report_id == report.id).order_by(Question.asked_at))] if internal else [],
-        "referrals": [{"agency": AGENCIES.get(r.agency, r.agency), "created_at": r.created_at,
-                       "note": _open(r, "note_data")} for r in db.session.scalars(
+        "referrals": [ReferralView(agency=AGENCIES.get(r.agency, r.agency), created_at=r.created_at,
+                                   note=_open(r, "note_data")) for r in db.session.scalars(
             select(Referral).where(Referral.report_id == report.id).order_by(Referral.created_at))] if internal else [],
         "related": related(report) if internal else [],
         "viewers": viewers(report) if internal else [],

@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from app.auth.models import StaffUser
 from app.core.actor import Actor
 from app.core.idcard import is_phone, normalise_id_number
-from app.crypto.vault import DecryptionError, get_vault
+from app.crypto.vault import DecryptionError, Vault
 from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.models import ClosedReportCount, Report, ReportCategory
@@ -175,14 +175,14 @@ def _search_arg(value: str | None) -> str | None:
     return text[:40].upper()
 
 
-def _search(q: str) -> ColumnElement[bool]:
+def _search(q: str, vault: Vault) -> ColumnElement[bool]:
     """Exact match: a tracking number, an 18-character ID number or a phone number (through blind indexes)."""
     if TRACKING.match(q):
         return Report.tracking_no == q
     if ID_NUMBER.match(q):
-        return Report.victim_id_bidx == get_vault().blind_index("victim.id_number", normalise_id_number(q))
+        return Report.victim_id_bidx == vault.blind_index("victim.id_number", normalise_id_number(q))
     if is_phone(q):
-        return Report.reporter_phone_bidx == get_vault().blind_index("phone", q)
+        return Report.reporter_phone_bidx == vault.blind_index("phone", q)
     return false()
 
 
@@ -192,7 +192,7 @@ def training_queue(training: bool) -> ColumnElement[bool]:
     return Report.training == (true() if training else false())
 
 
-def _filtered(actor: Actor, filters: Filters, now: dt.datetime, *, with_status: bool = True) -> Any:
+def _filtered(actor: Actor, filters: Filters, now: dt.datetime, vault: Vault, *, with_status: bool = True) -> Any:
     stmt = visible(actor).where(training_queue(filters.training))
     if with_status and filters.status:
         stmt = stmt.where(Report.status == filters.status)
@@ -220,7 +220,7 @@ def _filtered(actor: Actor, filters: Filters, now: dt.datetime, *, with_status: 
     elif filters.assignee:
         stmt = stmt.where(Report.assignee_id.in_(select(StaffUser.id).where(StaffUser.username == filters.assignee)))
     if filters.q:
-        stmt = stmt.where(_search(filters.q))
+        stmt = stmt.where(_search(filters.q, vault))
     return stmt
 
 
@@ -240,16 +240,15 @@ class Counts(dict[str, int]):
         return f"{CLOSED_CAP}+" if key in self.capped and count > CLOSED_CAP else str(count)
 
 
-def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | None = None) -> Counts:
+def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datetime, vault: Vault) -> Counts:
     """Reports per status under the other filters (the tabs), and ``overdue``: open ones past a deadline.
 
     The open statuses and the overdue count are read along the partial index of open reports (an office's open
     work, however long its history). The closed ones, the bulk of that history, are not counted row by row: the
     office's whole tab is its ``ClosedReportCount`` row, and under a filter (or in a police list) they are counted
     up to ``CLOSED_CAP`` + 1, which the page shows as "1000+" (``Counts.text``)."""
-    at = now or dt.datetime.now(dt.UTC)
     filters = filters or Filters()
-    base = _filtered(actor, filters, at, with_status=False)
+    base = _filtered(actor, filters, now, vault, with_status=False)
     counts = Counts({status.value: 0 for status in Status})
     grouped = base.where(open_condition()).with_only_columns(Report.status, func.count()).group_by(Report.status)
     counts.update({status: int(n) for status, n in db.session.execute(grouped)})
@@ -261,7 +260,7 @@ def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datet
                   .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(CLOSED_CAP + 1))
         counts[Status.CLOSED.value] = int(db.session.scalar(select(func.count()).select_from(closed.subquery())) or 0)
         counts.capped = frozenset({Status.CLOSED.value})
-    overdue = base.where(overdue_condition(at)).with_only_columns(func.count())
+    overdue = base.where(overdue_condition(now)).with_only_columns(func.count())
     counts["overdue"] = int(db.session.scalar(overdue) or 0)
     practice = visible(actor).where(training_queue(True)).with_only_columns(func.count())
     counts["training"] = int(db.session.scalar(practice) or 0)
@@ -304,14 +303,14 @@ def _band_query(stmt: Any, band: int, now: dt.datetime, position: tuple[dt.datet
     return stmt.order_by(Report.submitted_at.desc(), Report.id.desc()).limit(limit)
 
 
-def band_query(actor: Actor, filters: Filters, band: int, *, now: dt.datetime,
+def band_query(actor: Actor, filters: Filters, band: int, *, now: dt.datetime, vault: Vault,
                position: tuple[dt.datetime, uuid.UUID] | None = None, limit: int = PAGE + 1) -> Any:
     """(id, submitted_at) of one band's reports after ``position``, newest first (0: open and urgent or overdue)."""
-    base = _filtered(actor, filters, now).with_only_columns(Report.id, Report.submitted_at)
+    base = _filtered(actor, filters, now, vault).with_only_columns(Report.id, Report.submitted_at)
     return _band_query(base, band, now, position, limit)
 
 
-def inbox_page_ids(actor: Actor, filters: Filters, *, now: dt.datetime,
+def inbox_page_ids(actor: Actor, filters: Filters, *, now: dt.datetime, vault: Vault,
                    limit: int = PAGE) -> tuple[list[tuple[int, uuid.UUID, dt.datetime]], str | None]:
     """One page of (band, id, submitted_at), and the cursor of the next page (None on the last)."""
     position = decode_cursor(filters.after) if filters.after else None
@@ -321,7 +320,7 @@ def inbox_page_ids(actor: Actor, filters: Filters, *, now: dt.datetime,
         if band < start_band:
             continue
         at = (position[1], position[2]) if position and band == position[0] else None
-        stmt = band_query(actor, filters, band, now=now, position=at, limit=limit + 1 - len(rows))
+        stmt = band_query(actor, filters, band, now=now, vault=vault, position=at, limit=limit + 1 - len(rows))
         rows += [(band, rid, when) for rid, when in db.session.execute(stmt)]
         if len(rows) > limit:
             break
@@ -364,11 +363,10 @@ def mask_name(name: Any) -> str:
     return f"{text[0]}*" if text else "—"
 
 
-def inbox(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | None = None,
+def inbox(actor: Actor, filters: Filters | None = None, *, now: dt.datetime, vault: Vault,
           limit: int | None = None) -> tuple[list[Row], str | None]:
     """The page's rows (only these reports' victim sections are unsealed) and the next page's cursor."""
-    at = now or dt.datetime.now(dt.UTC)
-    ids, cursor = inbox_page_ids(actor, filters or Filters(), now=at, limit=limit or PAGE)
+    ids, cursor = inbox_page_ids(actor, filters or Filters(), now=now, vault=vault, limit=limit or PAGE)
     if not ids:
         return [], None
     wanted = [rid for _, rid, _ in ids]
@@ -395,7 +393,7 @@ def inbox(actor: Actor, filters: Filters | None = None, *, now: dt.datetime | No
             victim = {}
         assignee = names.get(report.assignee_id) if report.assignee_id else None
         rows.append(Row(report=report, victim=mask_name(victim.get("name")), assignee=assignee,
-                        deadline=deadline, overdue=deadline is not None and deadline < at))
+                        deadline=deadline, overdue=deadline is not None and deadline < now))
     return rows, cursor
 
 

@@ -17,6 +17,7 @@ from app.audit import service as audit
 from app.auth import permissions
 from app.auth.guard import current_actor, current_session, staff_required, step_up_redirect, stepped_up
 from app.core.db import transactional
+from app.crypto.vault import get_vault
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
 from app.reports import service as reports_service
@@ -49,10 +50,11 @@ def inbox() -> ResponseReturnValue:
     actor = current_actor()
     now = dt.datetime.now(dt.UTC)
     filters = queries.parse_filters(request.args)
-    rows, cursor = queries.inbox(actor, filters, now=now)
+    vault = get_vault()
+    rows, cursor = queries.inbox(actor, filters, now=now, vault=vault)
     return render_template(
-        "review/inbox.html", counts=queries.status_counts(actor, filters, now=now), rows=rows, cursor=cursor,
-        labels=STATUS_LABELS, filters=filters, now=now, timer=queries.timer_text, short=CATEGORY_SHORT,
+        "review/inbox.html", counts=queries.status_counts(actor, filters, now=now, vault=vault), rows=rows,
+        cursor=cursor, labels=STATUS_LABELS, filters=filters, now=now, timer=queries.timer_text, short=CATEGORY_SHORT,
         categories=CATEGORIES, police=actor.role == "police",
     )
 
@@ -110,7 +112,7 @@ def report_attachment(report_id: str, attachment_id: str) -> ResponseReturnValue
     report, _ = access.visible_report(_id(report_id), actor)
     item = presenters.find_attachment(report, _id(attachment_id))
     try:
-        data = open_blob(item, current_app.config["QZBG"].attachments_dir)
+        data = open_blob(item, current_app.config["QZBG"].attachments_dir, get_vault())
     except FileNotFoundError:
         raise NotFoundError("找不到该附件") from None
     audit.record(actor, "report.attachment", now=_now(), target_type="attachment", target_id=item.id,
@@ -184,7 +186,10 @@ def new_report() -> ResponseReturnValue:
     if not FORM_KEY.match(key):
         key = secrets.token_urlsafe(24)
     try:
-        result = reports_service.submit(data, actor=actor, client_key=f"phone:{actor.id}:{key}", now=_now())
+        result = reports_service.submit(
+            data, actor=actor, client_key=f"phone:{actor.id}:{key}", now=_now(), vault=get_vault(),
+            ack_deadlines=reports_service.AckDeadlines.from_settings(current_app.config["QZBG"]),
+        )
     except ValidationError as exc:
         db.session.rollback()
         return _render_new(request.form, dict(exc.fields or {}), 422)

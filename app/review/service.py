@@ -64,12 +64,16 @@ def _choice(value: str | None, field: str, choices: dict[str, str]) -> str:
 POLICE_NEWS = frozenset({Action.POLICE_RETURN, Action.RECORD_FEEDBACK, Action.POLICE_EXPLAIN})
 
 
-def _step(report: Report, action: Action, actor: Actor, now: dt.datetime, note: str | None = None) -> ReportEvent:
+def _step(report: Report, action: Action, actor: Actor, now: dt.datetime, note: str | None = None, *,
+          outbound: notify.Outbound | None = None) -> ReportEvent:
+    """One step of the state machine, audited; the police's news queued (``outbound``: every action of
+    ``POLICE_NEWS`` passes it)."""
     event = reports.change_status(report, action, actor=actor, now=now, note=note)
     audit.record(actor, f"report.{action.value}", now=now, target_type="report", target_id=report.id,
                  office_id=report.office_id)
     if actor.role == "police" and action in POLICE_NEWS:
-        notify.enqueue(notify.Kind.POLICE_RESPONDED, report=report, now=now)
+        assert outbound is not None, "a police action that others must hear of takes the outbound settings"
+        notify.enqueue(notify.Kind.POLICE_RESPONDED, outbound=outbound, report=report, now=now)
     return event
 
 
@@ -132,7 +136,7 @@ def ask_reporter(report: Report, question: str, *, actor: Actor, version: int, n
 @reports.one_at_a_time
 def transfer(
     report: Report, *, police_unit: str, document_no: str, contact: str | None, share_reporter: bool,
-    note: str | None, actor: Actor, version: int, now: dt.datetime, deadlines: Deadlines,
+    note: str | None, actor: Actor, version: int, now: dt.datetime, deadlines: Deadlines, outbound: notify.Outbound,
 ) -> Transfer:
     """移送公安: to one of the office's active police units, with the document number; the reporter's identity is
     shared only when the prosecutor says so (the caller asks for a recent second factor: a sensitive action)."""
@@ -155,7 +159,8 @@ def transfer(
             record.seal(column, value)
     db.session.add(record)
     _step(report, Action.TRANSFER, actor, now)
-    notify.enqueue(notify.Kind.TRANSFER, report=report, now=now, transfer=record)  # the police unit's users
+    notify.enqueue(notify.Kind.TRANSFER, outbound=outbound, report=report, now=now,
+                   transfer=record)  # the police unit's users
     return record
 
 
@@ -178,19 +183,20 @@ def police_acknowledge(report: Report, *, actor: Actor, version: int, now: dt.da
 
 
 @reports.one_at_a_time
-def police_return(report: Report, reason: str, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
+def police_return(report: Report, reason: str, *, actor: Actor, version: int, now: dt.datetime,
+                  outbound: notify.Outbound) -> ReportEvent:
     """退回: not this unit's jurisdiction or not a police matter; back to the prosecutor with the reason."""
     _begin(report, Action.POLICE_RETURN, actor, version)
     record = _open(report)
     record.seal("return_reason_data", reports.checked_text(reason, "reason", limit=1000))
     record.returned_at, record.state = now, "returned"
-    return _step(report, Action.POLICE_RETURN, actor, now)
+    return _step(report, Action.POLICE_RETURN, actor, now, outbound=outbound)
 
 
 @reports.one_at_a_time
 def record_feedback(
     report: Report, *, outcome: str, case_no: str | None, decided_at: dt.date | None, note: str | None,
-    actor: Actor, version: int, now: dt.datetime,
+    actor: Actor, version: int, now: dt.datetime, outbound: notify.Outbound,
 ) -> ReportEvent:
     """The police's decision (受案 / 立案 / 不予立案 / 移送其他机关 / 其他), by that unit or a prosecutor."""
     _begin(report, Action.RECORD_FEEDBACK, actor, version)
@@ -205,7 +211,7 @@ def record_feedback(
         record.seal("feedback_note_data", text)
     if report.status == Status.SUPERVISING:
         record.concluded_at = record.concluded_at or now
-    return _step(report, Action.RECORD_FEEDBACK, actor, now)
+    return _step(report, Action.RECORD_FEEDBACK, actor, now, outbound=outbound)
 
 
 @reports.one_at_a_time
@@ -225,13 +231,14 @@ def supervise(
 
 
 @reports.one_at_a_time
-def police_explain(report: Report, note: str, *, actor: Actor, version: int, now: dt.datetime) -> ReportEvent:
+def police_explain(report: Report, note: str, *, actor: Actor, version: int, now: dt.datetime,
+                   outbound: notify.Outbound) -> ReportEvent:
     """The police's explanation of why they did not file."""
     _begin(report, Action.POLICE_EXPLAIN, actor, version)
     record = _open(report)
     record.seal("explanation_data", reports.checked_text(note, "note"))
     record.explained_at = now
-    return _step(report, Action.POLICE_EXPLAIN, actor, now)
+    return _step(report, Action.POLICE_EXPLAIN, actor, now, outbound=outbound)
 
 
 @reports.one_at_a_time

@@ -134,6 +134,15 @@ class Table:
     note: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Headline:
+    """One headline figure: its code (``HEADLINES``), its label and its count."""
+
+    name: str
+    label: str
+    value: int
+
+
 def _hours(value: float | None) -> str:
     if value is None:
         return "—"
@@ -153,8 +162,7 @@ def _month_labels(months: list[str]) -> list[str]:
 
 def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, Any]:
     """The context the page, the meeting view and the workbook share."""
-    headline: list[dict[str, Any]] = [{"name": name, "label": HEADLINE_LABELS[name], "value": figures.headline[name]}
-                for name in HEADLINES]
+    headline = [Headline(name=name, label=HEADLINE_LABELS[name], value=figures.headline[name]) for name in HEADLINES]
     months = list(figures.by_month)
     month_rows = [(m, *(figures.by_month[m][k] for k in MONTH_SERIES)) for m in months]
     tables = [Table("by_month", "按月份", ("月份", *MONTH_SERIES.values()), month_rows,
@@ -202,6 +210,6 @@ def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, A
         "received_transferred": figures.received_transferred,
         "liaison": liaison, "small_cell_rule": SMALL_CELL_RULE if liaison else None,
         "headline_chart": charts.bar_chart(
-            "主要数字", [(h["label"], str(h["value"]), float(h["value"])) for h in headline
-                      if h["name"] in ("received", "acknowledged", "transferred", "filed", "closed")], scale=scale),
+            "主要数字", [(h.label, str(h.value), float(h.value)) for h in headline
+                      if h.name in ("received", "acknowledged", "transferred", "filed", "closed")], scale=scale),
     }

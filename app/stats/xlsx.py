@@ -66,7 +66,7 @@ def stats_workbook(context: dict[str, Any]) -> bytes:
     summary.append(row(summary, [f"统计期间 {period.first.isoformat()} 至 {period.last.isoformat()}（北京时间）"]))
     head(summary, ("指标", "代码", "数量"))
     for item in context["headline"]:
-        summary.append(row(summary, [item["label"], item["name"], item["value"]]))
+        summary.append(row(summary, [item.label, item.name, item.value]))
     rate = ["移送率（本期接收线索中已移送公安的比例）", "transfer_rate", context["transfer_rate"]]
     summary.append(row(summary, rate))
     if context.get("small_cell_rule"):

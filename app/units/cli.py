@@ -6,10 +6,13 @@ import datetime as dt
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from app.clients.wechat import configured
 from app.core.actor import Actor
 from app.core.db import unit_of_work
+from app.crypto.vault import get_vault
 from app.errors import AppError
 from app.units import qrcodes, service
 
@@ -18,10 +21,11 @@ units_cli = AppGroup("units", help="Member units.")
 
 def _fetch_codes(codes: list[str] | None, *, refresh: bool = False) -> int:
     """Fetch missing mini-program codes and say how it went; the number that failed."""
-    if not qrcodes.wechat_configured():
+    settings = current_app.config["QZBG"]
+    if not configured(settings):
         click.echo("mini-program codes: not fetched, WeChat is not configured (QZBG_WECHAT_APPID / SECRET)")
         return 0
-    outcome = qrcodes.fetch_missing(codes, refresh=refresh)
+    outcome = qrcodes.fetch_missing(codes, settings=settings, refresh=refresh)
     click.echo(f"mini-program codes: {outcome.fetched} fetched, {outcome.current} already current, "
                f"{outcome.failed} failed")
     if outcome.failed:
@@ -39,7 +43,7 @@ def import_units(path: Path) -> None:
     try:
         with unit_of_work():
             result = service.import_rows(service.read_rows(path), office_id=None, actor=Actor.system(),
-                                         now=dt.datetime.now(dt.UTC))
+                                         now=dt.datetime.now(dt.UTC), vault=get_vault())
     except service.ImportRejected as exc:
         raise click.ClickException("\n".join([exc.message, *(p.text for p in exc.problems)])) from None
     except AppError as exc:

@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import quote
 
 import qrcode
-from flask import current_app
 from sqlalchemy import Select, select
 
-from app.clients.wechat import WeChatError, WeChatUnavailable, configured, get_gateway
+from app.clients.wechat import WeChatError, WeChatUnavailable, get_gateway
+from app.config import Settings
 from app.core.db import unit_of_work
 from app.core.sniff import sniff
 from app.extensions import db
@@ -29,19 +29,16 @@ from app.units.models import Unit, UnitQrCode
 log = logging.getLogger("qzbg.units")
 
 
-def web_form_url(unit: Unit) -> str:
-    return f"{current_app.config['QZBG'].public_url}/report?unit={quote(unit.code, safe='')}"
+def web_form_url(unit: Unit, public_url: str) -> str:
+    return f"{public_url}/report?unit={quote(unit.code, safe='')}"
 
 
-def web_qr_png(unit: Unit) -> bytes:
-    """A plain QR code of ``/report?unit=CODE`` for phones without the mini-program."""
+def web_qr_png(unit: Unit, public_url: str) -> bytes:
+    """A plain QR code of ``/report?unit=CODE`` (under ``public_url``) for phones without the mini-program."""
     out = io.BytesIO()
-    qrcode.make(web_form_url(unit), error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4).save(out)
+    qrcode.make(web_form_url(unit, public_url), error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10,
+                border=4).save(out)
     return out.getvalue()
-
-
-def wechat_configured() -> bool:
-    return configured(current_app.config["QZBG"])
 
 
 def _stored(unit: Unit) -> UnitQrCode | None:
@@ -50,33 +47,33 @@ def _stored(unit: Unit) -> UnitQrCode | None:
     ).one_or_none()
 
 
-def _current() -> Select[Any]:
-    """Ids of units whose kept mini-program code is current: same scene (the unit code), same page."""
+def _current(page: str) -> Select[Any]:
+    """Ids of units whose kept mini-program code is current: same scene (the unit code), same page (``page``:
+    ``QZBG_WECHAT_REPORT_PAGE``)."""
     return (
         select(UnitQrCode.unit_id)
         .join(Unit, Unit.id == UnitQrCode.unit_id)
         .where(UnitQrCode.kind == "wxacode", UnitQrCode.scene == Unit.code,
-               UnitQrCode.page == current_app.config["QZBG"].wechat_report_page)
+               UnitQrCode.page == page)
     )
 
 
-def stored_wxacode(unit: Unit) -> UnitQrCode | None:
-    """The unit's kept mini-program code, if it is current; never calls WeChat."""
+def stored_wxacode(unit: Unit, page: str) -> UnitQrCode | None:
+    """The unit's kept mini-program code, if it is current (for ``page``); never calls WeChat."""
     stored = _stored(unit)
-    if stored is None or stored.scene != unit.code or stored.page != current_app.config["QZBG"].wechat_report_page:
+    if stored is None or stored.scene != unit.code or stored.page != page:
         return None
     return stored
 
 
-def has_wxacode(unit: Unit) -> bool:
-    """Whether a current mini-program code is kept for the unit (without loading the image)."""
-    return db.session.scalars(_current().where(UnitQrCode.unit_id == unit.id)).first() is not None
+def has_wxacode(unit: Unit, page: str) -> bool:
+    """Whether a current mini-program code (for ``page``) is kept for the unit (without loading the image)."""
+    return db.session.scalars(_current(page).where(UnitQrCode.unit_id == unit.id)).first() is not None
 
 
-def download_wxacode(code: str) -> tuple[bytes, str]:
+def download_wxacode(code: str, settings: Settings) -> tuple[bytes, str]:
     """The mini-program code image for a unit code, from getwxacodeunlimit: (image, content type).
     Touches no database, so no transaction waits on WeChat."""
-    settings = current_app.config["QZBG"]
     image = get_gateway().wxacode_unlimited(code, settings.wechat_report_page, settings.wechat_env_version)
     content_type = sniff(image[:64])
     if content_type not in ("image/png", "image/jpeg"):
@@ -84,14 +81,14 @@ def download_wxacode(code: str) -> tuple[bytes, str]:
     return image, content_type
 
 
-def store_wxacode(unit: Unit, image: bytes, content_type: str, *, now: dt.datetime) -> UnitQrCode:
-    """Keep ``image`` as the unit's mini-program code for the current page (replacing an old one)."""
+def store_wxacode(unit: Unit, image: bytes, content_type: str, *, page: str, now: dt.datetime) -> UnitQrCode:
+    """Keep ``image`` as the unit's mini-program code for ``page`` (replacing an old one)."""
     stored = _stored(unit)
     if stored is None:
         stored = UnitQrCode(unit_id=unit.id, kind="wxacode")
         db.session.add(stored)
     stored.scene, stored.page, stored.image, stored.content_type = (
-        unit.code, current_app.config["QZBG"].wechat_report_page, image, content_type,
+        unit.code, page, image, content_type,
     )
     stored.created_at = now
     db.session.flush()
@@ -105,7 +102,7 @@ class FetchOutcome:
     failed: int = 0
 
 
-def fetch_missing(codes: Iterable[str] | None = None, *, refresh: bool = False) -> FetchOutcome:
+def fetch_missing(codes: Iterable[str] | None = None, *, settings: Settings, refresh: bool = False) -> FetchOutcome:
     """Fetch the mini-program codes of active units (``codes``, or all) that have none or a stale one.
 
     For CLI commands, after the units are committed. WeChat is called outside any transaction and
@@ -116,7 +113,7 @@ def fetch_missing(codes: Iterable[str] | None = None, *, refresh: bool = False) 
     outcome = FetchOutcome()
     stmt = select(Unit.id, Unit.code).where(Unit.active.is_(True)).order_by(Unit.id)
     wanted = None if codes is None else set(codes)  # filtered here: no IN list of thousands of codes
-    current = set() if refresh else set(db.session.scalars(_current()))
+    current = set() if refresh else set(db.session.scalars(_current(settings.wechat_report_page)))
     todo: list[tuple[int, str]] = []
     for unit_id, code in db.session.execute(stmt).all():
         if wanted is not None and code not in wanted:
@@ -128,7 +125,7 @@ def fetch_missing(codes: Iterable[str] | None = None, *, refresh: bool = False) 
     db.session.rollback()  # no transaction stays open while WeChat is called
     for unit_id, code in todo:
         try:
-            image, content_type = download_wxacode(code)
+            image, content_type = download_wxacode(code, settings)
         except WeChatError as exc:
             outcome.failed += 1
             log.warning("unit_wxacode_fetch_failed", extra={"unit_id": unit_id, "error": type(exc).__name__,
@@ -137,11 +134,12 @@ def fetch_missing(codes: Iterable[str] | None = None, *, refresh: bool = False) 
         with unit_of_work():
             unit = db.session.get(Unit, unit_id)
             if unit is not None and unit.code == code:
-                store_wxacode(unit, image, content_type, now=dt.datetime.now(dt.UTC))
+                store_wxacode(unit, image, content_type, page=settings.wechat_report_page,
+                              now=dt.datetime.now(dt.UTC))
                 outcome.fetched += 1
     return outcome
 
 
-def units_with_wxacode(unit_ids: Iterable[int]) -> set[int]:
+def units_with_wxacode(unit_ids: Iterable[int], page: str) -> set[int]:
     """Which of these units have a current mini-program code kept (one query, no IN list of thousands)."""
-    return set(db.session.scalars(_current())) & set(unit_ids)
+    return set(db.session.scalars(_current(page))) & set(unit_ids)

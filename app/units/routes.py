@@ -7,9 +7,10 @@ WeChat (see app/units/qrcodes.py).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.clients.wechat import configured
 from app.errors import NotFoundError, UpstreamUnavailableError
 from app.units import qrcodes
 from app.units import queries as units
@@ -34,9 +35,10 @@ def unit_wxacode(code: str) -> ResponseReturnValue:
     Retry-After while the code has not been fetched yet (``flask units fetch-codes``).
     """
     unit = units.by_code(code)
-    if not qrcodes.wechat_configured():
+    settings = current_app.config["QZBG"]
+    if not configured(settings):
         raise NotFoundError("该单位暂无小程序码，请使用网页报告二维码")
-    stored = qrcodes.stored_wxacode(unit)
+    stored = qrcodes.stored_wxacode(unit, settings.wechat_report_page)
     if stored is None:
         raise UpstreamUnavailableError("小程序码尚未生成，请稍后再试或使用网页报告二维码",
                                        headers={"Retry-After": "600"})
@@ -47,7 +49,7 @@ def unit_wxacode(code: str) -> ResponseReturnValue:
 def unit_web_qrcode(code: str) -> ResponseReturnValue:
     """A plain QR code of the web form with the unit preselected."""
     unit = units.by_code(code)
-    return _png(qrcodes.web_qr_png(unit), "image/png", f"qrcode-{code}.png")
+    return _png(qrcodes.web_qr_png(unit, current_app.config["QZBG"].public_url), "image/png", f"qrcode-{code}.png")
 
 
 @bp.get("/<string:code>/poster")
@@ -57,8 +59,10 @@ def unit_poster(code: str) -> ResponseReturnValue:
     The mini-program code only once WeChat is configured and the code is kept; the web QR code always.
     """
     unit = units.by_code(code)
-    with_wxacode = qrcodes.wechat_configured() and qrcodes.has_wxacode(unit)
+    settings = current_app.config["QZBG"]
+    with_wxacode = configured(settings) and qrcodes.has_wxacode(unit, settings.wechat_report_page)
     return render_template(
-        "units/poster.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, ""), web_url=qrcodes.web_form_url(unit),
+        "units/poster.html", unit=unit, unit_type=UNIT_TYPES.get(unit.type, ""),
+        web_url=qrcodes.web_form_url(unit, settings.public_url),
         with_wxacode=with_wxacode,
     )

@@ -5,7 +5,7 @@ the liaison's own data key; the phone number also gets a blind index (exact sear
 know a liaison it has seen before).
 
 After an import is committed, the caller fetches the units' mini-program codes with
-``qrcodes.fetch_missing(result.codes)`` (``flask units import`` does): WeChat is never called inside the
+``qrcodes.fetch_missing(result.codes, settings=...)`` (``flask units import`` does): WeChat is never called inside the
 import's transaction, and its failure never undoes the import.
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app.audit import service as audit
 from app.core import imports
 from app.core.actor import Actor
-from app.crypto.vault import get_vault
+from app.crypto.vault import Vault
 from app.errors import ValidationError, flatten_messages
 from app.extensions import db
 from app.units.models import UNIT_TYPES, Unit, UnitLiaison
@@ -70,7 +70,7 @@ def _refuse_taken_code(code: str) -> None:
         raise ValidationError(fields={"code": ["该单位代码已存在，请换一个"]})
 
 
-def create(data: dict[str, Any], *, office_id: int, actor: Actor, now: dt.datetime) -> Unit:
+def create(data: dict[str, Any], *, office_id: int, actor: Actor, now: dt.datetime, vault: Vault) -> Unit:
     """A new unit of ``office_id`` from ``UnitRowIn`` data (with its first liaison, if given)."""
     _refuse_taken_code(data["code"])
     liaison = (data.pop("liaison_name", None), data.pop("liaison_phone", None))
@@ -79,7 +79,7 @@ def create(data: dict[str, Any], *, office_id: int, actor: Actor, now: dt.dateti
     db.session.flush()
     audit.record(actor, "unit.create", now=now, target_type="unit", target_id=unit.code, office_id=office_id)
     if liaison[0] and liaison[1]:
-        add_liaison(unit, {"name": liaison[0], "phone": liaison[1]}, actor=actor, now=now)
+        add_liaison(unit, {"name": liaison[0], "phone": liaison[1]}, actor=actor, now=now, vault=vault)
     return unit
 
 
@@ -105,10 +105,10 @@ def set_active(unit: Unit, active: bool, *, actor: Actor, now: dt.datetime) -> U
     return unit
 
 
-def add_liaison(unit: Unit, data: dict[str, Any], *, actor: Actor, now: dt.datetime) -> UnitLiaison:
-    liaison = UnitLiaison(id=uuid.uuid4(), unit_id=unit.id, data_key=get_vault().new_data_key(),
+def add_liaison(unit: Unit, data: dict[str, Any], *, actor: Actor, now: dt.datetime, vault: Vault) -> UnitLiaison:
+    liaison = UnitLiaison(id=uuid.uuid4(), unit_id=unit.id, data_key=vault.new_data_key(),
                           created_at=now, updated_at=now)
-    _seal(liaison, data)
+    _seal(liaison, data, vault)
     db.session.add(liaison)
     db.session.flush()
     audit.record(actor, "unit.liaison.add", now=now, target_type="unit_liaison", target_id=liaison.id,
@@ -117,8 +117,8 @@ def add_liaison(unit: Unit, data: dict[str, Any], *, actor: Actor, now: dt.datet
 
 
 def update_liaison(unit: Unit, liaison: UnitLiaison, data: dict[str, Any], *, actor: Actor,
-                   now: dt.datetime) -> UnitLiaison:
-    _seal(liaison, data)
+                   now: dt.datetime, vault: Vault) -> UnitLiaison:
+    _seal(liaison, data, vault)
     liaison.updated_at = now
     db.session.flush()
     audit.record(actor, "unit.liaison.update", now=now, target_type="unit_liaison", target_id=liaison.id,
@@ -136,14 +136,14 @@ def remove_liaison(unit: Unit, liaison: UnitLiaison, *, actor: Actor, now: dt.da
                  office_id=unit.office_id)
 
 
-def phone_index(phone: str) -> bytes:
-    return get_vault().blind_index(PHONE_INDEX, phone)
+def phone_index(phone: str, vault: Vault) -> bytes:
+    return vault.blind_index(PHONE_INDEX, phone)
 
 
-def _seal(liaison: UnitLiaison, data: dict[str, Any]) -> None:
+def _seal(liaison: UnitLiaison, data: dict[str, Any], vault: Vault) -> None:
     liaison.seal("name_data", data["name"])
     liaison.seal("phone_data", data["phone"])
-    liaison.phone_bidx = phone_index(data["phone"])
+    liaison.phone_bidx = phone_index(data["phone"], vault)
 
 
 # --- Many at once (the upload page and ``flask units import``) -----------------------------------------------
@@ -205,7 +205,8 @@ def check_rows(rows: Iterable[imports.Row], *, office_id: int | None) -> list[tu
     return checked
 
 
-def import_rows(rows: Iterable[imports.Row], *, office_id: int | None, actor: Actor, now: dt.datetime) -> Upserted:
+def import_rows(rows: Iterable[imports.Row], *, office_id: int | None, actor: Actor, now: dt.datetime,
+                vault: Vault) -> Upserted:
     """Create or update units by code, all rows or none. New units belong to ``office_id`` (None: the default
     office); a row's liaison is added unless the unit has one with that phone number (then renamed)."""
     checked = check_rows(rows, office_id=office_id)
@@ -226,17 +227,17 @@ def import_rows(rows: Iterable[imports.Row], *, office_id: int | None, actor: Ac
             updated += 1
         db.session.flush()
         if liaison["name"] and liaison["phone"]:
-            _import_liaison(unit, liaison, actor=actor, now=now)
+            _import_liaison(unit, liaison, actor=actor, now=now, vault=vault)
     audit.record(actor, "units.import", now=now, target_type="units", target_id=f"{created}+{updated}",
                  office_id=office_id)
     return Upserted(created, updated, [data["code"] for _, data in checked])
 
 
-def _import_liaison(unit: Unit, data: dict[str, Any], *, actor: Actor, now: dt.datetime) -> None:
+def _import_liaison(unit: Unit, data: dict[str, Any], *, actor: Actor, now: dt.datetime, vault: Vault) -> None:
     known = db.session.scalars(select(UnitLiaison).where(
-        UnitLiaison.unit_id == unit.id, UnitLiaison.phone_bidx == phone_index(data["phone"]))).first()
+        UnitLiaison.unit_id == unit.id, UnitLiaison.phone_bidx == phone_index(data["phone"], vault))).first()
     if known is None:
-        add_liaison(unit, data, actor=actor, now=now)
+        add_liaison(unit, data, actor=actor, now=now, vault=vault)
     elif known.unseal("name_data") != data["name"]:
-        update_liaison(unit, known, data, actor=actor, now=now)
+        update_liaison(unit, known, data, actor=actor, now=now, vault=vault)
 

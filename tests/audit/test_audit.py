@@ -175,7 +175,8 @@ def test_the_worker_logs_the_chain_head_when_it_starts_and_hourly(app, caplog):
     with caplog.at_level(logging.INFO, logger="qzbg.audit"):
         # A scheduled job of the worker's: due at once on a fresh database, then every hour.
         for minutes in (0, 30, 61):
-            jobs.run_due(start + dt.timedelta(minutes=minutes), owner="worker-1", registry=head_job)
+            jobs.run_due(start + dt.timedelta(minutes=minutes), owner="worker-1", settings=app.config["QZBG"],
+                         registry=head_job)
     heads = [r for r in caplog.records if r.getMessage() == "audit.chain_head"]
     assert len(heads) == 2
     assert (heads[0].seq, heads[0].hash) == audit.chain_head()

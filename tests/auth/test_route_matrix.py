@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.audit.models import AuditEntry
 from app.auth import permissions
 from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify.models import DutyShift, OutboxMessage
 from app.offices.models import PoliceUnit
@@ -68,14 +69,14 @@ def world(app: Flask) -> World:
     db.session.flush()
     member = create_unit("hosp-home")
     liaison = units.add_liaison(member, {"name": "联络人甲", "phone": "13800002222"}, actor=Actor.system(),
-                                now=dt.datetime.now(dt.UTC))
+                                now=dt.datetime.now(dt.UTC), vault=get_vault())
     home_users = {role: create_staff(role=role, police_unit=police_unit if role == "police" else None)
                   for role in ROLES}
     target = create_staff("target-user", role="prosecutor")
     report = create_report(status="reviewing", commit=False)
     image = attachments.store(report, io.BytesIO(png_with("附件像素")), "伤情照片.png",
                               directory=app.config["QZBG"].attachments_dir, max_bytes=10_000_000,
-                              now=dt.datetime.now(dt.UTC))
+                              now=dt.datetime.now(dt.UTC), vault=get_vault())
     shift = DutyShift(office_id=1, user_id=target.id, weekdays="0123456", start_minute=0, end_minute=0,
                       channels="email")
     db.session.add(shift)

@@ -12,6 +12,7 @@ from sqlalchemy import select, text, update
 from app.auth import passwords, setup_links
 from app.auth.models import SetupLink, StaffSession, StaffUser
 from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.offices import queries as offices
 from tests.auth.conftest import login, post, totp_now
@@ -86,7 +87,7 @@ def test_a_link_lasts_72_hours_and_only_its_hash_is_stored(app):
     now = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
     user, token = setup_links.create_account(
         setup_links.NewUser(username="liu.jcg", role="prosecutor", office=office, display_name="刘检察官"),
-        actor=Actor.system(), now=now)
+        actor=Actor.system(), now=now, vault=get_vault())
     db.session.commit()
     assert setup_links.find(token, now + dt.timedelta(hours=71, minutes=59)) is not None
     assert setup_links.find(token, now + dt.timedelta(hours=72)) is None
@@ -99,7 +100,7 @@ def test_an_account_waiting_for_its_link_cannot_log_in_with_any_password(app, cl
     office = offices.default_office()
     user, _ = setup_links.create_account(
         setup_links.NewUser(username="wang.jcg", role="prosecutor", office=office), actor=Actor.system(),
-        now=dt.datetime.now(dt.UTC))
+        now=dt.datetime.now(dt.UTC), vault=get_vault())
     db.session.commit()
     for guess in (STAFF_PASSWORD, passwords.UNUSABLE, ""):
         answer = post(client, "/login", {"username": "wang.jcg", "password": guess})

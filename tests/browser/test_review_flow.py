@@ -9,11 +9,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from flask import current_app
 from sqlalchemy import update
 
 from app.auth.models import StaffSession, StaffUser
 from app.core.actor import Actor, ActorKind
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.review import service as review
 from tests.browser.test_staff_login import OFFICE_PC, account, code, desk, fill_password  # noqa: F401 - fixture
@@ -35,7 +37,8 @@ def transferred_report(unit: PoliceUnit, *, share: bool = False) -> tuple[Any, A
     actor = Actor(ActorKind.STAFF, id=None, role="prosecutor", office_id=1)
     record = review.transfer(report, police_unit=unit.code, document_no="X检移〔2026〕3号", contact="刘警官",
                              share_reporter=share, note="请依法核查", actor=actor, version=report.version,
-                             now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines())
+                             now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines(),
+                             outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     return report, record
 

@@ -21,12 +21,14 @@ def _waiting_account() -> str:
     """An account made by an administrator, waiting for its owner's setup link; returns the link's token."""
     from app.auth import setup_links
     from app.core.actor import Actor
+    from app.crypto.vault import get_vault
     from app.extensions import db
     from app.offices import queries as offices
 
     _, token = setup_links.create_account(
         setup_links.NewUser(username="waiting.user", role="prosecutor", office=offices.default_office(),
-                            display_name="待设置的同事"), actor=Actor.system(), now=dt.datetime.now(dt.UTC))
+                            display_name="待设置的同事"), actor=Actor.system(), now=dt.datetime.now(dt.UTC),
+        vault=get_vault())
     db.session.commit()
     return token
 
@@ -114,6 +116,7 @@ def _unit_pages(page: Any, base: str) -> Any:
     import datetime as dt
 
     from app.core.actor import Actor
+    from app.crypto.vault import get_vault
     from app.extensions import db
     from app.units import service
     from tests.factories import create_unit
@@ -121,7 +124,7 @@ def _unit_pages(page: Any, base: str) -> Any:
 
     unit = create_unit("checks-1", name="检查用医院", type="hospital")
     liaison = service.add_liaison(unit, {"name": "王联络", "phone": "13812345678"}, actor=Actor.system(),
-                                  now=dt.datetime.now(dt.UTC))
+                                  now=dt.datetime.now(dt.UTC), vault=get_vault())
     unit_id, liaison_id = unit.id, liaison.id
     db.session.commit()
     for path in ("/admin/units", "/admin/units/new", f"/admin/units/{unit_id}", f"/admin/units/{unit_id}/edit",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.crypto import keyfile as keyring_file
 from app.crypto import service as keys
-from app.crypto.models import DataKey
+from app.crypto.models import DataKey, utcnow
 from app.crypto.vault import Vault, get_vault
 from app.extensions import db
 from app.reports.models import Report
@@ -23,7 +23,7 @@ def rotate_elsewhere(settings) -> str:
     # Make the change visible even on file systems with coarse timestamps.
     stat = settings.keyring_path.stat()
     os.utime(settings.keyring_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    keys.rewrap_batches(other)
+    keys.rewrap_batches(other, clock=utcnow)
     return new_kek
 
 

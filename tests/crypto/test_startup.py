@@ -23,7 +23,7 @@ import pytest
 from app import create_app
 from app.config import ConfigError, Settings
 from app.crypto import keyfile as keyring_file
-from app.crypto.service import check_keyring_matches_database
+from app.crypto.wiring import check_keyring_matches_database
 from app.extensions import db
 from tests.conftest import build_app, login_reporter, make_settings
 from tests.crypto.helpers import flask_cli

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from app.clients.fake_sms import FakeTencentSms, FakeTencentSmsServer
 from app.clients.fake_wechat import FakeWeChat, FakeWeChatServer
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify import service
 from app.notify.models import OutboxMessage
@@ -80,7 +81,7 @@ def queue_messages(fake: FakeWeChat, count: int, *, first: int = 0) -> set[str]:
     record tells them apart; returns their keys."""
     from app.reporters import service as reporters
 
-    reporter = reporters.find_or_create_by_openid(OPENID, now=dt.datetime.now(dt.UTC))
+    reporter = reporters.find_or_create_by_openid(OPENID, now=dt.datetime.now(dt.UTC), vault=get_vault())
     fake.session_keys[OPENID] = "session-key"
     fake.grant(OPENID, TEMPLATE, 100_000)
     report = create_report(reporter=reporter)

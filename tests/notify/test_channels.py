@@ -58,8 +58,8 @@ def sends(fake) -> int:
 
 
 def test_only_configured_channels_are_delivered_on_and_readyz_can_name_them(wecom_app):
-    assert configured_channels() == ["wecom", "sandbox"]
-    assert sorted(channels()) == ["sandbox", "wecom"]
+    assert configured_channels(wecom_app.config["QZBG"]) == ["wecom", "sandbox"]
+    assert sorted(channels(wecom_app.config["QZBG"])) == ["sandbox", "wecom"]
     ready = wecom_app.test_client().get("/readyz")
     assert ready.get_json()["channels"] == ["wecom", "sandbox"]
     assert wecom_app.config["QZBG"].wecom_secret not in ready.get_data(as_text=True)

@@ -44,14 +44,15 @@ EVERY_MINUTE = jobs.Job("test_every_minute", f"{__name__}.record_call", every=dt
 
 def test_a_due_job_runs_once_then_waits_for_its_next_run(app):
     at = now()
-    assert [o.status for o in jobs.run_due(at, owner="w1", registry=[EVERY_MINUTE])] == ["ok"]
-    assert jobs.run_due(at + dt.timedelta(seconds=30), owner="w2", registry=[EVERY_MINUTE]) == []
+    settings = app.config["QZBG"]
+    assert [o.status for o in jobs.run_due(at, owner="w1", settings=settings, registry=[EVERY_MINUTE])] == ["ok"]
+    assert jobs.run_due(at + dt.timedelta(seconds=30), owner="w2", settings=settings, registry=[EVERY_MINUTE]) == []
     assert len(CALLS) == 1
     row = db.session.get(JobRun, "test_every_minute")
     assert row.last_status == "ok"
     assert row.lease_owner is None
     assert row.next_run == at + dt.timedelta(minutes=1)
-    assert len(jobs.run_due(at + dt.timedelta(minutes=1), owner="w2", registry=[EVERY_MINUTE])) == 1
+    assert len(jobs.run_due(at + dt.timedelta(minutes=1), owner="w2", settings=settings, registry=[EVERY_MINUTE])) == 1
     assert len(CALLS) == 2
 
 
@@ -61,10 +62,10 @@ def test_a_job_held_by_one_worker_is_not_run_by_another(app):
     jobs._ensure_rows([job], at)
     assert jobs._take(job, at, "w1")
     assert not jobs._take(job, at, "w2")  # the lease is w1's
-    assert jobs.run_due(at, owner="w2", registry=[job]) == []
+    assert jobs.run_due(at, owner="w2", settings=app.config["QZBG"], registry=[job]) == []
     # w1 died holding it: once the lease has run out another worker runs it.
     later = at + job.lease + dt.timedelta(seconds=1)
-    assert [o.status for o in jobs.run_due(later, owner="w2", registry=[job])] == ["ok"]
+    assert [o.status for o in jobs.run_due(later, owner="w2", settings=app.config["QZBG"], registry=[job])] == ["ok"]
 
 
 def test_two_workers_asking_at_once_run_a_job_once(app, make_app):
@@ -76,7 +77,7 @@ def test_two_workers_asking_at_once_run_a_job_once(app, make_app):
 
     def ask(owner: str) -> None:
         with app.app_context():
-            results.append(len(jobs.run_due(at, owner=owner, registry=[job])))
+            results.append(len(jobs.run_due(at, owner=owner, settings=app.config["QZBG"], registry=[job])))
             db.session.remove()
 
     threads = [threading.Thread(target=ask, args=(f"w{n}",)) for n in range(3)]
@@ -95,7 +96,7 @@ def test_a_missing_or_failing_job_is_logged_and_the_others_still_run(app, caplog
         EVERY_MINUTE,
     ]
     with caplog.at_level(logging.ERROR, logger="qzbg.notify.jobs"):
-        outcomes = jobs.run_due(now(), owner="w1", registry=registry)
+        outcomes = jobs.run_due(now(), owner="w1", settings=app.config["QZBG"], registry=registry)
     assert [(o.name, o.status) for o in outcomes] == [
         ("test_missing", "missing"), ("test_failing", "error"), ("test_every_minute", "ok")]
     assert {r.getMessage() for r in caplog.records} == {"job_missing", "job_failed"}
@@ -135,7 +136,7 @@ def test_messages_sent_more_than_30_days_ago_are_purged_and_the_rest_kept(app):
     dead.state, dead.dead_at = "dead", at - dt.timedelta(days=90)
     db.session.commit()
     job = next(j for j in jobs.REGISTRY if j.name == "purge_sent_messages")
-    assert jobs.run_job(job, at).status == "ok"
+    assert jobs.run_job(job, at, app.config["QZBG"]).status == "ok"
     assert {m.id for m in db.session.scalars(select(OutboxMessage))} == {recent.id, dead.id}
 
 
@@ -145,14 +146,14 @@ def test_heartbeats_of_workers_gone_a_day_are_pruned(app):
     heartbeat.beat(gone, at - dt.timedelta(days=2))
     heartbeat.beat(alive, at)
     job = next(j for j in jobs.REGISTRY if j.name == "prune_heartbeats")
-    assert jobs.run_job(job, at).status == "ok"
+    assert jobs.run_job(job, at, app.config["QZBG"]).status == "ok"
     assert [w.id for w in db.session.scalars(select(WorkerHeartbeat))] == [alive.id]
 
 
 def test_the_audit_head_job_logs_the_chain_head(app, caplog):
     job = next(j for j in jobs.REGISTRY if j.name == "audit_chain_head")
     with caplog.at_level(logging.INFO, logger="qzbg.audit"):
-        assert jobs.run_job(job, now()).status == "ok"
+        assert jobs.run_job(job, now(), app.config["QZBG"]).status == "ok"
     assert "audit.chain_head" in {r.getMessage() for r in caplog.records}
 
 
@@ -162,7 +163,7 @@ def test_flask_notify_jobs_lists_every_job_with_its_last_and_next_run(app, runne
     for job in jobs.REGISTRY:
         assert job.name in before.output
     assert "never run" in before.output
-    jobs.run_due(now(), owner="w1")
+    jobs.run_due(now(), owner="w1", settings=app.config["QZBG"])
     after = runner.invoke(args=["notify", "jobs"])
     lines = {line.split()[0]: line for line in after.output.splitlines() if line.strip()}
     assert "ok" in lines["audit_chain_head"]

@@ -12,15 +12,17 @@ import json
 import uuid
 from email import message_from_bytes, policy
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.core.actor import Actor
 from app.core.db import unit_of_work
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify import events, worker
 from app.notify.models import STAFF_CHANNELS, OutboxMessage
 from app.notify.sandbox import SandboxChannel
-from app.notify.service import Kind, queue
+from app.notify.service import Kind, Outbound, queue
 from app.offices import queries as offices
 from app.offices.models import PoliceUnit
 from app.reporters import subscriptions
@@ -71,7 +73,8 @@ def submitted(*, unit, now, account, **sections):
     body = report_body(unit_id=unit.id, **sections)
     data = ReportBody().load({k: v for k, v in body.items() if k != "client_id"})
     report = service.submit(data, actor=Actor.reporter(account.id), reporter=account, client_key=f"test:{uuid.uuid4()}",
-                            now=now).report
+                            now=now, vault=get_vault(),
+                            ack_deadlines=service.AckDeadlines.from_settings(current_app.config["QZBG"])).report
     db.session.commit()
     return report
 
@@ -112,22 +115,25 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     prosecutor = Actor.staff(db.session.scalars(
         select(type(cop)).where(type(cop).username == "pro-m")).one())
     with unit_of_work():
-        events.run_escalation(start + dt.timedelta(minutes=31))
+        events.run_escalation(start + dt.timedelta(minutes=31),
+                              urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes,
+                              outbound=Outbound.of(current_app.config["QZBG"]))
     moment = dt.datetime.now(dt.UTC)
     review.acknowledge(report, actor=prosecutor, version=report.version, now=moment)
     review.transfer(report, police_unit="pu-markers", document_no="检移〔2026〕7号",
                     contact=MARKERS["transfer.contact"], share_reporter=True, note=MARKERS["transfer.note"],
                     actor=prosecutor, version=report.version,
-                    now=moment, deadlines=review.Deadlines())
+                    now=moment, deadlines=review.Deadlines(), outbound=Outbound.of(current_app.config["QZBG"]))
     question = review.ask_reporter(report, MARKERS["question"], actor=prosecutor, version=report.version, now=moment)
     db.session.commit()
     with unit_of_work():
-        events.run_overdue_reminders(moment + dt.timedelta(days=4))
+        events.run_overdue_reminders(moment + dt.timedelta(days=4), outbound=Outbound.of(current_app.config["QZBG"]))
     answers.record_answer(report, question.id, MARKERS["answer"], actor=Actor.public(), now=moment)
-    review.police_return(report, MARKERS["return"], actor=Actor.staff(cop), version=report.version, now=moment)
+    review.police_return(report, MARKERS["return"], actor=Actor.staff(cop), version=report.version, now=moment,
+                         outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     with unit_of_work():
-        events.run_daily_digest(moment)
+        events.run_daily_digest(moment, outbound=Outbound.of(current_app.config["QZBG"]))
 
     rows = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel != "wechat_subscribe")))
     assert {row.kind for row in rows} == STAFF_KINDS
@@ -146,7 +152,7 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
     kept = []
     for row in rows:
         row.payload = {**row.payload, "would_be": row.channel}
-        item = SandboxChannel().prepare(row)
+        item = SandboxChannel(current_app.config["QZBG"].public_url).prepare(row)
         kept.append(f"{item.title}\n{item.body}")
     db.session.rollback()
     statuses = db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.channel == "wechat_subscribe")).all()

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.extensions import db
 from app.notify.models import DutyShift
+from app.notify.service import Outbound
 from tests.auth.conftest import csrf_of, login
 from tests.factories import create_report, create_staff
 
@@ -165,7 +167,7 @@ def test_the_sandbox_page_shows_what_the_sandbox_kept_for_the_admins_office_only
     db.session.execute(OutboxMessage.__table__.delete())
     report.training = True  # a practice report: its messages go to the sandbox in any deployment
     now = dt.datetime.now(dt.UTC)
-    service.enqueue(service.Kind.NEW_REPORT, report=report, now=now)
+    service.enqueue(service.Kind.NEW_REPORT, report=report, now=now, outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     assert worker.deliver_due(now=now)["sent"] >= 1
 

@@ -9,12 +9,14 @@ import uuid
 from collections import Counter
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.core.db import unit_of_work
 from app.extensions import db
 from app.notify import events, service
 from app.notify.models import DutyShift, OutboxMessage
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.reports import answers
 from app.reports.models import Report
@@ -120,7 +122,9 @@ def test_an_urgent_report_nobody_acknowledges_is_escalated_to_the_leads_each_per
 
     def escalate(minutes: int) -> int:
         with unit_of_work():
-            return events.run_escalation(start + dt.timedelta(minutes=minutes))
+            return events.run_escalation(start + dt.timedelta(minutes=minutes),
+                                         urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes,
+                                         outbound=Outbound.of(current_app.config["QZBG"]))
 
     assert escalate(29) == 0
     assert escalate(30) == 1
@@ -147,7 +151,9 @@ def test_the_escalation_period_is_qzbg_urgent_escalation_minutes(make_app, wecom
 
     def escalate(minutes: int) -> int:
         with unit_of_work():
-            return events.run_escalation(start + dt.timedelta(minutes=minutes))
+            return events.run_escalation(start + dt.timedelta(minutes=minutes),
+                                         urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes,
+                                         outbound=Outbound.of(current_app.config["QZBG"]))
 
     assert escalate(9) == 0
     assert escalate(10) == 1
@@ -160,7 +166,10 @@ def test_a_worker_that_missed_escalation_steps_sends_only_the_latest(office_app)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)
     create_report(urgent=True, now=start)
     with unit_of_work():
-        assert events.run_escalation(start + dt.timedelta(minutes=125)) == 1
+        sent = events.run_escalation(start + dt.timedelta(minutes=125),
+                                     urgent_escalation_minutes=current_app.config["QZBG"].urgent_escalation_minutes,
+                                     outbound=Outbound.of(current_app.config["QZBG"]))
+        assert sent == 1
     [row, *_] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "urgent_escalation"))
     assert (row.payload["step"], row.payload["minutes"]) == (4, 125)
 
@@ -180,7 +189,8 @@ def transferred(report: Report, code: str = "pu-ours") -> Report:
         police_unit(code)
     review.transfer(report, police_unit=code, document_no="检移〔2026〕1号", contact=None, share_reporter=False,
                     note=None, actor=actor_of("pro-a"), version=report.version,
-                    now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines())
+                    now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines(),
+                    outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     return report
 
@@ -215,9 +225,10 @@ def test_an_answer_and_a_police_deadline_passed_go_to_the_assigned_prosecutor(of
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)  # past the receipt (24 h) and feedback (72 h) deadlines
     with unit_of_work():
-        assert events.run_overdue_reminders(later) == 2
+        assert events.run_overdue_reminders(later, outbound=Outbound.of(current_app.config["QZBG"])) == 2
     with unit_of_work():
-        assert events.run_overdue_reminders(later + dt.timedelta(hours=1)) == 0
+        assert events.run_overdue_reminders(later + dt.timedelta(hours=1),
+                                            outbound=Outbound.of(current_app.config["QZBG"])) == 0
     assert queued("police_receipt_overdue") == [("pro-b", "email")]
     assert queued("police_feedback_overdue") == [("pro-b", "email")]
     transfer = db.session.scalars(select(Transfer)).one()
@@ -232,15 +243,17 @@ def test_the_daily_digest_goes_once_a_day_to_each_prosecutor_with_something_wait
     cst = dt.timezone(dt.timedelta(hours=8))
     next_day = dt.datetime.combine(moment.astimezone(cst).date() + dt.timedelta(days=1), dt.time(), tzinfo=cst)
     with unit_of_work():
-        assert events.run_daily_digest(moment) == 3
+        assert events.run_daily_digest(moment, outbound=Outbound.of(current_app.config["QZBG"])) == 3
     with unit_of_work():
-        assert events.run_daily_digest(min(moment + dt.timedelta(minutes=5), next_day - dt.timedelta(seconds=1))) == 0
+        assert events.run_daily_digest(min(moment + dt.timedelta(minutes=5), next_day - dt.timedelta(seconds=1)),
+                                       outbound=Outbound.of(current_app.config["QZBG"])) == 0
     assert queued("daily_digest") == [("lead-c", "wecom"), ("pro-a", "wecom"), ("pro-b", "email")]
     row = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "daily_digest")).first()
     assert dict(row.payload["counts"])["unacknowledged"] == 1
     assert row.report_id is None
     with unit_of_work():
-        assert events.run_daily_digest(next_day + dt.timedelta(minutes=1)) == 3  # the next day's digest
+        assert events.run_daily_digest(next_day + dt.timedelta(minutes=1),
+                                       outbound=Outbound.of(current_app.config["QZBG"])) == 3  # the next day's digest
 
 
 def test_a_recipient_with_no_working_channel_is_kept_dead_and_listed_and_an_empty_office_too(make_app, smtp):
@@ -274,7 +287,7 @@ def test_training_mode_sends_everything_to_the_sandbox_only(make_app, wecom, smt
     staff_member("pro-a", wecom="ProA", email="a@example.org", mobile="13900000001")
     staff_member("pro-z")  # no address at all: kept in the sandbox as "none"
     db.session.commit()
-    assert list(channels()) == ["sandbox"]
+    assert list(channels(current_app.config["QZBG"])) == ["sandbox"]
     create_report(urgent=True)
     assert Counter(channel for _, channel in queued()) == {"sandbox": 4}
     assert worker.deliver_due(now=dt.datetime.now(dt.UTC)) == {"sent": 4, "retry": 0, "dead": 0}
@@ -288,5 +301,6 @@ def test_a_training_report_goes_to_the_sandbox_in_a_real_deployment(office_app):
     report = create_report()
     clear()
     report.training = True  # the column of training reports; set on the object where it does not exist yet
-    messages = service.enqueue(service.Kind.NEW_REPORT, report=report, now=dt.datetime.now(dt.UTC))
+    messages = service.enqueue(service.Kind.NEW_REPORT, report=report, now=dt.datetime.now(dt.UTC),
+                               outbound=Outbound.of(current_app.config["QZBG"]))
     assert {m.channel for m in messages} == {"sandbox"}

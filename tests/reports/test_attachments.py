@@ -12,6 +12,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from app.crypto.cipher import DecryptionError
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports import attachments
 from app.reports.models import Attachment, Report
@@ -101,7 +102,7 @@ def test_upload_is_sealed_on_disk_under_an_opaque_name(app, client, reporter, re
     assert b"IHDR" not in raw
     stored = db.session.scalars(select(Attachment)).one()
     assert "小花".encode() not in stored.filename_data
-    assert attachments.open_blob(stored, app.config["QZBG"].attachments_dir) == data
+    assert attachments.open_blob(stored, app.config["QZBG"].attachments_dir, get_vault()) == data
 
 
 def test_reporter_view_lists_attachments(client, reporter, report_id):
@@ -207,7 +208,7 @@ def test_blob_swapped_between_attachments_fails_to_open(app, client, reporter, r
     b.write_bytes(a_bytes)
     first.stored_size, second.stored_size = second.stored_size, first.stored_size
     with pytest.raises(DecryptionError):
-        attachments.open_blob(first, directory)
+        attachments.open_blob(first, directory, get_vault())
 
 
 def test_parallel_uploads_never_pass_the_limit(app, client, reporter, report_id):
@@ -238,7 +239,7 @@ def _store_without_commit(app, report_id):
     settings = app.config["QZBG"]
     return attachments.store(
         report, io.BytesIO(png_bytes()), "a.png", directory=settings.attachments_dir,
-        max_bytes=settings.max_attachment_bytes, now=dt.datetime.now(dt.UTC),
+        max_bytes=settings.max_attachment_bytes, now=dt.datetime.now(dt.UTC), vault=get_vault(),
     )
 
 

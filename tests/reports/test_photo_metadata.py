@@ -10,6 +10,7 @@ from PIL import Image, ImageOps
 from pillow_heif import register_heif_opener
 from sqlalchemy import func, select
 
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports import attachments, photos
 from app.reports.models import Attachment
@@ -77,7 +78,7 @@ def report_id(client, reporter):
 
 def stored_blob(app) -> tuple[Attachment, bytes]:
     attachment = db.session.scalars(select(Attachment)).one()
-    return attachment, attachments.open_blob(attachment, app.config["QZBG"].attachments_dir)
+    return attachment, attachments.open_blob(attachment, app.config["QZBG"].attachments_dir, get_vault())
 
 
 def assert_no_metadata(blob: bytes) -> None:

@@ -11,11 +11,13 @@ import logging
 import uuid
 
 import pytest
+from flask import current_app
 from sqlalchemy import update
 
 from app.core.actor import Actor
 from app.errors import ConflictError
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.reports import answers
 from app.reports.models import Report
@@ -64,7 +66,7 @@ def ask(report, actor, text="请补充孩子就读的学校") -> Question:
 def transfer(report, actor) -> None:
     review.transfer(report, police_unit="pcs-q1", document_no="X检未移〔2026〕7号", contact="刘警官 13900000000",
                     share_reporter=False, note=POLICE_NOTE, actor=actor, version=report.version, now=now(),
-                    deadlines=DEADLINES)
+                    deadlines=DEADLINES, outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
 
 

@@ -8,10 +8,12 @@ import uuid
 
 import psycopg
 import pytest
+from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports import service
 from app.reports.models import Report
@@ -23,7 +25,8 @@ from tests.factories import report_body
 def _submit(now: dt.datetime | None = None) -> str:
     data = ReportBody().load({k: v for k, v in report_body().items() if k != "client_id"})
     result = service.submit(
-        data, actor=Actor.public(), client_key=f"test:{uuid.uuid4()}", now=now or dt.datetime.now(dt.UTC)
+        data, actor=Actor.public(), client_key=f"test:{uuid.uuid4()}", now=now or dt.datetime.now(dt.UTC),
+        vault=get_vault(), ack_deadlines=service.AckDeadlines.from_settings(current_app.config["QZBG"]),
     )
     return result.report.tracking_no
 

@@ -9,13 +9,16 @@ import io
 import re
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.core.actor import Actor
 from app.crypto.models import DataKey
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify.models import OutboxMessage
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.reporters import subscriptions
 from app.reporters.models import Reporter
@@ -200,7 +203,7 @@ def test_a_practice_report_queues_no_message_to_its_reporter_where_a_real_one_do
 def _with_everything(report: Report, directory, now: dt.datetime) -> Attachment:
     """An attachment blob, a question and a transfer: what the purge must take along."""
     stored_file = attachments.store(report, io.BytesIO(PNG), "伤情.png", directory=directory, max_bytes=10**6,
-                                    now=now)
+                                    now=now, vault=get_vault())
     question = Question(report_id=report.id, asked_at=now)
     question.report = report
     question.seal("text_data", "请补充")
@@ -222,7 +225,8 @@ def test_practice_reports_go_after_7_days_with_their_rows_keys_and_blobs_and_rea
     gone_key = old_practice.data_key_id
     gone_id = old_practice.id
 
-    assert purge_expired_training(dt.datetime.now(dt.UTC)) == 1
+    assert purge_expired_training(dt.datetime.now(dt.UTC),
+                                  attachments_dir=current_app.config["QZBG"].attachments_dir) == 1
     assert blob.exists()  # removed only once the deletion commits
     db.session.commit()
 
@@ -240,10 +244,12 @@ def test_practice_reports_go_after_7_days_with_their_rows_keys_and_blobs_and_rea
 def test_a_practice_report_is_kept_until_its_7_days_are_over(app):
     submitted = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
     practice = create_report(now=submitted, training=True)
-    assert purge_expired_training(submitted + TRAINING_RETENTION - dt.timedelta(minutes=1)) == 0
+    assert purge_expired_training(submitted + TRAINING_RETENTION - dt.timedelta(minutes=1),
+                                  attachments_dir=current_app.config["QZBG"].attachments_dir) == 0
     db.session.commit()
     assert stored(practice.tracking_no).training is True
-    assert purge_expired_training(submitted + TRAINING_RETENTION + dt.timedelta(minutes=1)) == 1
+    assert purge_expired_training(submitted + TRAINING_RETENTION + dt.timedelta(minutes=1),
+                                  attachments_dir=current_app.config["QZBG"].attachments_dir) == 1
     db.session.commit()
     assert count(Report) == 0
 
@@ -253,7 +259,8 @@ def test_a_purge_that_rolls_back_leaves_the_reports_and_their_blobs(app):
     submitted = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
     practice = create_report(now=submitted, training=True)
     blob = directory / _with_everything(practice, directory, submitted).storage_name
-    assert purge_expired_training(dt.datetime.now(dt.UTC)) == 1
+    assert purge_expired_training(dt.datetime.now(dt.UTC),
+                                  attachments_dir=current_app.config["QZBG"].attachments_dir) == 1
     db.session.rollback()
     assert blob.exists()
     assert stored(practice.tracking_no).training is True
@@ -269,13 +276,15 @@ def test_a_transferred_practice_report_goes_with_its_transfer_and_a_real_report_
     step = submitted + dt.timedelta(minutes=5)
     review.acknowledge(practice, actor=prosecutor, version=practice.version, now=step)
     review.transfer(practice, police_unit="pcs-t", document_no="练习〔2026〕1号", contact=None, share_reporter=False,
-                    note=None, actor=prosecutor, version=practice.version, now=step, deadlines=review.Deadlines())
+                    note=None, actor=prosecutor, version=practice.version, now=step, deadlines=review.Deadlines(),
+                    outbound=Outbound.of(current_app.config["QZBG"]))
     review.close(real, "duplicate", merge_into=practice.tracking_no, note=None, actor=prosecutor,
                  version=real.version, now=step)
     db.session.commit()
     assert count(Transfer) == 1
 
-    assert purge_expired_training(dt.datetime.now(dt.UTC)) == 1
+    assert purge_expired_training(dt.datetime.now(dt.UTC),
+                                  attachments_dir=current_app.config["QZBG"].attachments_dir) == 1
     db.session.commit()
     assert count(Transfer) == 0
     kept = stored(real.tracking_no)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import TestResponse, encode_multipart
 
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports import attachments, presenters, service
 from app.reports.models import Report
@@ -669,7 +670,7 @@ def test_attached_photos_are_stored_encrypted(
     on_disk = blob.read_bytes()
     assert photo[:8] not in on_disk
     assert filename.encode() not in on_disk
-    assert attachments.open_blob(attachment, directory) == photo
+    assert attachments.open_blob(attachment, directory, get_vault()) == photo
 
 
 def test_several_files_go_with_one_report(submit: Callable[..., TestResponse]) -> None:
@@ -721,7 +722,7 @@ def test_a_phone_sized_photo_of_several_megabytes_is_accepted(
     assert response.status_code == 303
     [report] = stored_reports()
     [attachment] = report.attachments
-    assert attachments.open_blob(attachment, app.config["QZBG"].attachments_dir) == photo
+    assert attachments.open_blob(attachment, app.config["QZBG"].attachments_dir, get_vault()) == photo
 
 
 def test_a_file_over_the_size_limit_is_refused_beside_the_files_field(

@@ -12,6 +12,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app.crypto.vault import get_vault
 from app.errors import ServiceUnavailableError
 from app.reports import attachments, service, staging
 from tests.reports.test_web import (
@@ -58,7 +59,7 @@ def test_a_photo_chosen_with_a_mistyped_phone_goes_with_the_corrected_report(app
     [report] = stored_reports()
     [attachment] = report.attachments
     assert attachment.unseal("filename_data") == "伤情照片.png"
-    assert attachments.open_blob(attachment, directory) == PHOTO
+    assert attachments.open_blob(attachment, directory, get_vault()) == PHOTO
     assert staged_in(directory) == []  # staged files go once they are attachments
     tracking_no, status_code = receipt_codes(client, stored.headers["Location"])
     assert service.find_by_status_code(tracking_no, status_code) == report

@@ -7,11 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g
+from flask import current_app, g
 from flask.testing import FlaskClient
 
 from app.core.actor import Actor
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.review import service as review
 from tests.auth.conftest import login, post, totp_now
@@ -129,6 +130,7 @@ def transfer(report: Any, actor: Actor, *, share: bool = False, unit: str = "pcs
     """Transfer through the service (the report must be reviewing), committed."""
     record = review.transfer(report, police_unit=unit, document_no="X检移〔2026〕7号", contact="刘警官",
                              share_reporter=share, note="请依法核查", actor=actor, version=report.version,
-                             now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines())
+                             now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines(),
+                             outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     return record

@@ -7,12 +7,14 @@ import datetime as dt
 import threading
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.core.actor import Actor
 from app.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.reports import answers
 from app.reports.models import Report
@@ -55,18 +57,21 @@ def test_a_report_lives_from_submission_to_closed_through_every_step(cast):
     at = later(5)
     record = review.transfer(report, police_unit="pcs-001", document_no="X检未移〔2026〕1号", contact="刘警官",
                              share_reporter=False, note="事实概要", actor=p, version=report.version,
-                             now=at, deadlines=DEADLINES)
+                             now=at, deadlines=DEADLINES, outbound=Outbound.of(current_app.config["QZBG"]))
     assert report.status == "transferred"
     assert record.feedback_due_at == at + dt.timedelta(hours=72)
     review.police_acknowledge(report, actor=police, version=report.version, now=later(6))
     review.record_feedback(report, outcome="not_filed", case_no=None, decided_at=later(7).date(), note="证据不足",
-                           actor=police, version=report.version, now=later(7))
+                           actor=police, version=report.version, now=later(7),
+                           outbound=Outbound.of(current_app.config["QZBG"]))
     assert report.status == "police_responded"
     review.supervise(report, "请说明不立案理由", actor=p, version=report.version, now=later(8), deadlines=DEADLINES)
-    review.police_explain(report, "经查无犯罪事实", actor=police, version=report.version, now=later(9))
+    review.police_explain(report, "经查无犯罪事实", actor=police, version=report.version, now=later(9),
+                          outbound=Outbound.of(current_app.config["QZBG"]))
     review.conclude_supervision(report, "notify_filing", "理由不成立", actor=p, version=report.version, now=later(10))
     review.record_feedback(report, outcome="filed", case_no="A2026-88", decided_at=None, note=None,
-                           actor=police, version=report.version, now=later(11))
+                           actor=police, version=report.version, now=later(11),
+                           outbound=Outbound.of(current_app.config["QZBG"]))
     review.refer(report, "civil_affairs", "申请临时救助", actor=p, version=report.version, now=later(12))
     review.close(report, "after_transfer", merge_into=None, note=None, actor=p, version=report.version, now=later(13))
     db.session.commit()
@@ -92,7 +97,8 @@ def test_a_stale_version_is_refused_and_nothing_is_half_done(cast):
     db.session.commit()
     with pytest.raises(ConflictError, match="已被他人修改"):
         review.transfer(report, police_unit="pcs-001", document_no="1号", contact=None, share_reporter=False,
-                        note=None, actor=cast["lead"], version=rendered, now=later(2), deadlines=DEADLINES)
+                        note=None, actor=cast["lead"], version=rendered, now=later(2), deadlines=DEADLINES,
+                        outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.rollback()
     assert db.session.scalars(select(Transfer)).all() == []
     assert db.session.get(Report, report.id).status == "reviewing"
@@ -139,11 +145,13 @@ def test_another_office_and_another_police_unit_see_nothing(cast):
 def test_police_may_take_only_their_own_actions(cast):
     report = create_report(status="reviewing")
     review.transfer(report, police_unit="pcs-001", document_no="2号", contact=None, share_reporter=False, note=None,
-                    actor=cast["prosecutor"], version=report.version, now=later(1), deadlines=DEADLINES)
+                    actor=cast["prosecutor"], version=report.version, now=later(1), deadlines=DEADLINES,
+                    outbound=Outbound.of(current_app.config["QZBG"]))
     with pytest.raises(ForbiddenError):
         review.close(report, "other", merge_into=None, note=None, actor=cast["police"], version=report.version,
                      now=later(2))
-    review.police_return(report, "不属本所管辖", actor=cast["police"], version=report.version, now=later(3))
+    review.police_return(report, "不属本所管辖", actor=cast["police"], version=report.version, now=later(3),
+                         outbound=Outbound.of(current_app.config["QZBG"]))
     assert report.status == "reviewing"
     with pytest.raises(NotFoundError):  # returned: no longer theirs
         review.police_acknowledge(report, actor=cast["police"], version=report.version, now=later(4))
@@ -174,9 +182,11 @@ def test_a_duplicate_closes_into_another_report_of_the_office(cast):
 def test_supervision_starts_only_from_a_decision_not_to_file(cast):
     report = create_report(status="reviewing")
     review.transfer(report, police_unit="pcs-001", document_no="3号", contact=None, share_reporter=False, note=None,
-                    actor=cast["prosecutor"], version=report.version, now=later(1), deadlines=DEADLINES)
+                    actor=cast["prosecutor"], version=report.version, now=later(1), deadlines=DEADLINES,
+                    outbound=Outbound.of(current_app.config["QZBG"]))
     review.record_feedback(report, outcome="filed", case_no="A1", decided_at=None, note=None,
-                           actor=cast["prosecutor"], version=report.version, now=later(2))
+                           actor=cast["prosecutor"], version=report.version, now=later(2),
+                           outbound=Outbound.of(current_app.config["QZBG"]))
     with pytest.raises(ConflictError):
         review.supervise(report, "?", actor=cast["prosecutor"], version=report.version, now=later(3),
                          deadlines=DEADLINES)
@@ -201,7 +211,8 @@ def test_a_transfer_to_another_offices_or_an_inactive_police_unit_is_refused_and
     for code in ("pcs-far", "pcs-old"):
         with pytest.raises(ValidationError) as caught:
             review.transfer(report, police_unit=code, document_no="1", contact=None, share_reporter=False, note=None,
-                            actor=cast["prosecutor"], version=report.version, now=later(1), deadlines=DEADLINES)
+                            actor=cast["prosecutor"], version=report.version, now=later(1), deadlines=DEADLINES,
+                            outbound=Outbound.of(current_app.config["QZBG"]))
         assert "police_unit" in caught.value.fields
         db.session.rollback()
     db.session.expire_all()
@@ -218,7 +229,8 @@ def test_bad_choices_and_empty_texts_name_their_field(cast):
         (lambda: review.add_note(report, "  ", actor=p, version=report.version, now=later(1)), "note"),
         (lambda: review.refer(report, "army", None, actor=p, version=report.version, now=later(1)), "agency"),
         (lambda: review.transfer(report, police_unit="nope", document_no="1", contact=None, share_reporter=False,
-                                 note=None, actor=p, version=report.version, now=later(1), deadlines=DEADLINES),
+                                 note=None, actor=p, version=report.version, now=later(1), deadlines=DEADLINES,
+                                 outbound=Outbound.of(current_app.config["QZBG"])),
          "police_unit"),
     ):
         with pytest.raises(ValidationError) as caught:

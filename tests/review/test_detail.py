@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports import attachments
 from tests.factories import create_report, valid_id_number
@@ -119,9 +120,9 @@ def _with_attachments(app) -> object:
     from app.core.dbtypes import utcnow
 
     image = attachments.store(report, io.BytesIO(png_with("附件像素")), "伤情照片.png", directory=directory,
-                              max_bytes=10_000_000, now=utcnow())
+                              max_bytes=10_000_000, now=utcnow(), vault=get_vault())
     pdf = attachments.store(report, io.BytesIO(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"), "病历.pdf",
-                            directory=directory, max_bytes=10_000_000, now=utcnow())
+                            directory=directory, max_bytes=10_000_000, now=utcnow(), vault=get_vault())
     db.session.commit()
     return report, image, pdf
 

@@ -8,9 +8,12 @@ import re
 import uuid
 
 import pytest
+from flask import current_app
 
 from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.review import queries
 from app.review import service as review
@@ -72,7 +75,8 @@ def submitted(**sections):
 
     body = report_body(**sections)
     data = ReportBody().load({k: v for k, v in body.items() if k != "client_id"})
-    report = service.submit(data, actor=Actor.public(), client_key=f"test:{uuid.uuid4()}", now=NOW).report
+    report = service.submit(data, actor=Actor.public(), client_key=f"test:{uuid.uuid4()}", now=NOW, vault=get_vault(),
+                            ack_deadlines=service.AckDeadlines.from_settings(current_app.config["QZBG"])).report
     db.session.commit()
     return report
 
@@ -219,15 +223,16 @@ def test_police_see_only_reports_with_an_open_transfer_to_their_unit(app):
         report = create_report(status="reviewing")
         review.transfer(report, police_unit="pcs-1", document_no="X检〔2026〕1号", contact=None,
                         share_reporter=False, note=None, actor=prosecutor, version=report.version, now=NOW,
-                        deadlines=deadlines)
+                        deadlines=deadlines, outbound=Outbound.of(current_app.config["QZBG"]))
         db.session.commit()
         return report
 
     kept, returned, closed = transferred(), transferred(), transferred()
     create_report(status="reviewing")
-    review.police_return(returned, "非本辖区", actor=Actor.staff(police), version=returned.version, now=NOW)
+    review.police_return(returned, "非本辖区", actor=Actor.staff(police), version=returned.version, now=NOW,
+                         outbound=Outbound.of(current_app.config["QZBG"]))
     review.record_feedback(closed, outcome="filed", case_no="A1", decided_at=None, note=None, actor=prosecutor,
-                           version=closed.version, now=NOW)
+                           version=closed.version, now=NOW, outbound=Outbound.of(current_app.config["QZBG"]))
     review.close(closed, "after_transfer", merge_into=None, note=None, actor=prosecutor, version=closed.version,
                  now=NOW)
     db.session.commit()

@@ -98,8 +98,8 @@ def _sent(actor: Actor, filters: queries.Filters, now: dt.datetime) -> list[tupl
 
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
-        rows, _ = queries.inbox(actor, filters, now=now)
-        queries.status_counts(actor, filters, now=now)
+        rows, _ = queries.inbox(actor, filters, now=now, vault=get_vault())
+        queries.status_counts(actor, filters, now=now, vault=get_vault())
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
     assert rows

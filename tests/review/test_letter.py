@@ -8,11 +8,13 @@ import datetime as dt
 import logging
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.core.actor import Actor
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices import queries as offices
 from app.reports import answers
 from app.reports.records import Question
@@ -92,7 +94,8 @@ def test_notes_answers_transfer_fields_and_the_letter_are_never_stored_in_clear(
     assert act(p, report, "refer", agency="education", note=texts["转介说明"]).status_code == 303
     record = review.transfer(report, police_unit="pcs-north", document_no="X检移〔2026〕8号", contact=texts["联系人"],
                              share_reporter=True, note=texts["移送说明"], actor=p.actor, version=report.version,
-                             now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines())
+                             now=dt.datetime.now(dt.UTC), deadlines=review.Deadlines(),
+                             outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     assert act(police, report, "record_feedback", outcome="not_filed", case_no="", decided_at="",
                note=texts["反馈说明"]).status_code == 303

@@ -7,10 +7,13 @@ import datetime as dt
 import re
 
 import pytest
+from flask import current_app
 
 from app.config import ConfigError, Settings
 from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.review import queries
 from app.review import service as review
@@ -73,7 +76,8 @@ def world(app):
 def _transferred(actor: Actor, at: dt.datetime):
     report = create_report(status="reviewing", now=at - dt.timedelta(minutes=5))
     review.transfer(report, police_unit="pcs-9", document_no="X检〔2026〕9号", contact=None, share_reporter=False,
-                    note=None, actor=actor, version=report.version, now=at, deadlines=review.Deadlines())
+                    note=None, actor=actor, version=report.version, now=at, deadlines=review.Deadlines(),
+                    outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     return report
 
@@ -92,7 +96,8 @@ def test_each_kind_of_past_due_is_found_and_nothing_else(world):
     unanswered = _transferred(p, ago(24 * 10))
     review.police_acknowledge(unanswered, actor=police, version=unanswered.version, now=ago(24 * 10 - 1))
     review.record_feedback(unanswered, outcome="not_filed", case_no=None, decided_at=None, note=None, actor=police,
-                           version=unanswered.version, now=ago(24 * 9))
+                           version=unanswered.version, now=ago(24 * 9),
+                           outbound=Outbound.of(current_app.config["QZBG"]))
     review.supervise(unanswered, "请说明理由", actor=p, version=unanswered.version, now=ago(24 * 8),
                      deadlines=review.Deadlines())
     db.session.commit()
@@ -104,7 +109,7 @@ def test_each_kind_of_past_due_is_found_and_nothing_else(world):
         "supervision_answer": [unanswered.tracking_no],
     }
     assert on_time.tracking_no not in str(found)
-    assert queries.status_counts(p, now=NOW)["overdue"] == 5
+    assert queries.status_counts(p, now=NOW, vault=get_vault())["overdue"] == 5
 
 
 def test_the_overdue_page_lists_by_kind_with_the_time_past_due(world, app):

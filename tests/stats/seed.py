@@ -7,10 +7,12 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.core.actor import Actor
 from app.extensions import db
+from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
 from app.reports.models import Report, ReportCategory
 from app.reports.records import Transfer
@@ -63,7 +65,8 @@ def seed() -> Seeded:
 
     def transfer(report: Report, at: dt.datetime) -> Transfer:
         return _step(review.transfer, report, actor, at, police_unit="pcs-stats", document_no="检移〔2025〕1号",
-                     contact=None, share_reporter=False, note=None, deadlines=review.Deadlines())
+                     contact=None, share_reporter=False, note=None, deadlines=review.Deadlines(),
+                     outbound=Outbound.of(current_app.config["QZBG"]))
 
     # R1: new, never acknowledged: the acknowledgement deadline (24 h) passed in March: overdue.
     new("R1", cst(2025, 3, 10, 10, 0), "A")
@@ -76,24 +79,25 @@ def seed() -> Seeded:
     transfer(r["R3"], cst(2025, 4, 1, 13, 0))
     _step(review.police_acknowledge, r["R3"], police, cst(2025, 4, 1, 15, 0))
     _step(review.record_feedback, r["R3"], actor, cst(2025, 4, 2, 13, 0), outcome="accepted", case_no="A1",
-          decided_at=dt.date(2025, 4, 2), note=None)
+          decided_at=dt.date(2025, 4, 2), note=None, outbound=Outbound.of(current_app.config["QZBG"]))
     # R4: public, transferred, not filed (不予立案), then supervised (立案监督).
     new("R4", cst(2025, 5, 5, 20, 0), None, categories=["missing_or_trafficked"])
     _step(review.acknowledge, r["R4"], actor, cst(2025, 5, 5, 20, 30))
     transfer(r["R4"], cst(2025, 5, 6, 9, 0))
     _step(review.police_acknowledge, r["R4"], police, cst(2025, 5, 6, 10, 0))
     _step(review.record_feedback, r["R4"], actor, cst(2025, 5, 8, 9, 0), outcome="not_filed", case_no=None,
-          decided_at=dt.date(2025, 5, 8), note=None)
+          decided_at=dt.date(2025, 5, 8), note=None, outbound=Outbound.of(current_app.config["QZBG"]))
     _step(review.supervise, r["R4"], actor, cst(2025, 5, 9, 9, 0), note="请说明不立案理由",
           deadlines=review.Deadlines())
-    _step(review.police_explain, r["R4"], police, cst(2025, 5, 10, 9, 0), note="已说明")
+    _step(review.police_explain, r["R4"], police, cst(2025, 5, 10, 9, 0), note="已说明",
+          outbound=Outbound.of(current_app.config["QZBG"]))
     # R5: transferred, filed (立案) after 4 days (late: overdue), then closed.
     new("R5", cst(2025, 6, 1, 10, 0), "B")
     _step(review.acknowledge, r["R5"], actor, cst(2025, 6, 1, 10, 30))
     transfer(r["R5"], cst(2025, 6, 1, 12, 0))
     _step(review.police_acknowledge, r["R5"], police, cst(2025, 6, 1, 13, 0))
     _step(review.record_feedback, r["R5"], actor, cst(2025, 6, 5, 12, 0), outcome="filed", case_no="F1",
-          decided_at=dt.date(2025, 6, 5), note=None)
+          decided_at=dt.date(2025, 6, 5), note=None, outbound=Outbound.of(current_app.config["QZBG"]))
     _step(review.close, r["R5"], actor, cst(2025, 6, 20, 10, 0), reason="after_transfer", merge_into=None, note=None)
     # R6: acknowledged the next day (late: overdue) and closed in July.
     new("R6", cst(2025, 7, 1, 10, 0), "A", categories=["abuse_injury"])
@@ -125,9 +129,10 @@ def add_practice_reports(seeded: Seeded, n: int = 3) -> list[Report]:
         _step(review.acknowledge, report, actor, at + dt.timedelta(minutes=10 + i))
         _step(review.transfer, report, actor, at + dt.timedelta(hours=1 + i), police_unit="pcs-stats",
               document_no="检移〔2025〕9号", contact=None, share_reporter=False, note=None,
-              deadlines=review.Deadlines())
+              deadlines=review.Deadlines(), outbound=Outbound.of(current_app.config["QZBG"]))
         _step(review.record_feedback, report, actor, at + dt.timedelta(days=1, hours=i), outcome="not_filed",
-              case_no=None, decided_at=(at + dt.timedelta(days=1)).date(), note=None)
+              case_no=None, decided_at=(at + dt.timedelta(days=1)).date(), note=None,
+              outbound=Outbound.of(current_app.config["QZBG"]))
     db.session.commit()
     return practice
 

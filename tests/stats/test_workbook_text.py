@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from app.extensions import db
 from app.reports.models import Report
-from tests.factories import create_staff, create_unit, report_body
+from tests.factories import CST, create_staff, create_unit, report_body
 from tests.review.detail_helpers import Person, step_up
 from tests.stats.test_stats_page import logged_in
 
@@ -22,6 +22,12 @@ HOSTILE = {
     "unit": "-2+3+cmd|' /C calc'!A0",
     "tab": "\t=1+1",
 }
+
+
+def period_around(report) -> str:
+    """The report's day in China Standard Time (the periods' zone), whatever the hour in UTC."""
+    day = report.submitted_at.astimezone(CST).date()
+    return f"from={day.isoformat()}&to={day.isoformat()}"
 
 
 def _formulas(book) -> list[str]:
@@ -51,8 +57,7 @@ def test_the_register_writes_every_typed_value_as_text_and_no_formula(app, hosti
     db.session.commit()
     client = logged_in(app, user)
     who = Person(client, user)
-    today = hostile_report.submitted_at.date().isoformat()
-    query = f"from={today}&to={today}"
+    query = period_around(hostile_report)
     step_up(who, f"/review/register.xlsx?{query}")
     answer = client.get(f"/review/register.xlsx?{query}")
     assert answer.status_code == 200
@@ -68,8 +73,7 @@ def test_the_statistics_workbook_writes_names_as_text_and_counts_as_numbers(app,
     user = create_staff(role="prosecutor")
     db.session.commit()
     client = logged_in(app, user)
-    today = hostile_report.submitted_at.date().isoformat()
-    answer = client.get(f"/review/stats.xlsx?from={today}&to={today}")
+    answer = client.get(f"/review/stats.xlsx?{period_around(hostile_report)}")
     assert answer.status_code == 200
     book = load_workbook(io.BytesIO(answer.data))
     assert _formulas(book) == []
