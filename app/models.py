@@ -3,8 +3,9 @@
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import RecoveryCode, StaffSession, StaffUser
 from app.clients.tokens import WeChatAccessToken
+from app.core.scheduler import JobRun
 from app.crypto.models import DataKey
-from app.notify.models import DutyShift, JobRun, NotifyStep, OutboxMessage, SandboxMessage, WorkerHeartbeat
+from app.notify.models import DutyShift, NotifyStep, OutboxMessage, SandboxMessage, WorkerHeartbeat
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
 from app.reporters.subscriptions import SubscriptionGrant

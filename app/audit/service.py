@@ -136,6 +136,11 @@ def record_command(action: str, *, now: dt.datetime, target_type: str | None = N
         record(Actor.system(), action, now=now, target_type=target_type, target_id=target_id, office_id=office_id)
 
 
+def log_chain_head_job(now: dt.datetime) -> None:
+    """The scheduled job (hourly, app.notify.jobs.REGISTRY): the chain head to the log."""
+    log_chain_head()
+
+
 def log_chain_head() -> None:
     """Write the chain head to the log, so a copy outside the database can later prove the table unrewritten."""
     with unit_of_work():

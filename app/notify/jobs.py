@@ -1,95 +1,27 @@
-"""Scheduled jobs: one registry, run by the notify worker (and ``flask notify run-once``), one worker per run.
-
-Each job has a name, a schedule (every N minutes, or daily at a time in China
-Standard Time) and the dotted path of its function, ``function(now, **values)``, resolved
-when the job runs (``values``: the settings the job names in ``Job.settings``, passed by the caller of
-``run_due``, never read by the function itself): a missing function is logged as an error for that job only
-(``last_status`` ``missing``) and the others still run. A job runs inside one
-transaction (``unit_of_work``): it flushes, the runner commits.
-
-Several workers: each job has a row in ``job_runs``; a worker runs a due job only
-after taking its lease with one atomic ``UPDATE ... WHERE next_run <= now AND
-lease_until < now`` (the same statement on SQLite and PostgreSQL), so one worker
-runs each due job; a worker that dies mid-job leaves the lease to run out
-(``Job.lease``), and the next worker runs the job again then.
+"""The scheduled jobs the notify worker runs (and ``flask notify run-once``): the one registry, with the notify
+package's own housekeeping. Each job's function lives with the feature it serves (notifications in
+``app.notify.events``, the audit chain's head in ``app.audit.service``, the practice reports' purge in
+``app.reports.training``); the scheduler that runs them, their leases and their rows is ``app.core.scheduler``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import importlib
 import logging
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete
 
 from app.config import Settings
-from app.core.db import READ, intent, unit_of_work
+from app.core import scheduler
+from app.core.scheduler import Job, JobRun, Outcome
 from app.extensions import db
-from app.notify.models import JobRun, OutboxMessage
+from app.notify.models import OutboxMessage
+from app.notify.service import Outbound
 
 log = logging.getLogger("qzbg.notify.jobs")
-CST = dt.timezone(dt.timedelta(hours=8))
-NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # lease_until of a job nobody holds
 KEEP_SENT = dt.timedelta(days=30)
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-    name: str
-    target: str  # "package.module.function"
-    every: dt.timedelta | None = None
-    daily_at: dt.time | None = None  # China Standard Time
-    lease: dt.timedelta = dt.timedelta(minutes=10)  # longer than a run can take
-    # The Settings fields the function takes, as keyword arguments of their names; ``outbound``: what
-    # notify.enqueue needs of them (``Outbound.of(settings)``), for a job that queues messages.
-    settings: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if (self.every is None) == (self.daily_at is None):
-            raise ValueError(f"job {self.name}: give exactly one of every= or daily_at=")
-
-    def next_after(self, at: dt.datetime) -> dt.datetime:
-        """When the job is next due after a run that started at ``at``."""
-        if self.every is not None:
-            return at + self.every
-        assert self.daily_at is not None
-        local = at.astimezone(CST)
-        candidate = local.replace(hour=self.daily_at.hour, minute=self.daily_at.minute, second=0, microsecond=0)
-        if candidate <= local:
-            candidate += dt.timedelta(days=1)
-        return candidate.astimezone(dt.UTC)
-
-    def first_run(self, now: dt.datetime) -> dt.datetime:
-        """Interval jobs run at once on a fresh database; daily ones at their next time."""
-        return now if self.every is not None else self.next_after(now)
-
-    @property
-    def schedule(self) -> str:
-        if self.every is not None:
-            minutes = self.every.total_seconds() / 60
-            return f"every {minutes:g} min"
-        assert self.daily_at is not None
-        return f"daily {self.daily_at.strftime('%H:%M')} CST"
-
-    def arguments(self, settings: Settings) -> dict[str, Any]:
-        """The keyword arguments of the function: the named settings' values."""
-        from app.notify.service import Outbound
-
-        return {name: Outbound.of(settings) if name == "outbound" else getattr(settings, name)
-                for name in self.settings}
-
-    def function(self) -> Callable[..., Any]:
-        module, _, name = self.target.rpartition(".")
-        found = getattr(importlib.import_module(module), name)
-        if not callable(found):
-            raise TypeError(f"{self.target} is not callable")
-        return found  # type: ignore[no-any-return]
+CST = scheduler.CST
 
 
 def purge_sent(now: dt.datetime) -> int:
@@ -100,13 +32,6 @@ def purge_sent(now: dt.datetime) -> int:
     count = int(done.rowcount or 0)  # type: ignore[attr-defined]
     log.info("outbox_purged", extra={"deleted": count})
     return count
-
-
-def log_audit_head(now: dt.datetime) -> None:
-    """The audit chain head to the log, for a copy outside the database (app.audit.service)."""
-    from app.audit.service import log_chain_head
-
-    log_chain_head()
 
 
 def prune_heartbeats(now: dt.datetime) -> int:
@@ -122,115 +47,26 @@ REGISTRY: list[Job] = [
         settings=("urgent_escalation_minutes", "outbound")),
     Job("overdue_reminders", "app.notify.events.run_overdue_reminders", every=15 * MINUTE, settings=("outbound",)),
     Job("daily_digest", "app.notify.events.run_daily_digest", daily_at=dt.time(8, 30), settings=("outbound",)),
-    Job("audit_chain_head", "app.notify.jobs.log_audit_head", every=60 * MINUTE),
+    Job("audit_chain_head", "app.audit.service.log_chain_head_job", every=60 * MINUTE),
     Job("purge_sent_messages", "app.notify.jobs.purge_sent", daily_at=dt.time(3, 10)),
     Job("purge_training_reports", "app.reports.training.purge_expired_training", daily_at=dt.time(3, 20),
         settings=("attachments_dir",)),
     Job("prune_heartbeats", "app.notify.jobs.prune_heartbeats", every=60 * MINUTE),
 ]
+# ``outbound``: what queueing a message needs of the settings (training mode, channels, the status template).
+PROVIDERS: scheduler.Providers = {"outbound": Outbound.of}
 
 
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    name: str
-    status: str  # ok | error | missing
-    error: str | None = None
-
-
-def _ensure_rows(registry: list[Job], now: dt.datetime) -> dict[str, JobRun]:
-    """The registry's rows (made for new jobs; a row made by another worker at the same moment is kept)."""
-    names = [job.name for job in registry]
-    with intent(READ):
-        try:
-            rows = {r.name: r for r in db.session.scalars(select(JobRun).where(JobRun.name.in_(names)))}
-            for row in rows.values():
-                db.session.expunge(row)
-        finally:
-            db.session.rollback()
-    missing = [job for job in registry if job.name not in rows]
-    if missing:
-        insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-        with unit_of_work():
-            for job in missing:
-                db.session.execute(insert(JobRun).values(
-                    name=job.name, lease_until=NEVER, next_run=job.first_run(now)
-                ).on_conflict_do_nothing(index_elements=["name"]))
-        return _ensure_rows(registry, now)
-    return rows
-
-
-def _take(job: Job, now: dt.datetime, owner: str) -> bool:
-    """The job's lease for this run, or False when it is not due or another worker holds it."""
-    with unit_of_work():
-        done = db.session.execute(
-            update(JobRun)
-            .where(JobRun.name == job.name, JobRun.next_run <= now, JobRun.lease_until < now)
-            .values(lease_owner=owner[:80], lease_until=now + job.lease, last_started=now)
-        )
-        return bool(done.rowcount)  # type: ignore[attr-defined]
-
-
-def _finish(job: Job, now: dt.datetime, finished: dt.datetime, owner: str, outcome: Outcome) -> None:
-    with unit_of_work():
-        db.session.execute(
-            update(JobRun)
-            .where(JobRun.name == job.name, JobRun.lease_owner == owner[:80])
-            .values(last_finished=finished, last_status=outcome.status, last_error=outcome.error,
-                    next_run=job.next_after(now), lease_owner=None, lease_until=NEVER)
-        )
+def run_due(now: dt.datetime, *, owner: str, settings: Settings, registry: list[Job] | None = None,
+            stop: threading.Event | None = None) -> list[Outcome]:
+    """The registry's due jobs (``scheduler.run_due``)."""
+    return scheduler.run_due(now, owner=owner, settings=settings, registry=REGISTRY if registry is None else registry,
+                             providers=PROVIDERS, stop=stop)
 
 
 def run_job(job: Job, now: dt.datetime, settings: Settings) -> Outcome:
-    """Run one job's function in one transaction, with the settings it names; what happened, never raised."""
-    try:
-        function = job.function()
-        arguments = job.arguments(settings)
-    except (ImportError, AttributeError, TypeError) as exc:
-        log.error("job_missing", extra={"job": job.name, "target": job.target, "exception": type(exc).__name__})
-        return Outcome(job.name, "missing", type(exc).__name__)
-    try:
-        with unit_of_work():
-            function(now, **arguments)
-    except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others or the worker
-        log.error("job_failed", extra={"job": job.name, "exception": type(exc).__name__})
-        db.session.remove()
-        return Outcome(job.name, "error", type(exc).__name__[:80])
-    log.info("job_done", extra={"job": job.name})
-    return Outcome(job.name, "ok")
-
-
-def run_due(
-    now: dt.datetime, *, owner: str, settings: Settings, registry: list[Job] | None = None,
-    stop: threading.Event | None = None,
-) -> list[Outcome]:
-    """Run every job of ``registry`` (default ``REGISTRY``) that is due at ``now`` and whose lease this worker
-    takes; the outcomes of those it ran."""
-    registry = REGISTRY if registry is None else registry
-    if not registry:
-        return []
-    rows = _ensure_rows(registry, now)
-    outcomes = []
-    for job in registry:
-        if stop is not None and stop.is_set():
-            break
-        row = rows[job.name]
-        if row.next_run > now or row.lease_until >= now or not _take(job, now, owner):
-            continue
-        began = time.monotonic()
-        outcome = run_job(job, now, settings)
-        _finish(job, now, now + dt.timedelta(seconds=time.monotonic() - began), owner, outcome)
-        outcomes.append(outcome)
-    return outcomes
+    return scheduler.run_job(job, now, settings, PROVIDERS)
 
 
 def status(registry: list[Job] | None = None) -> list[tuple[Job, JobRun | None]]:
-    """Each job with its row (None before any worker has seen it)."""
-    registry = REGISTRY if registry is None else registry
-    with intent(READ):
-        try:
-            rows = {r.name: r for r in db.session.scalars(select(JobRun))}
-            for row in rows.values():
-                db.session.expunge(row)
-        finally:
-            db.session.rollback()
-    return [(job, rows.get(job.name)) for job in registry]
+    return scheduler.status(REGISTRY if registry is None else registry)

@@ -51,21 +51,6 @@ class WorkerHeartbeat(db.Model):  # type: ignore[name-defined,misc]
 Index("ix_notify_workers_beat_at", WorkerHeartbeat.beat_at)
 
 
-class JobRun(db.Model):  # type: ignore[name-defined,misc]
-    """A scheduled job's last and next run, and the lease of the one worker running it now."""
-
-    __tablename__ = "job_runs"
-
-    name: Mapped[str] = mapped_column(String(60), primary_key=True)
-    last_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_finished: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_status: Mapped[str | None] = mapped_column(String(20))  # ok | error | missing
-    last_error: Mapped[str | None] = mapped_column(String(80))
-    lease_owner: Mapped[str | None] = mapped_column(String(80))
-    lease_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    next_run: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-
 # Channels a staff member can be reached on, by the names outbox rows carry.
 STAFF_CHANNELS: dict[str, str] = {"wecom": "企业微信", "email": "电子邮件", "sms": "短信"}
 WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")  # Monday first, as ``date.weekday()``

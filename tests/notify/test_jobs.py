@@ -10,9 +10,11 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from app.core import scheduler
+from app.core.scheduler import JobRun
 from app.extensions import db
 from app.notify import heartbeat, jobs, service
-from app.notify.models import JobRun, OutboxMessage, WorkerHeartbeat
+from app.notify.models import OutboxMessage, WorkerHeartbeat
 
 CALLS: list[str] = []
 
@@ -59,9 +61,9 @@ def test_a_due_job_runs_once_then_waits_for_its_next_run(app):
 def test_a_job_held_by_one_worker_is_not_run_by_another(app):
     job = jobs.Job("test_held", f"{__name__}.record_call", every=dt.timedelta(minutes=1))
     at = now()
-    jobs._ensure_rows([job], at)
-    assert jobs._take(job, at, "w1")
-    assert not jobs._take(job, at, "w2")  # the lease is w1's
+    scheduler._ensure_rows([job], at)
+    assert scheduler._take(job, at, "w1")
+    assert not scheduler._take(job, at, "w2")  # the lease is w1's
     assert jobs.run_due(at, owner="w2", settings=app.config["QZBG"], registry=[job]) == []
     # w1 died holding it: once the lease has run out another worker runs it.
     later = at + job.lease + dt.timedelta(seconds=1)
@@ -71,7 +73,7 @@ def test_a_job_held_by_one_worker_is_not_run_by_another(app):
 def test_two_workers_asking_at_once_run_a_job_once(app, make_app):
     job = jobs.Job("test_race", f"{__name__}.slow_call", every=dt.timedelta(minutes=1))
     at = now()
-    jobs._ensure_rows([job], at)
+    scheduler._ensure_rows([job], at)
     db.session.commit()
     results: list[int] = []
 
