@@ -91,19 +91,20 @@ def police_unit_edit(code: str) -> ResponseReturnValue:
 @transactional
 @staff_required("admin.police_units.manage", held_label="停用公安机关")
 def police_unit_deactivate(code: str) -> ResponseReturnValue:
-    unit = _office_police_unit(code)
-    offices_service.set_police_unit_active(unit, False, actor=current_actor(), now=dt.datetime.now(dt.UTC))
-    flash(f"已停用公安机关 {unit.name}：移送时不再可选，过去的移送记录不变", "done")
-    return redirect(url_for("admin.police_units"), code=303)
+    return _set_police_unit_active(code, False, "已停用公安机关 {name}：移送时不再可选，过去的移送记录不变")
 
 
 @bp.post("/police-units/<code>/reactivate")
 @transactional
 @staff_required("admin.police_units.manage", held_label="启用公安机关")
 def police_unit_reactivate(code: str) -> ResponseReturnValue:
+    return _set_police_unit_active(code, True, "已重新启用公安机关 {name}")
+
+
+def _set_police_unit_active(code: str, active: bool, done: str) -> ResponseReturnValue:
     unit = _office_police_unit(code)
-    offices_service.set_police_unit_active(unit, True, actor=current_actor(), now=dt.datetime.now(dt.UTC))
-    flash(f"已重新启用公安机关 {unit.name}", "done")
+    offices_service.set_police_unit_active(unit, active, actor=current_actor(), now=dt.datetime.now(dt.UTC))
+    flash(done.format(name=unit.name), "done")
     return redirect(url_for("admin.police_units"), code=303)
 
 
