@@ -38,6 +38,8 @@ PAGE = 50
 CLOSED_CAP = 1000  # a filtered 已办结 tab counts this many, then shows "1000+"
 CST = dt.timezone(dt.timedelta(hours=8))
 TRACKING = re.compile(r"^QZBG-\d{4}-\d{6,}$")
+# The end of a tracking number as people read it out: its number (1-6 digits), or year and number.
+TRACKING_TAIL = re.compile(r"^(?:\d{4}-)?\d{1,6}$")
 ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
 OVERDUE_KINDS: dict[str, str] = {
     "acknowledge": "逾期未签收",
@@ -176,9 +178,13 @@ def _search_arg(value: str | None) -> str | None:
 
 
 def _search(q: str, vault: Vault) -> ColumnElement[bool]:
-    """Exact match: a tracking number, an 18-character ID number or a phone number (through blind indexes)."""
+    """A tracking number whole or its last digits (``000198`` or ``198`` finds ``QZBG-2026-000198``, of any year),
+    or exactly an 18-character ID number or a phone number (through blind indexes)."""
     if TRACKING.match(q):
         return Report.tracking_no == q
+    if TRACKING_TAIL.match(q):
+        year, _, number = q.rpartition("-")
+        return Report.tracking_no.like(f"QZBG-{year or '%'}-{number.zfill(6)}")
     if ID_NUMBER.match(q):
         return Report.victim_id_bidx == vault.blind_index("victim.id_number", normalise_id_number(q))
     if is_phone(q):

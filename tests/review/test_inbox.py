@@ -168,6 +168,22 @@ def test_search_finds_by_tracking_number_id_number_and_phone_exactly(logged_in):
     assert listed(client, "?q=小花") == []  # nothing decrypted to search
 
 
+def test_a_tracking_number_is_found_by_its_last_digits_and_an_empty_search_says_what_it_searches(logged_in):
+    client, _ = logged_in("prosecutor")
+    a, b = submitted(), submitted()
+    number_a = a.tracking_no.rsplit("-", 1)[1]  # e.g. 000001
+    year = a.tracking_no.split("-")[1]
+    assert listed(client, f"?q={number_a}") == [a.tracking_no]
+    assert listed(client, f"?q={int(number_a)}") == [a.tracking_no]  # leading zeros may be left out
+    assert listed(client, f"?q={year}-{number_a}") == [a.tracking_no]
+    assert listed(client, f"?q={int(year) - 1}-{number_a}") == []
+    assert b.tracking_no not in listed(client, f"?q={number_a}")
+    empty = client.get("/review/?q=999999").text
+    assert 'data-field="search_empty"' in empty
+    assert "末尾数字" in empty
+    assert 'data-field="search_empty"' not in client.get("/review/").text
+
+
 def test_counts_per_status_and_overdue_are_in_the_tabs(logged_in):
     client, _ = logged_in("prosecutor")
     create_report(now=at(1))
@@ -258,7 +274,8 @@ def test_hostile_query_values_never_break_the_page(logged_in, query):
     if page.status_code == 400:
         assert "%00" in query
         return
-    assert "QZBG-" in page.get_data(as_text=True) or "暂无线索" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert "QZBG-" in text or "暂无线索" in text or 'data-field="search_empty"' in text
     del report
 
 
