@@ -199,6 +199,12 @@ def test_staff_messages_wait_out_a_provider_fault_and_all_arrive_once_it_is_back
     if fault == "hang" and not provider.dedupes:
         # The provider acted on requests we stopped waiting for: at least once, never silently dropped.
         assert all(n >= 1 for n in got.values())
+    elif provider.channel == "email":
+        # SMTP cannot tell us of a message it accepted when the 250 after its data never reaches us (a connection
+        # dropped, or on a loaded machine our timeout ran out first): that message is sent again at its next
+        # attempt, under its own Message-ID (the counter's key), so the copies are one message to a mail client
+        # (app/clients/smtp.py). At least once, and no more copies than the attempts after the mend.
+        assert all(1 <= n <= 3 for n in got.values()), got
     else:
         assert set(got.values()) == {1}  # none twice
     assert deliver_due(now=at + dt.timedelta(days=1)) == ZERO
