@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.config import Settings
 from app.extensions import db
 
 # Refresh this long before WeChat's expiry, so no call goes out with a dying token.
@@ -210,3 +211,13 @@ class FileTokenCache(_LockedCache):
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def shared_cache(settings: Settings, key: str) -> TokenCache:
+    """Where every worker of the deployment finds one provider's access token under ``key``: Redis when set,
+    else PostgreSQL, else a locked file in the instance (one host)."""
+    if settings.redis_url:
+        return RedisTokenCache(settings.redis_url, key)
+    if settings.database_url.startswith("postgresql"):
+        return DatabaseTokenCache(db.engine, key)
+    return FileTokenCache(settings.instance_path, key)

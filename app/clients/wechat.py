@@ -32,11 +32,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
-from flask import Flask, current_app
+from flask import current_app
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from app.clients.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
+from app.clients.tokens import TokenCache, shared_cache
 from app.config import Settings
 
 log = logging.getLogger("qzbg.wechat")
@@ -346,17 +346,6 @@ class WeChatGateway:
         )
 
 
-def _token_cache(app: Flask, settings: Settings) -> TokenCache:
-    appid = settings.wechat_appid or ""
-    if settings.redis_url:
-        return RedisTokenCache(settings.redis_url, appid)
-    from app.extensions import db
-
-    if settings.database_url.startswith("postgresql"):
-        return DatabaseTokenCache(db.engine, appid)
-    return FileTokenCache(settings.instance_path, appid)
-
-
 _build_lock = threading.Lock()
 
 
@@ -379,7 +368,7 @@ def get_gateway() -> WeChatGateway:
             gateway = WeChatGateway(
                 settings.wechat_appid or "", settings.wechat_secret or "", settings.wechat_api_base,
                 settings.wechat_timeout,
-                _token_cache(current_app._get_current_object(), settings),  # type: ignore[attr-defined]
+                shared_cache(settings, settings.wechat_appid or ""),
                 breaker=CircuitBreaker(settings.wechat_breaker_failures, settings.wechat_breaker_cooldown),
                 max_concurrent=settings.wechat_max_concurrent,
             )

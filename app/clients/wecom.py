@@ -25,7 +25,7 @@ from wechatpy.enterprise import WeChatClient as EnterpriseClient
 from wechatpy.exceptions import WeChatClientException
 
 from app.clients.outcomes import GiveUp, Retry
-from app.clients.tokens import DatabaseTokenCache, FileTokenCache, RedisTokenCache, TokenCache
+from app.clients.tokens import TokenCache, shared_cache
 from app.clients.wechat import settle_environment
 from app.config import Settings
 
@@ -103,16 +103,6 @@ class WeComClient:
         raise Retry("wecom:token")  # pragma: no cover - the loop always returns or raises
 
 
-def _token_cache(settings: Settings, key: str) -> TokenCache:
-    from app.extensions import db
-
-    if settings.redis_url:
-        return RedisTokenCache(settings.redis_url, key)
-    if settings.database_url.startswith("postgresql"):
-        return DatabaseTokenCache(db.engine, key)
-    return FileTokenCache(settings.instance_path, key)
-
-
 _build_lock = threading.Lock()
 
 
@@ -126,6 +116,6 @@ def get_wecom() -> WeComClient:
         if client is None:
             s: Settings = current_app.config["QZBG"]
             client = WeComClient(s.wecom_corpid or "", s.wecom_secret or "", s.wecom_agentid or "0", s.wecom_api_base,
-                                 s.notify_timeout, _token_cache(s, f"wecom-{s.wecom_corpid}-{s.wecom_agentid}"))
+                                 s.notify_timeout, shared_cache(s, f"wecom-{s.wecom_corpid}-{s.wecom_agentid}"))
             current_app.extensions["qzbg.wecom"] = client
     return client

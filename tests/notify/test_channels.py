@@ -103,13 +103,14 @@ def test_the_wecom_token_is_fetched_once_and_an_expired_one_refreshed_once(wecom
 def test_workers_share_one_wecom_token_through_the_shared_store(wecom_app, wecom):
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.clients.wecom import WeComClient, _token_cache
+    from app.clients.tokens import shared_cache
+    from app.clients.wecom import WeComClient
 
     s = wecom_app.config["QZBG"]
 
     def other_worker() -> WeComClient:  # its own client and in-process state, as another worker process has
         return WeComClient(s.wecom_corpid, s.wecom_secret, s.wecom_agentid, s.wecom_api_base, s.notify_timeout,
-                           _token_cache(s, f"wecom-{s.wecom_corpid}-{s.wecom_agentid}"))
+                           shared_cache(s, f"wecom-{s.wecom_corpid}-{s.wecom_agentid}"))
 
     workers = [other_worker() for _ in range(6)]
     card = {"title": "t", "description": "d", "url": "https://qzbg.example.org/review/"}

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from app.clients.tokens import shared_cache
 from app.clients.wechat import (
     WeChatBadRequest,
     WeChatGateway,
@@ -15,7 +16,6 @@ from app.clients.wechat import (
     WeChatRateLimited,
     WeChatRefused,
     WeChatUnavailable,
-    _token_cache,
     get_gateway,
 )
 from app.extensions import db
@@ -34,7 +34,7 @@ def other_worker(app) -> WeChatGateway:
     """A second gateway with its own in-process state, as another gunicorn worker would have."""
     settings = app.config["QZBG"]
     return WeChatGateway(settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base,
-                         settings.wechat_timeout, _token_cache(app, settings))
+                         settings.wechat_timeout, shared_cache(settings, settings.wechat_appid or ""))
 
 
 def phone_calls_in_parallel(app, fake, count=WORKERS):
