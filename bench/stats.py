@@ -94,12 +94,12 @@ WHERE r.client_key LIKE 'bench-stats:%'
 """
 # About 40%: the transferred, responded and supervising ones, and a quarter of the closed ones.
 _TRANSFERS = """
-INSERT INTO transfers (id, report_id, office_id, report_submitted_at, police_unit_id, state, document_no,
+INSERT INTO transfers (id, report_id, office_id, report_submitted_at, police_unit_id, state,
     share_reporter, created_at, receipt_due_at, feedback_due_at, acknowledged_at, feedback_outcome, feedback_at,
     supervision_requested_at, supervision_answer_due_at, explained_at)
 SELECT gen_random_uuid(), r.id, r.office_id, r.submitted_at, :police,
     CASE WHEN r.status = 'closed' THEN 'done' ELSE 'open' END,
-    '检移〔压测〕号', false,
+    false,
     r.acknowledged_at + interval '3 hours', r.acknowledged_at + interval '27 hours',
     r.acknowledged_at + interval '75 hours',
     CASE WHEN n % 10 <> 0 THEN r.acknowledged_at + interval '5 hours' END,

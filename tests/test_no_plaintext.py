@@ -170,3 +170,37 @@ def test_the_search_would_find_a_marker_stored_in_clear(app, backend_name):
     db.session.remove()
     db.engine.dispose()
     assert find_leaks({"database": storage_bytes(app, backend_name)}, [leak]) == [("database", leak)]
+
+
+def test_staff_typed_document_and_case_numbers_are_sealed(app, backend_name):
+    """文号 and 案号 are free text a prosecutor or police officer types (a name or an ID number may be in them):
+    they are stored sealed, and the report page still shows them."""
+    from flask import current_app
+
+    from app.core.actor import Actor
+    from app.notify.service import Outbound
+    from app.offices.models import PoliceUnit
+    from app.reports.records import Transfer
+    from app.review import service as review
+    from tests.factories import create_report, create_staff
+
+    document_no, case_no = marker("文号"), marker("案号")
+    unit = PoliceUnit(code="pcs-sealed", name="封存派出所", office_id=1)
+    db.session.add(unit)
+    prosecutor = Actor.staff(create_staff(role="prosecutor"))
+    report = create_report(status="reviewing")
+    db.session.commit()
+    now = dt.datetime.now(dt.UTC)
+    outbound = Outbound.of(current_app.config["QZBG"])
+    record = review.transfer(report, police_unit="pcs-sealed", document_no=document_no, contact=None,
+                             share_reporter=False, note=None, actor=prosecutor, version=report.version, now=now,
+                             deadlines=review.Deadlines(), outbound=outbound)
+    review.record_feedback(report, outcome="filed", case_no=case_no, decided_at=None, note=None, actor=prosecutor,
+                           version=report.version, now=now, outbound=outbound)
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.get(Transfer, record.id)
+    assert (stored.unseal("document_no_data"), stored.unseal("case_no_data")) == (document_no, case_no)
+    db.session.remove()
+    db.engine.dispose()
+    assert find_leaks({"database": storage_bytes(app, backend_name)}, [document_no, case_no]) == []

@@ -67,7 +67,8 @@ class Transfer(_OfReport, db.Model):  # type: ignore[name-defined,misc]
     training: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # open -> returned | done (the report was closed or transferred again)
     state: Mapped[str] = mapped_column(String(12), default="open", index=True)
-    document_no: Mapped[str] = mapped_column(String(64))
+    # 文号 and 案号 are typed freely and may carry a name or an ID number: sealed (migration 0016).
+    document_no_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     contact_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     note_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     share_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -79,7 +80,7 @@ class Transfer(_OfReport, db.Model):  # type: ignore[name-defined,misc]
     returned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     return_reason_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     feedback_outcome: Mapped[str | None] = mapped_column(String(20))
-    case_no: Mapped[str | None] = mapped_column(String(64))
+    case_no_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     decided_on: Mapped[dt.date | None] = mapped_column(Date)
     feedback_note_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     feedback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -200,12 +200,13 @@ class TransferView:
 def transfer_view(record: Transfer) -> TransferView:
     return TransferView(
         id=record.id, state=record.state, unit=record.police_unit.name, unit_code=record.police_unit.code,
-        document_no=record.document_no, share_reporter=record.share_reporter, created_at=record.created_at,
+        document_no=_open(record, "document_no_data") or "", share_reporter=record.share_reporter,
+        created_at=record.created_at,
         contact=_open(record, "contact_data"), note=_open(record, "note_data"),
         receipt_due_at=record.receipt_due_at, feedback_due_at=record.feedback_due_at,
         acknowledged_at=record.acknowledged_at, returned_at=record.returned_at,
         return_reason=_open(record, "return_reason_data"),
-        outcome=FEEDBACK_OUTCOMES.get(record.feedback_outcome or "", None), case_no=record.case_no,
+        outcome=FEEDBACK_OUTCOMES.get(record.feedback_outcome or "", None), case_no=_open(record, "case_no_data"),
         decided_on=record.decided_on, feedback_note=_open(record, "feedback_note_data"),
         supervision_requested_at=record.supervision_requested_at,
         supervision_note=_open(record, "supervision_note_data"),
@@ -307,8 +308,19 @@ class Choices:
     close_reasons: dict[str, str] = dataclasses.field(default_factory=lambda: CLOSE_REASONS)
 
 
+# The actions that take a report to its next step, in the order the report page offers them; every other action
+# (assign, risk, a question, a referral, a note) annotates the report where it stands and comes after them.
+NEXT_STEPS: tuple[Action, ...] = (
+    Action.ACKNOWLEDGE, Action.POLICE_ACKNOWLEDGE, Action.POLICE_EXPLAIN, Action.TRANSFER, Action.RECORD_FEEDBACK,
+    Action.SUPERVISE, Action.CONCLUDE_SUPERVISION, Action.CLOSE, Action.REOPEN, Action.POLICE_RETURN,
+)
+OTHER_STEPS: tuple[Action, ...] = (Action.ASSIGN, Action.SET_RISK, Action.ASK_REPORTER, Action.REFER, Action.ADD_NOTE)
+_PAGE_ORDER = {action: place for place, action in enumerate(NEXT_STEPS + OTHER_STEPS)}
+
+
 def actions(report: Report, actor: Actor, transfer: Transfer | None) -> list[str]:
-    """The actions the actor may take now: the state machine's, less those a service would refuse."""
+    """The actions the actor may take now: the state machine's, less those a service would refuse; the next
+    steps first (NEXT_STEPS' order), then the rest."""
     found = []
     for action in allowed_actions(report.status, actor.role):
         if action in (Action.SUBMIT, Action.ANSWER):
@@ -324,8 +336,8 @@ def actions(report: Report, actor: Actor, transfer: Transfer | None) -> list[str
             continue
         if action == Action.RECORD_FEEDBACK and transfer is None:
             continue
-        found.append(action.value)
-    return found
+        found.append(action)
+    return [action.value for action in sorted(found, key=_PAGE_ORDER.__getitem__)]
 
 
 def choices(report: Report) -> Choices:
@@ -377,6 +389,10 @@ def detail(report: Report, actor: Actor, transfer: Transfer | None, *, reveal: b
         "related": related(report) if internal else [],
         "viewers": viewers(report) if internal else [],
         "actions": actions(report, actor, transfer),
+        "next_steps": frozenset(action.value for action in NEXT_STEPS),
+        "supervision_request": (transfer_view(transfer) if not internal and transfer is not None
+                                and transfer.supervision_requested_at is not None and transfer.explained_at is None
+                                else None),
         "rules": RULES,
         "choices": choices(report),
         "action_labels": ACTION_LABELS,

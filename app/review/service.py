@@ -148,11 +148,12 @@ def transfer(
     record = Transfer(
         id=uuid.uuid4(), report_id=report.id, office_id=report.office_id, report_submitted_at=report.submitted_at,
         training=report.training,
-        police_unit_id=unit.id, state="open", document_no=number,
+        police_unit_id=unit.id, state="open",
         share_reporter=bool(share_reporter), created_at=now, created_by=actor.id,
         receipt_due_at=now + deadlines.police_receipt, feedback_due_at=now + deadlines.police_feedback,
     )
     record.report = report
+    record.seal("document_no_data", number)
     for column, value in (("contact_data", reports.checked_text(contact, "contact", required=False, limit=200)),
                           ("note_data", reports.checked_text(note, "note", required=False))):
         if value:
@@ -202,7 +203,10 @@ def record_feedback(
     _begin(report, Action.RECORD_FEEDBACK, actor, version)
     record = _open(report)
     record.feedback_outcome = _choice(outcome, "outcome", FEEDBACK_OUTCOMES)
-    record.case_no = reports.checked_text(case_no, "case_no", required=False, limit=64)
+    number = reports.checked_text(case_no, "case_no", required=False, limit=64)
+    record.case_no_data = None
+    if number:
+        record.seal("case_no_data", number)
     if decided_at is not None and decided_at > now.date() + dt.timedelta(days=1):
         raise ValidationError(fields={"decided_at": ["日期不能晚于今天"]})
     record.decided_on, record.feedback_at = decided_at, now

@@ -377,7 +377,7 @@ def register_rows(scope: Scope, period: Period) -> Any:
               .group_by(Transfer.report_id).subquery())
     stmt = (
         select(Report, Unit.name, Transfer.created_at, PoliceUnit.name, Transfer.feedback_outcome,
-               Transfer.feedback_at, Transfer.case_no)
+               Transfer.feedback_at, Transfer.id, Transfer.case_no_data)
         .outerjoin(Unit, Unit.id == Report.unit_id)
         .outerjoin(latest, latest.c.report_id == Report.id)
         .outerjoin(Transfer, and_(Transfer.report_id == Report.id, Transfer.created_at == latest.c.at))

@@ -26,7 +26,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from app.core.sheets import row
 from app.core.spool import EphemeralSpool
-from app.crypto.vault import DecryptionError
+from app.crypto.vault import DecryptionError, get_vault
 from app.extensions import db
 from app.reports.constants import CATEGORY_SHORT
 from app.reports.records import CLOSE_REASONS, FEEDBACK_OUTCOMES
@@ -134,6 +134,17 @@ def _personal(report: Any) -> tuple[str, str, str]:
     return (str(victim.get("name") or ""), str(reporter.get("name") or ""), str(reporter.get("phone") or ""))
 
 
+def _case_no(report: Any, transfer_id: Any, blob: bytes | None) -> str:
+    """The police 案号 of the report's latest transfer, sealed like the report's other personal fields."""
+    if not blob:
+        return ""
+    try:
+        return str(get_vault().decrypt(report.data_key, "transfers", "case_no_data", transfer_id, blob))
+    except DecryptionError as exc:
+        log.error("register_row_unreadable", extra={"report_id": str(report.id), "exception": type(exc).__name__})
+        return "（无法解密）"
+
+
 def register_stream(scope: queries.Scope, period: queries.Period, *, office_name: str) -> Iterator[bytes]:
     """The case register of the period as .xlsx bytes, in chunks (see the module docstring)."""
     wb = Workbook(write_only=True)
@@ -157,8 +168,9 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
     result = queries.register_rows(scope, period)
     for partition in result.partitions():
         categories = queries.category_codes([row[0].id for row in partition])
-        for report, unit_name, transferred_at, police_name, outcome, feedback_at, case_no in partition:
+        for report, unit_name, transferred_at, police_name, outcome, feedback_at, transfer_id, case_blob in partition:
             victim, reporter, phone = _personal(report)
+            case_no = _case_no(report, transfer_id, case_blob)
             ws.append(row(ws, [
                 report.tracking_no, _cst(report.submitted_at), CHANNEL_LABELS.get(report.channel, report.channel),
                 "是" if report.urgent else "否",
@@ -167,7 +179,7 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
                 unit_name or "社会公众", UNIT_TYPES.get(report.unit_type or "", "") if report.unit_type else "",
                 report.district_code or "", STATUS_LABELS.get(report.status, report.status),
                 _cst(report.acknowledged_at), _cst(transferred_at), police_name or "",
-                FEEDBACK_OUTCOMES.get(outcome or "", ""), case_no or "", _cst(feedback_at), _cst(report.closed_at),
+                FEEDBACK_OUTCOMES.get(outcome or "", ""), case_no, _cst(feedback_at), _cst(report.closed_at),
                 CLOSE_REASONS.get(report.close_reason or "", ""), victim, reporter, phone,
             ]))
             db.session.expunge(report.data_key)

@@ -43,7 +43,7 @@ MARKERS = {
     "suspect.name": "MKRSUSPECT", "suspect.relation": "MKRRELATION", "suspect.description": "MKRSUSDESC",
     "police.station": "MKRSTATION", "unit.name": "MKRUNITNAME", "police_unit.name": "MKRPOLICEUNIT",
     "staff.name": "MKRSTAFFNAME", "answer": "MKRANSWER", "question": "MKRQUESTION", "return": "MKRRETURN",
-    "transfer.contact": "MKRCONTACT", "transfer.note": "MKRTRANSFERNOTE",
+    "transfer.contact": "MKRCONTACT", "transfer.note": "MKRTRANSFERNOTE", "transfer.document_no": "MKRDOCNO",
 }
 GRANTS = 10  # subscribe-message grants of the reporter: more than the report's reporter-visible changes
 STAFF_KINDS = {k.value for k in Kind} - {Kind.REPORTER_STATUS_CHANGED.value}
@@ -120,7 +120,7 @@ def test_every_message_kind_on_every_channel_carries_no_personal_data(make_app, 
                               outbound=Outbound.of(current_app.config["QZBG"]))
     moment = dt.datetime.now(dt.UTC)
     review.acknowledge(report, actor=prosecutor, version=report.version, now=moment)
-    review.transfer(report, police_unit="pu-markers", document_no="检移〔2026〕7号",
+    review.transfer(report, police_unit="pu-markers", document_no=MARKERS["transfer.document_no"],
                     contact=MARKERS["transfer.contact"], share_reporter=True, note=MARKERS["transfer.note"],
                     actor=prosecutor, version=report.version,
                     now=moment, deadlines=review.Deadlines(), outbound=Outbound.of(current_app.config["QZBG"]))

@@ -59,7 +59,8 @@ def test_a_transfer_posted_without_a_fresh_code_is_carried_out_after_the_code_wi
     assert (done.status_code, done.headers["Location"]) == (303, f"/review/reports/{report.id}")
     assert status_of(report) == "transferred"
     record = db.session.scalars(select(Transfer).where(Transfer.report_id == report.id)).one()
-    assert (record.document_no, record.share_reporter, record.unseal("contact_data")) == (MARKER, True, "刘警官")
+    assert (record.unseal("document_no_data"), record.share_reporter, record.unseal("contact_data")) == (
+        MARKER, True, "刘警官")
     page = crew.prosecutor.client.get(done.headers["Location"]).text
     assert 'data-field="status" data-status="transferred"' in page
     assert re.search(r'data-field="done">已移送城北派出所', page)

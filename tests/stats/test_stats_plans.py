@@ -77,7 +77,7 @@ def _load() -> Loaded:
             made = at + dt.timedelta(hours=30)
             transfer_rows.append({
                 "id": uuid.uuid4(), "report_id": copy["id"], "office_id": copy["office_id"],
-                "report_submitted_at": at, "police_unit_id": station.id, "state": "open", "document_no": "检移1号",
+                "report_submitted_at": at, "police_unit_id": station.id, "state": "open",
                 "share_reporter": False, "created_at": made, "receipt_due_at": made + dt.timedelta(hours=24),
                 "feedback_due_at": made + dt.timedelta(hours=72), "acknowledged_at": made + dt.timedelta(hours=2),
                 "feedback_outcome": ("accepted", "filed", "not_filed")[m % 3] if m % 2 else None,
