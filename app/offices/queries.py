@@ -37,6 +37,19 @@ def districts() -> list[OfficeDistrict]:
     return list(db.session.scalars(select(OfficeDistrict).order_by(OfficeDistrict.code)))
 
 
+def district_names() -> dict[str, str]:
+    """行政区划代码 -> its name, for every district an office named (``flask offices add --districts
+    430181:浏阳市``); a district named by its code only is left out, so a caller falls back to its own label."""
+    return {d.code: d.name for d in districts() if d.name and d.name != d.code}
+
+
+def district_label(code: str | None, names: dict[str, str]) -> str:
+    """How a district is shown to people: its name, else its code said to be one, else 未填写."""
+    if not code:
+        return "未填写"
+    return names.get(code) or f"区划 {code}"
+
+
 def police_units(office_id: int, *, active_only: bool = True) -> list[PoliceUnit]:
     stmt = select(PoliceUnit).where(PoliceUnit.office_id == office_id).order_by(PoliceUnit.name, PoliceUnit.id)
     if active_only:

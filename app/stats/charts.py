@@ -24,23 +24,48 @@ def _text(x: float, y: float, value: str, *, anchor: str = "start", size: int = 
             f'{bold} fill="#1a1a1a" class="{cls}">{escape(value)}</text>')
 
 
-def bar_chart(title: str, rows: list[tuple[str, str, float]], *, label_width: int = 170, width: int = 640,
+def ems(text: str) -> float:
+    """The width of ``text`` in ems, as the chart's fonts draw it: a CJK character or full-width sign one em,
+    anything narrower about 0.6 (an estimate on the safe side: the server cannot measure the browser's font)."""
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.62 for ch in text)
+
+
+def fit(text: str, room: float, size: float) -> str:
+    """``text`` as it fits in ``room`` units at font ``size``: whole, or cut with an ellipsis."""
+    if ems(text) * size <= room:
+        return text
+    cut = text
+    while cut and ems(cut + "…") * size > room:
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def bar_chart(title: str, rows: list[tuple[str, str, float]], *, label_width: int = 190, width: int = 640,
               bar: int = 22, scale: float = 1.0) -> Markup:
-    """``rows`` of (label, the value as shown, the value's length): one bar each, the shown value at its end."""
+    """``rows`` of (label, the value as shown, the value's length): one bar each, the shown value at its end. A
+    label too long for its column is cut with an ellipsis and keeps its full text in a ``<title>`` (a tooltip, and
+    what a screen reader reads); the bars leave room for the widest value, so nothing is clipped at any size."""
     chart_id = f"chart-{next(_ids)}"
     if not rows:
         rows = [("无数据", "0", 0.0)]
-    gap = int(bar * 0.45)
     font = int(13 * scale)
+    bar = max(bar, int(font * 1.5))
+    gap = int(bar * 0.45)
     height = len(rows) * (bar + gap) + gap
     longest = max((length for _, _, length in rows), default=0) or 1
-    room = width - label_width - 60
+    value_room = max(ems(shown) for _, shown, _ in rows) * font + 12
+    room = width - label_width - value_room
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars" viewBox="0 0 {width} {height}" '
              f'width="100%" role="img" aria-labelledby="{chart_id}"><title id="{chart_id}">{escape(title)}</title>']
     for i, (label, shown, length) in enumerate(rows):
         y = gap + i * (bar + gap)
         w = max(0.0, room * length / longest)
-        parts.append(_text(label_width - 8, y + bar * 0.72, label, anchor="end", size=font))
+        short = fit(label, label_width - 12, font)
+        if short == label:
+            parts.append(_text(label_width - 8, y + bar * 0.72, label, anchor="end", size=font))
+        else:
+            parts.append(f'<g class="chart-label-cut"><title>{escape(label)}</title>'
+                         f'{_text(label_width - 8, y + bar * 0.72, short, anchor="end", size=font)}</g>')
         parts.append(f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar}" fill="{BAR_COLOUR}" '
                      f'class="chart-bar"/>')
         parts.append(_text(label_width + w + 6, y + bar * 0.72, shown, size=font, weight="bold",
@@ -76,11 +101,18 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[int]], *, w
                      f'class="chart-line"/>')
         for i, v in enumerate(values):
             parts.append(f'<circle cx="{x_of(i):.1f}" cy="{y_of(v):.1f}" r="{3.5 * scale:.1f}" fill="{colour}"/>')
-            parts.append(_text(x_of(i), y_of(v) - 7, str(v), anchor="middle", size=font, weight="bold",
-                               cls="chart-value"))
         parts.append(f'<rect x="{legend_x}" y="6" width="14" height="{font}" fill="{colour}"/>')
         parts.append(_text(legend_x + 18, 6 + font * 0.9, name, size=font))
         legend_x += 18 + font * (len(name) + 2)
+    # Each month's values above its points; equal values written once, the others kept a line apart.
+    for i in range(count):
+        placed: list[float] = []
+        for v in sorted({values[i] for values in series.values() if i < len(values)}, reverse=True):
+            y = y_of(v) - 7
+            if placed and y < placed[-1] + font + 2:
+                y = placed[-1] + font + 2
+            placed.append(y)
+            parts.append(_text(x_of(i), y, str(v), anchor="middle", size=font, weight="bold", cls="chart-value"))
     every = max(1, count // 12)
     for i, label in enumerate(labels):
         if i % every == 0:

@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from app.core.actor import Actor
+from app.offices.queries import district_label
 from app.reports.constants import CATEGORY_SHORT
 from app.stats import charts
 from app.stats.queries import CST, HEADLINES, Figures, Period, Scope, Spread
@@ -160,8 +161,11 @@ def _month_labels(months: list[str]) -> list[str]:
     return [m[2:] for m in months]
 
 
-def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, Any]:
-    """The context the page, the meeting view and the workbook share."""
+def build(figures: Figures, *, liaison: bool, scale: float = 1.0,
+          district_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The context the page, the meeting view and the workbook share (districts by the names in
+    ``district_names``, code -> name)."""
+    district_names = district_names or {}
     headline = [Headline(name=name, label=HEADLINE_LABELS[name], value=figures.headline[name]) for name in HEADLINES]
     months = list(figures.by_month)
     month_rows = [(m, *(figures.by_month[m][k] for k in MONTH_SERIES)) for m in months]
@@ -191,9 +195,9 @@ def build(figures: Figures, *, liaison: bool, scale: float = 1.0) -> dict[str, A
         tables.append(Table("by_unit", "按成员单位", ("单位", "编码", "线索数"), units,
                             charts.bar_chart("按成员单位（前 15）", [(a, str(n), n) for a, _, n in units[:15]],
                                              scale=scale)))
-        districts = [(d or "未填写", n) for d, n in figures.by_district.items()]
-        tables.append(Table("by_district", "按区划", ("区划代码", "线索数"), districts,
-                            charts.bar_chart("按区划", [(a, str(n), n) for a, n in districts], scale=scale)))
+        districts = [(district_label(d, district_names), d or "—", n) for d, n in figures.by_district.items()]
+        tables.append(Table("by_district", "按区划", ("区划", "区划代码", "线索数"), districts,
+                            charts.bar_chart("按区划", [(a, str(n), n) for a, _, n in districts], scale=scale)))
     channels = [(CHANNEL_LABELS.get(c, c), n) for c, n in figures.by_channel.items()]
     tables.append(Table("by_channel", "按渠道", ("渠道", "线索数"), channels,
                         charts.bar_chart("按渠道", [(a, str(n), n) for a, n in channels], scale=scale)))

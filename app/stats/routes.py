@@ -13,6 +13,7 @@ from app.audit import service as audit
 from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
 from app.extensions import db
+from app.offices import queries as offices
 from app.offices.models import Office
 from app.stats import presenters, queries, xlsx
 
@@ -23,7 +24,7 @@ def _context(*, liaison: bool, scale: float = 1.0) -> tuple[dict[str, Any], int]
     actor = current_actor()
     period, errors = presenters.parse_period(request.args)
     figures = queries.figures(presenters.scope_of(actor, liaison=liaison), period, now=dt.datetime.now(dt.UTC))
-    context = presenters.build(figures, liaison=liaison, scale=scale)
+    context = presenters.build(figures, liaison=liaison, scale=scale, district_names=offices.district_names())
     context.update(errors=errors, picks=presenters.quick_picks(period),
                    query={"from": period.first.isoformat(), "to": period.last.isoformat()})
     return context, 400 if errors else 200
@@ -105,7 +106,8 @@ def register() -> ResponseReturnValue:
                  target_id=f"{period.first.isoformat()}..{period.last.isoformat()}", office_id=actor.office_id)
     scope = presenters.scope_of(actor, liaison=False)
     # The audit entry commits with this view (before the body is sent); the rows are read while streaming.
-    body = stream_with_context(xlsx.register_stream(scope, period, office_name=office.name if office else ""))
+    body = stream_with_context(xlsx.register_stream(scope, period, office_name=office.name if office else "",
+                                                            district_names=offices.district_names()))
     response = Response(body, mimetype=xlsx.XLSX, direct_passthrough=True)
     response.headers["Content-Disposition"] = f'attachment; filename="qzbg-register-{period.first}-{period.last}.xlsx"'
     return response

@@ -28,6 +28,7 @@ from app.core.sheets import row
 from app.core.spool import EphemeralSpool
 from app.crypto.vault import DecryptionError, get_vault
 from app.extensions import db
+from app.offices.queries import district_label
 from app.reports.constants import CATEGORY_SHORT
 from app.reports.records import CLOSE_REASONS, FEEDBACK_OUTCOMES
 from app.reports.states import STATUS_LABELS
@@ -85,7 +86,7 @@ def stats_workbook(context: dict[str, Any]) -> bytes:
 
 
 REGISTER_HEAD = (
-    "编号", "接收时间", "渠道", "紧急", "类别", "成员单位", "单位类型", "区划代码", "状态", "签收时间",
+    "编号", "接收时间", "渠道", "紧急", "类别", "成员单位", "单位类型", "区划", "状态", "签收时间",
     "移送时间", "移送公安机关", "公安反馈", "案件编号", "反馈时间", "办结时间", "办结原因",
     "被害人姓名", "报告人姓名", "报告人电话",
 )
@@ -145,7 +146,8 @@ def _case_no(report: Any, transfer_id: Any, blob: bytes | None) -> str:
         return "（无法解密）"
 
 
-def register_stream(scope: queries.Scope, period: queries.Period, *, office_name: str) -> Iterator[bytes]:
+def register_stream(scope: queries.Scope, period: queries.Period, *, office_name: str,
+                    district_names: dict[str, str] | None = None) -> Iterator[bytes]:
     """The case register of the period as .xlsx bytes, in chunks (see the module docstring)."""
     wb = Workbook(write_only=True)
     ws = _sealed_sheet(wb, "台账")
@@ -177,7 +179,8 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
                 "、".join(CATEGORY_SHORT.get(c, c) for c in sorted(categories.get(report.id, []),
                                                                   key=list(CATEGORY_SHORT).index)),
                 unit_name or "社会公众", UNIT_TYPES.get(report.unit_type or "", "") if report.unit_type else "",
-                report.district_code or "", STATUS_LABELS.get(report.status, report.status),
+                district_label(report.district_code, district_names or {}),
+                STATUS_LABELS.get(report.status, report.status),
                 _cst(report.acknowledged_at), _cst(transferred_at), police_name or "",
                 FEEDBACK_OUTCOMES.get(outcome or "", ""), case_no, _cst(feedback_at), _cst(report.closed_at),
                 CLOSE_REASONS.get(report.close_reason or "", ""), victim, reporter, phone,

@@ -115,6 +115,10 @@ def test_the_register_needs_a_recent_second_factor_then_is_audited_and_confident
     assert answer.headers["Location"].startswith("/account/step-up?next=")
     assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "report.register_export")).all() == []
 
+    from app.offices.models import OfficeDistrict
+
+    db.session.add(OfficeDistrict(code=seeded.reports["R3"].district_code, name="西湖区", office_id=1))
+    db.session.commit()
     assert step_up(who, f"/review/register.xlsx?{PERIOD}").status_code == 303
     answer = register_of(who)
     assert answer.status_code == 200
@@ -138,6 +142,9 @@ def test_the_register_needs_a_recent_second_factor_then_is_audited_and_confident
     assert r3[-3:] == ("小花", "王医生", "13800000000")
     assert r3[11] == "城北派出所"
     assert r3[12] == "受案调查"
+    assert r3[13] == "A1"  # the police 案号, sealed in the database, opened for the register
+    assert head[7] == "区划"
+    assert r3[7] == "西湖区"  # a district by the name the office gave it
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "report.register_export")).all()
     assert len(entries) == 1
     assert entries[0].actor_id == seeded.prosecutor.id

@@ -219,10 +219,28 @@ def test_the_charts_are_server_drawn_svg_bars_and_lines_with_the_tables_numbers_
     sections = dict(re.findall(r'data-breakdown="(\w+)">(.*?)</section>', page, re.S))
     months = sections["by_month"]
     assert months.count('class="chart-line"') == 3  # received, transferred, closed: one line each
-    # Each point's value is written on it, series by series, month by month: the table's columns.
-    assert chart_values(months) == [row[c] for c in (1, 2, 3) for row in tables["by_month"][1]]
+    # Each month's values are written above its points (an equal value once, highest first): the table's row.
+    assert chart_values(months) == [v for row in tables["by_month"][1]
+                                    for v in sorted({row[c] for c in (1, 2, 3)}, key=int, reverse=True)]
     for key in ("by_category", "by_unit_type", "by_district", "by_channel"):
         assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars"' in sections[key], key
         assert chart_values(sections[key]) == [row[-1] for row in tables[key][1]], key
     assert "<script" not in page
     assert "style=" not in page
+
+
+def test_districts_are_shown_by_name_where_the_office_named_them(app, seeded):
+    from app.offices.models import OfficeDistrict
+
+    db.session.add(OfficeDistrict(code="330102", name="上城区", office_id=1))
+    db.session.commit()
+    client = logged_in(app, seeded.prosecutor)
+    rows = page_breakdowns(client.get(f"/review/stats?{PERIOD}").get_data(as_text=True))["by_district"][1]
+    labels = {row[0]: row[1] for row in rows}
+    assert labels.get("上城区") == "330102"
+    assert labels.get("区划 330103") == "330103"  # not named: said to be a code
+    meeting = client.get(f"/review/stats/meeting?{PERIOD}").get_data(as_text=True)
+    assert ">上城区</text>" in meeting
+    book = load_workbook(io.BytesIO(client.get(f"/review/stats.xlsx?{PERIOD}").data), read_only=True)
+    cells = [row[:2] for row in book["按区划"].iter_rows(values_only=True)]
+    assert ("上城区", "330102") in cells
