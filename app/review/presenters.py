@@ -411,5 +411,6 @@ def letter(report: Report, record: Transfer) -> dict[str, Any]:
         "incident": section(report, "incident"),
         "victim": section(report, "victim"),
         "suspect": section(report, "suspect"),
+        "police": section(report, "police"),
         "reporter": section(report, "reporter") if record.share_reporter else None,
     }

@@ -420,9 +420,13 @@ def timer_text(deadline: dt.datetime | None, now: dt.datetime) -> str:
 
 @dataclasses.dataclass
 class OverdueItem:
+    """One past-due step, with whom to chase: the report's 承办人, and for a police deadline the unit."""
+
     report: Report
     kind: str
     due_at: dt.datetime
+    police_unit: str | None = None
+    assignee: str | None = None
 
 
 def overdue(actor: Actor, *, now: dt.datetime, limit: int = 200) -> dict[str, list[OverdueItem]]:
@@ -444,7 +448,12 @@ def overdue(actor: Actor, *, now: dt.datetime, limit: int = 200) -> dict[str, li
         stmt = (select(Transfer, column).where(Transfer.state == "open", Transfer.report_id.in_(ids), column < now,
                                               *conditions)
                 .options(selectinload(Transfer.report)).order_by(column).limit(limit))
+        stmt = stmt.options(selectinload(Transfer.police_unit))
         for record, at in db.session.execute(stmt):
             if at is not None:
-                found[kind].append(OverdueItem(record.report, kind, at))
-    return found
+                found[kind].append(OverdueItem(record.report, kind, at, police_unit=record.police_unit.name))
+    people = {item.report.assignee_id for items in found.values() for item in items} - {None}
+    names: dict[Any, str] = {row.id: row.display_name for row in db.session.execute(
+        select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(people)))} if people else {}
+    return {kind: [dataclasses.replace(item, assignee=names.get(item.report.assignee_id)) for item in items]
+            for kind, items in found.items()}

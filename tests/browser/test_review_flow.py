@@ -6,6 +6,7 @@ supervision, the police explain, the prosecutor concludes and closes."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -115,7 +116,11 @@ def test_a_report_goes_from_the_prosecutor_to_the_police_and_back_to_closed(desk
     desk.screenshot(path=str(screenshots / "review-letter.png"), full_page=True)
     desk.emulate_media(media="print")
     assert desk.locator(".toolbar").is_hidden()
-    desk.pdf(path=str(screenshots / "review-letter.pdf"), format="A4")
+    desk.set_viewport_size({"width": 642, "height": 994})  # A4's printable width, for the picture
+    desk.screenshot(path=str(screenshots / "review-letter-print.png"), full_page=True)
+    pdf = desk.pdf(path=str(screenshots / "review-letter.pdf"), format="A4", prefer_css_page_size=True)
+    # A short case's letter is one A4 page, its seal and signature block and receipt slip included.
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
     desk.emulate_media(media="screen")
 
     context = browser.new_context(viewport=OFFICE_PC, locale="zh-CN", timezone_id="Asia/Shanghai")

@@ -115,3 +115,19 @@ def test_notes_answers_transfer_fields_and_the_letter_are_never_stored_in_clear(
     markers = [*texts.values(), report.section("incident")["description"].split("，")[0]]
     logs = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records).encode()
     assert find_leaks({"database": storage_bytes(app, backend_name), "logs": logs}, markers) == []
+
+
+def test_the_letter_carries_urgency_the_police_call_and_a_seal_and_signature_block(crew: Cast):
+    report = create_report(status="reviewing", urgent=True)
+    record = transfer(report, crew.prosecutor.actor)
+    html = crew.prosecutor.client.get(letter_path(report, record)).get_data(as_text=True)
+    assert '<span class="urgent-stamp" data-field="urgent">紧急</span>' in html
+    police = html.split('data-section="police"')[1].split("</table>")[0]
+    assert "是否已报警" in police
+    signoff = html.split('data-field="signoff"')[1].split("</footer>")[0]
+    assert "承办检察官（签名）" in signoff
+    assert "（院印）" in signoff
+    assert "签收回执" in html
+    plain = create_report(status="reviewing", urgent=False)
+    record = transfer(plain, crew.prosecutor.actor)
+    assert 'data-field="urgent"' not in crew.prosecutor.client.get(letter_path(plain, record)).get_data(as_text=True)

@@ -197,3 +197,24 @@ def test_the_action_views_take_the_police_deadlines_from_the_settings(make_app):
     db.session.expire_all()
     record = db.session.get(Transfer, record.id)
     assert record.supervision_answer_due_at - record.supervision_requested_at == dt.timedelta(hours=100)
+
+
+def test_the_overdue_page_says_whom_to_chase(world, app):
+    p, _, prosecutor = world
+    assigned = create_report(now=ago(30))
+    assigned.assignee_id = prosecutor.id
+    create_report(now=ago(30))  # nobody's yet
+    late_police = _transferred(p, ago(30))
+    db.session.commit()
+    found = queries.overdue(p, now=NOW)
+    by_report = {item.report.id: item for items in found.values() for item in items}
+    assert by_report[assigned.id].assignee == prosecutor.display_name
+    assert by_report[late_police.id].police_unit == "城南派出所"
+    client = app.test_client()
+    assert login(client, prosecutor).status_code == 303
+    text = client.get("/review/overdue").get_data(as_text=True)
+    row = text.split(f'data-tracking-no="{late_police.tracking_no}" data-overdue="police_receipt"')[1].split("</tr>")[0]
+    assert '<td data-field="police_unit">城南派出所</td>' in row
+    row = text.split(f'data-tracking-no="{assigned.tracking_no}"')[1].split("</tr>")[0]
+    assert f'<td data-field="assignee">{prosecutor.display_name}</td>' in row
+    assert '<td data-field="assignee">未指派</td>' in text
