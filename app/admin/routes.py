@@ -108,6 +108,58 @@ def _set_police_unit_active(code: str, active: bool, done: str) -> ResponseRetur
     return redirect(url_for("admin.police_units"), code=303)
 
 
+def _office_id() -> int:
+    office_id = current_actor().office_id
+    assert office_id is not None
+    return office_id
+
+
+@bp.get("/districts")
+@transactional(writes=True)  # a staff request may write (session activity, audit)
+@staff_required("admin.police_units")
+def districts() -> ResponseReturnValue:
+    """The office's districts (行政区划): public reports from them come here; their names label the figures."""
+    return _districts_page({}, {}, None)
+
+
+def _districts_page(values: dict[str, str], errors: dict[str, list[str]], failed: str | None,
+                    status: int = 200) -> ResponseReturnValue:
+    return render_template("admin/districts.html", districts=offices.office_districts(_office_id()),
+                           values=values, errors=errors, failed=failed), status
+
+
+@bp.post("/districts")
+@transactional
+@staff_required("admin.police_units.manage", held_label="添加辖区")
+def district_add() -> ResponseReturnValue:
+    form = {name: (request.form.get(name) or "")[:200] for name in ("code", "name")}
+    try:
+        district = offices_service.add_district(_office_id(), form, actor=current_actor(),
+                                                now=dt.datetime.now(dt.UTC))
+    except ValidationError as exc:
+        db.session.rollback()
+        return _districts_page(form, dict(exc.fields or {}), "add", 422)
+    flash(f"已添加辖区 {district.name}（{district.code}）：来自该区划的公众报告将转到本院", "done")
+    return redirect(url_for("admin.districts"), code=303)
+
+
+@bp.post("/districts/<code>/rename")
+@transactional
+@staff_required("admin.police_units.manage", held_label="修改区划名称")
+def district_rename(code: str) -> ResponseReturnValue:
+    district = next((d for d in offices.office_districts(_office_id()) if d.code == code[:12]), None)
+    if district is None:
+        raise NotFoundError("找不到该区划")
+    form = {"name": (request.form.get("name") or "")[:200]}
+    try:
+        offices_service.rename_district(district, form, actor=current_actor(), now=dt.datetime.now(dt.UTC))
+    except ValidationError as exc:
+        db.session.rollback()
+        return _districts_page(form, dict(exc.fields or {}), district.code, 422)
+    flash(f"已将区划 {district.code} 命名为 {district.name}", "done")
+    return redirect(url_for("admin.districts"), code=303)
+
+
 @bp.get("/audit")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("admin.audit")

@@ -37,6 +37,11 @@ def districts() -> list[OfficeDistrict]:
     return list(db.session.scalars(select(OfficeDistrict).order_by(OfficeDistrict.code)))
 
 
+def office_districts(office_id: int) -> list[OfficeDistrict]:
+    return list(db.session.scalars(select(OfficeDistrict).where(OfficeDistrict.office_id == office_id)
+                                   .order_by(OfficeDistrict.code)))
+
+
 def district_names() -> dict[str, str]:
     """行政区划代码 -> its name, for every district an office named (``flask offices add --districts
     430181:浏阳市``); a district named by its code only is left out, so a caller falls back to its own label."""

@@ -54,6 +54,18 @@ class PoliceUnitIn(StrictSchema):
             raise SchemaError("行政区划代码应为6位数字")
 
 
+class DistrictIn(StrictSchema):
+    """A district the office names (and, when new, takes: public reports from it come to the office)."""
+
+    code = Text(required=True, max_length=12)
+    name = Text(required=True, max_length=50)
+
+    @validates("code")
+    def check_code(self, value: str, **kwargs: Any) -> None:
+        if not DISTRICT.match(value):
+            raise SchemaError("行政区划代码应为6位数字")
+
+
 class DistrictOut(StrictSchema):
     code = fields.String(required=True, metadata={"description": "6位行政区划代码"})
     name = fields.String(required=True)

@@ -1,5 +1,5 @@
 """Office and police-unit actions: add an office with its districts, import police units, create, edit and
-deactivate one police unit from its page (audited)."""
+deactivate one police unit from its page, add and name the office's districts (audited)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from app.core.actor import Actor
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
-from app.offices.schemas import OfficeIn, PoliceUnitIn
+from app.offices.schemas import DistrictIn, OfficeIn, PoliceUnitIn
 
 
 def parse_districts(text: str) -> tuple[list[str], dict[str, str]]:
@@ -124,3 +124,32 @@ def set_police_unit_active(unit: PoliceUnit, active: bool, *, actor: Actor, now:
     unit.active, unit.updated_at = active, now
     audit.record(actor, "police_unit.reactivate" if active else "police_unit.deactivate", now=now,
                  target_type="police_unit", target_id=unit.id, office_id=unit.office_id)
+
+
+def _district_fields(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        return dict(DistrictIn(only=names).load({name: (form.get(name) or "").strip() for name in names}))
+    except SchemaError as exc:
+        raise ValidationError(fields={k: [str(m) for m in (v if isinstance(v, list) else [v])]
+                                      for k, v in exc.normalized_messages().items()}) from None
+
+
+def add_district(office_id: int, form: dict[str, Any], *, actor: Actor, now: dt.datetime) -> OfficeDistrict:
+    """A district the office covers from now on: public reports from it come here, and it is shown by its name."""
+    data = _district_fields(form, ("code", "name"))
+    taken = db.session.get(OfficeDistrict, data["code"])
+    if taken is not None:
+        raise ValidationError(fields={"code": ["该区划已在本院辖区内" if taken.office_id == office_id
+                                               else "该区划已属于其他检察院"]})
+    district = OfficeDistrict(office_id=office_id, **data)
+    db.session.add(district)
+    db.session.flush()
+    audit.record(actor, "district.add", now=now, target_type="district", target_id=district.code,
+                 office_id=office_id)
+    return district
+
+
+def rename_district(district: OfficeDistrict, form: dict[str, Any], *, actor: Actor, now: dt.datetime) -> None:
+    district.name = _district_fields(form, ("name",))["name"]
+    audit.record(actor, "district.rename", now=now, target_type="district", target_id=district.code,
+                 office_id=district.office_id)
