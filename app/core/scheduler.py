@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.config import Settings
-from app.core.db import READ, intent, unit_of_work
+from app.core.db import READ, WRITE, intent, unit_of_work
 from app.core.dbtypes import UTCDateTime
 from app.extensions import db
 
@@ -167,7 +167,9 @@ def run_job(job: Job, now: dt.datetime, settings: Settings, providers: Providers
         log.error("job_missing", extra={"job": job.name, "target": job.target, "exception": type(exc).__name__})
         return Outcome(job.name, "missing", type(exc).__name__)
     try:
-        with unit_of_work():
+        # Write intent, not serial: on SQLite a job reads without the write lock and takes it only for its writes,
+        # so deliveries (their own thread, app.notify.worker) are not held up while a job reads a long history.
+        with unit_of_work(), intent(WRITE):
             function(now, **arguments)
     except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others or the worker
         log.error("job_failed", extra={"job": job.name, "exception": type(exc).__name__})

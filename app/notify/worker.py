@@ -13,11 +13,13 @@ backs off exponentially with jitter (``QZBG_NOTIFY_RETRY_SECONDS`` doubling, at 
 an hour); after ``QZBG_NOTIFY_MAX_ATTEMPTS`` attempts the message is dead (a dead
 letter, listed on ``/admin/outbox`` with a retry button).
 
-``run`` is the service loop (``flask notify worker``): it beats a heartbeat, runs
-the scheduled jobs that are due (``app.notify.jobs``), delivers, and when idle waits
-for PostgreSQL's ``NOTIFY`` on an outbox insert (or polls every
-``QZBG_NOTIFY_POLL_MS`` on SQLite). On SIGTERM it finishes the message in flight
-and gives back the rest of its batch unsent, with their attempts uncounted.
+``run`` is the service loop (``flask notify worker``): it beats a heartbeat, delivers,
+and when idle waits for PostgreSQL's ``NOTIFY`` on an outbox insert (or polls every
+``QZBG_NOTIFY_POLL_MS`` on SQLite). The scheduled jobs that are due (``app.notify.jobs``)
+run beside it in a thread of their own, so a long job (escalation over a long
+history) never holds an urgent message back. On SIGTERM it finishes the message in
+flight and gives back the rest of its batch unsent, with their attempts uncounted;
+a job in flight finishes, and no other starts.
 """
 
 from __future__ import annotations
@@ -326,33 +328,55 @@ class Waker:
         self.conn = None
 
 
+JOBS_JOIN = 60.0  # seconds a stopping worker waits for the job in flight before it leaves it to its lease
+
+
+def _run_jobs(app: Any, stop: threading.Event, owner: str, registry: list[Any] | None) -> None:
+    """The scheduled jobs' loop (a thread of ``run``): the due ones every ``JOBS_EVERY`` seconds, in an app context
+    and database session of its own; a failing look backs off and never ends the loop."""
+    from app.notify import jobs as scheduled
+
+    failures = 0
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                scheduled.run_due(dt.datetime.now(dt.UTC), owner=owner, settings=_settings(), registry=registry,
+                                  stop=stop)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a database outage must not end the jobs' loop
+                failures += 1
+                log.error("jobs_step_failed", extra={"exception": type(exc).__name__, "failures": failures})
+                db.session.rollback()
+            finally:
+                db.session.remove()
+            stop.wait(JOBS_EVERY * 2 ** min(failures, 4))
+
+
 def run(
     *, interval: float | None = None, stop: threading.Event, known: dict[str, Channel] | None = None,
     jobs: list[Any] | None = None, identity: heartbeat.Identity | None = None,
 ) -> None:
     """Deliver until ``stop`` is set, waiting up to ``interval`` seconds (default ``QZBG_NOTIFY_POLL_MS``) when
-    idle; the message in flight is finished. Beats a heartbeat every ``HEARTBEAT_EVERY`` seconds and runs the due
-    scheduled jobs (``jobs``: the registry by default) every ``JOBS_EVERY`` seconds."""
-    from app.notify import jobs as scheduled
-
+    idle; the message in flight is finished. Beats a heartbeat every ``HEARTBEAT_EVERY`` seconds; the due
+    scheduled jobs (``jobs``: the registry by default) run every ``JOBS_EVERY`` seconds in a thread beside it."""
     interval = float(_settings().notify_poll_seconds) if interval is None else interval
     identity = identity or heartbeat.Identity.here()
     known = channels(_settings()) if known is None else known
     waker = Waker(interval, stop)
-    last_beat = last_jobs = -math.inf
+    last_beat = -math.inf
     failures = 0
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    scheduled = threading.Thread(target=_run_jobs, args=(app, stop, identity.id, jobs), name="scheduled-jobs",
+                                 daemon=True)
     log.info("worker_started", extra={"worker": identity.id, "channels": sorted(known),
                                       "wake": "listen" if waker.dsn else "poll", "interval": interval})
+    scheduled.start()
     try:
         while not stop.is_set():
             try:
                 if time.monotonic() - last_beat >= HEARTBEAT_EVERY:
                     heartbeat.beat(identity, dt.datetime.now(dt.UTC))
                     last_beat = time.monotonic()
-                if time.monotonic() - last_jobs >= JOBS_EVERY:
-                    scheduled.run_due(dt.datetime.now(dt.UTC), owner=identity.id, settings=_settings(), registry=jobs,
-                                      stop=stop)
-                    last_jobs = time.monotonic()
                 counts = {"sent": 0, "retry": 0, "dead": 0}
                 at = dt.datetime.now(dt.UTC)
                 if not stop.is_set() and due_exists(at, known):
@@ -369,4 +393,5 @@ def run(
                 waker.wait()
     finally:
         waker.close()
-        log.info("worker_stopped", extra={"worker": identity.id})
+        scheduled.join(JOBS_JOIN)
+        log.info("worker_stopped", extra={"worker": identity.id, "job_in_flight": scheduled.is_alive()})

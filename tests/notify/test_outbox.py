@@ -232,3 +232,44 @@ def test_a_batch_is_sent_several_messages_at_a_time(queue):
     for n in range(2):
         queue(n=n)
     assert deliver(FakeChannel(together)) == {"sent": 2, "retry": 0, "dead": 0}
+
+
+JOB_HELD, JOB_RELEASE = threading.Event(), threading.Event()
+
+
+def held_job(now: dt.datetime) -> None:
+    """A scheduled job that reads the database, then stays in the middle of its run until the test lets it go."""
+    db.session.scalars(select(OutboxMessage.id).limit(1)).all()
+    JOB_HELD.set()
+    JOB_RELEASE.wait(60)
+
+
+def test_an_urgent_message_goes_out_while_a_scheduled_job_is_mid_run(app, queue):
+    from app.notify import jobs
+
+    JOB_HELD.clear()
+    JOB_RELEASE.clear()
+    sent = threading.Event()
+    channel = FakeChannel(lambda prepared: sent.set())
+    job = jobs.Job("test_held_job", f"{__name__}.held_job", every=dt.timedelta(minutes=1))
+    stop = threading.Event()
+
+    def loop() -> None:
+        with app.app_context():
+            worker.run(interval=0.05, stop=stop, known={"test": channel}, jobs=[job])
+            db.session.remove()
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        assert JOB_HELD.wait(30)  # the job has begun and is holding
+        queue(n=1, urgent=True)
+        assert sent.wait(30)  # delivered while the job is still mid-run
+        assert not JOB_RELEASE.is_set()
+    finally:
+        JOB_RELEASE.set()
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    db.session.expire_all()
+    assert db.session.scalars(select(OutboxMessage)).one().state == "sent"
