@@ -129,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import templating
     from app.core.rest import api
     from app.extensions import csrf
+    from app.institutions import api as institutions_api
     from app.notify import wiring as notify_wiring
     from app.offices import api as offices_api
     from app.reporters import api as reporters_api
@@ -143,9 +144,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     api.init_app(app)
-    for blueprint in (reports_api.blp, units_api.blp, reporters_api.blp, offices_api.blp):
+    for blueprint in (reports_api.blp, units_api.blp, reporters_api.blp, offices_api.blp, institutions_api.blp):
         api.register_blueprint(blueprint)
-        csrf.exempt(blueprint)  # bearer tokens, not cookies: CSRF does not apply
+        csrf.exempt(blueprint)  # bearer tokens and signatures, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
     for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_bp, liaison_routes.bp):
@@ -160,11 +161,12 @@ def register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.crypto.cli import keys_cli
     from app.demo.cli import demo_cli
+    from app.institutions.cli import institutions_cli
     from app.notify.cli import notify_cli
     from app.offices.cli import offices_cli, police_units_cli
     from app.units.cli import units_cli
     from app.wechat.cli import wechat_cli
 
     for group in (keys_cli, units_cli, notify_cli, wechat_cli, offices_cli, police_units_cli, users_cli, audit_cli,
-                  demo_cli):
+                  demo_cli, institutions_cli):
         app.cli.add_command(group)

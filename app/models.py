@@ -5,6 +5,7 @@ from app.auth.models import RecoveryCode, StaffSession, StaffUser
 from app.clients.tokens import WeChatAccessToken
 from app.core.scheduler import JobRun
 from app.crypto.models import DataKey
+from app.institutions.models import Institution, InstitutionKey, InstitutionNonce
 from app.notify.models import DutyShift, NotifyStep, OutboxMessage, SandboxMessage, WorkerHeartbeat
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
 from app.reporters.models import Reporter, ReporterSession
@@ -20,5 +21,5 @@ __all__ = [
     "StaffUser",
     "SubscriptionGrant", "TrackingCounter", "Unit", "UnitLiaison", "UnitQrCode", "WeChatAccessToken",
     "WorkerHeartbeat", "Question", "Referral",
-    "Transfer", "DutyShift", "NotifyStep", "SandboxMessage",
+    "Transfer", "DutyShift", "NotifyStep", "SandboxMessage", "Institution", "InstitutionKey", "InstitutionNonce",
 ]

@@ -19,6 +19,7 @@ class ActorKind(enum.StrEnum):
     PUBLIC = "public"  # the anonymous web form
     STAFF = "staff"  # a procuratorate, police or unit user (staff side)
     SYSTEM = "system"  # the worker, scheduled jobs, CLI commands
+    INSTITUTION = "institution"  # a hospital or hotline system, through the signed institutional API
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Actor:
     id: uuid.UUID | None = None
     role: str | None = None
     office_id: int | None = None
-    channel: str | None = None  # how a report came in: miniprogram, web, phone
+    channel: str | None = None  # how a report came in: miniprogram, web, phone, institution
     # Where the act came from, for the audit log (the view fills these in; services never read a request).
     ip: str | None = None
     request_id: str | None = None
@@ -49,13 +50,19 @@ class Actor:
                    request_id=request_id, police_unit_id=user.police_unit_id, unit_id=user.unit_id)
 
     @classmethod
+    def institution(cls, institution_id: uuid.UUID, office_id: int) -> Actor:
+        """An institution's own system sending a report (``app.institutions``)."""
+        return cls(ActorKind.INSTITUTION, id=institution_id, role="institution", office_id=office_id,
+                   channel="institution")
+
+    @classmethod
     def system(cls) -> Actor:
         return cls(ActorKind.SYSTEM, role="system")
 
     @property
     def label(self) -> str:
         """What a timeline event records of who acted (no personal data)."""
-        if self.kind in (ActorKind.REPORTER, ActorKind.PUBLIC) and self.channel:
+        if self.kind in (ActorKind.REPORTER, ActorKind.PUBLIC, ActorKind.INSTITUTION) and self.channel:
             return f"channel:{self.channel}"
         if self.kind is ActorKind.SYSTEM:
             return f"system:{self.role}"

@@ -268,6 +268,12 @@ API_CONFIG = {
                 "pattern 说明去掉这些字符后须留下的内容。"
             )
         },
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            # The institutional API: four headers, X-QZBG-Key-Id naming the key (see its operation's description).
+            "institutionSignature": {"type": "apiKey", "in": "header", "name": "X-QZBG-Key-Id",
+                                     "description": "机构密钥编号；另需 X-QZBG-Timestamp、X-QZBG-Nonce 和 "
+                                                    "X-QZBG-Signature（HMAC-SHA256 签名，见 docs/api.md）"},
+        }},
     },
 }

@@ -20,7 +20,7 @@ CATEGORIES: dict[str, str] = {
     "other_serious_harm": "其他严重侵害未成年人身心健康的情形或未成年人正在面临不法侵害危险",
 }
 
-CHANNELS = ("miniprogram", "web", "phone")
+CHANNELS = ("miniprogram", "web", "phone", "institution")
 GENDERS = ("female", "male", "unknown")
 GENDER_LABELS = {"female": "女", "male": "男", "unknown": "不详"}
 AGE_BANDS = ("0-5", "6-11", "12-13", "14-15", "16-17", "unknown")

@@ -78,7 +78,7 @@ class Action(enum.StrEnum):
 
 
 # Roles of actors (staff roles from CONTRACT.md, and the intake side's own).
-REPORTER, PUBLIC, SYSTEM = "reporter", "public", "system"
+REPORTER, PUBLIC, SYSTEM, INSTITUTION = "reporter", "public", "system", "institution"
 PROSECUTORS = frozenset({"prosecutor", "lead"})
 POLICE = frozenset({"police"})
 
@@ -97,7 +97,7 @@ _s = frozenset
 
 RULES: dict[Action, Rule] = {
     # A new report has no status yet; a prosecutor enters one received by phone.
-    Action.SUBMIT: Rule(_s(), Status.NEW, _s({REPORTER, PUBLIC}) | PROSECUTORS),
+    Action.SUBMIT: Rule(_s(), Status.NEW, _s({REPORTER, PUBLIC, INSTITUTION}) | PROSECUTORS),
     Action.ACKNOWLEDGE: Rule(_s({Status.NEW}), Status.REVIEWING, PROSECUTORS),
     Action.ASSIGN: Rule(OPEN, None, _s({"lead"}), ("assignee",)),
     Action.SET_RISK: Rule(OPEN, None, PROSECUTORS, ("risk",)),

@@ -45,7 +45,8 @@ ACTION_LABELS: dict[str, str] = {
     "supervise": "立案监督：要求说明不立案理由", "police_explain": "公安说明理由",
     "conclude_supervision": "立案监督结论", "refer": "转介其他部门", "close": "办结", "reopen": "重新办理",
 }
-CHANNEL_LABELS = {"miniprogram": "小程序", "web": "网页表单", "phone": "电话"}
+CHANNEL_LABELS = {"miniprogram": "小程序", "web": "网页表单", "phone": "电话",
+                  "institution": "机构系统（医院或热线）"}
 SECTION_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "reporter": (("name", "姓名"), ("phone", "联系电话"), ("position", "职务/身份")),
     "victim": (("name", "姓名"), ("gender", "性别"), ("age", "年龄"), ("id_number", "身份证号码"),

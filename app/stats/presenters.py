@@ -21,7 +21,7 @@ HEADLINE_LABELS: dict[str, str] = {
     "filed": "公安立案", "not_filed": "不予立案", "supervised": "立案监督", "closed": "办结", "overdue": "超期",
     "silent_units": "未报告的成员单位",
 }
-CHANNEL_LABELS = {"miniprogram": "小程序", "web": "网页", "phone": "电话录入"}
+CHANNEL_LABELS = {"miniprogram": "小程序", "web": "网页", "phone": "电话录入", "institution": "机构系统"}
 MONTH_SERIES = {"received": "接收", "transferred": "移送", "closed": "办结"}
 SMALL = "<3"
 HIDDEN = "*"
