@@ -39,7 +39,7 @@ from app.reports.models import Report
 from app.reports.overdue import open_condition, overdue_conditions
 from app.reports.records import Transfer
 from app.reports.states import Status
-from app.review.queries import Filters, filtered, mask_name, police_stage
+from app.review.queries import Filters, filtered, police_stage
 from app.units.models import Unit
 
 PAGE = 50
@@ -198,6 +198,27 @@ def page_ids(actor: Actor, filters: Filters, *, now: dt.datetime, vault: Vault,
         band, keys = rows[limit - 1]
         following = Cursor(filters.sort or "", filters.order, number + 1, band, keys)
     return [keys[-1] for _, keys in rows[:limit]], following, number
+
+
+def mask_name(name: Any) -> str:
+    """小花 -> 小*: the first character, then one star."""
+    text = str(name or "").strip()
+    return f"{text[0]}*" if text else "—"
+
+
+def timer_text(deadline: dt.datetime | None, now: dt.datetime) -> str:
+    """剩余 3 小时 / 已超期 2 天: the largest whole unit of the time left or past."""
+    if deadline is None:
+        return "—"
+    left = deadline - now
+    span = abs(left)
+    if span >= dt.timedelta(days=1):
+        amount = f"{span.days} 天"
+    elif span >= dt.timedelta(hours=1):
+        amount = f"{span.seconds // 3600} 小时"
+    else:
+        amount = f"{max(1, span.seconds // 60)} 分钟"
+    return f"剩余 {amount}" if left >= dt.timedelta(0) else f"已超期 {amount}"
 
 
 @dataclasses.dataclass

@@ -326,7 +326,7 @@ def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datet
         counts.capped = frozenset({Status.CLOSED.value})
     overdue = base.where(overdue_condition(now)).with_only_columns(func.count())
     counts["overdue"] = int(db.session.scalar(overdue) or 0)
-    practice = visible(actor).where(training_queue(True)).with_only_columns(func.count())
+    practice = visible(actor).where(training_queue(True), open_condition()).with_only_columns(func.count())
     counts["training"] = int(db.session.scalar(practice) or 0)
     if actor.role == "police":
         for tab in POLICE_TABS:
@@ -350,27 +350,6 @@ def closed_count(office_id: int | None) -> int:
         return 0
     return int(db.session.scalar(select(ClosedReportCount.closed).where(ClosedReportCount.office_id == office_id))
                or 0)
-
-
-def mask_name(name: Any) -> str:
-    """小花 -> 小*: the first character, then one star."""
-    text = str(name or "").strip()
-    return f"{text[0]}*" if text else "—"
-
-
-def timer_text(deadline: dt.datetime | None, now: dt.datetime) -> str:
-    """剩余 3 小时 / 已超期 2 天: the largest whole unit of the time left or past."""
-    if deadline is None:
-        return "—"
-    left = deadline - now
-    span = abs(left)
-    if span >= dt.timedelta(days=1):
-        amount = f"{span.days} 天"
-    elif span >= dt.timedelta(hours=1):
-        amount = f"{span.seconds // 3600} 小时"
-    else:
-        amount = f"{max(1, span.seconds // 60)} 分钟"
-    return f"剩余 {amount}" if left >= dt.timedelta(0) else f"已超期 {amount}"
 
 
 @dataclasses.dataclass

@@ -40,7 +40,7 @@ def overdue() -> ResponseReturnValue:
     """What is past due, by kind (DOMAIN.md's deadlines)."""
     now = dt.datetime.now(dt.UTC)
     return render_template("review/overdue.html", found=queries.overdue(current_actor(), now=now),
-                           kinds=queries.OVERDUE_KINDS, now=now, timer=queries.timer_text, labels=STATUS_LABELS)
+                           kinds=queries.OVERDUE_KINDS, now=now, timer=listing.timer_text, labels=STATUS_LABELS)
 
 
 @bp.get("/")
@@ -56,7 +56,7 @@ def inbox() -> ResponseReturnValue:
     return render_template(
         "review/inbox.html", page=listing.inbox(actor, filters, now=now, vault=vault), counts=counts, total=total,
         capped=capped, pages=max(1, -(-total // listing.PAGE)), choices=listing.choices(actor), filters=filters,
-        labels=STATUS_LABELS, now=now, timer=queries.timer_text, short=CATEGORY_SHORT, categories=CATEGORIES,
+        labels=STATUS_LABELS, now=now, timer=listing.timer_text, short=CATEGORY_SHORT, categories=CATEGORIES,
         unit_types=UNIT_TYPES, police_tabs=queries.POLICE_TABS, police=actor.role == "police",
         can_bulk=permissions.allows(actor.role, "review.act"),
         can_assign=permissions.allows(actor.role, "review.assign"),

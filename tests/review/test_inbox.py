@@ -15,7 +15,7 @@ from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify.service import Outbound
 from app.offices.models import PoliceUnit
-from app.review import listing, queries
+from app.review import listing
 from app.review import service as review
 from tests.auth.conftest import login
 from tests.factories import create_office, create_report, create_staff, create_unit, report_body, valid_id_number
@@ -102,12 +102,12 @@ def test_rows_show_number_time_short_categories_urgent_unit_masked_victim_status
 
 
 def test_the_deadline_timer_counts_down_in_hours_and_up_in_days():
-    assert queries.timer_text(NOW + dt.timedelta(hours=3, minutes=20), NOW) == "剩余 3 小时"
-    assert queries.timer_text(NOW - dt.timedelta(days=2, hours=5), NOW) == "已超期 2 天"
-    assert queries.timer_text(NOW - dt.timedelta(minutes=5), NOW) == "已超期 5 分钟"
-    assert queries.timer_text(None, NOW) == "—"
-    assert queries.mask_name("欧阳娜娜") == "欧*"
-    assert queries.mask_name(None) == "—"
+    assert listing.timer_text(NOW + dt.timedelta(hours=3, minutes=20), NOW) == "剩余 3 小时"
+    assert listing.timer_text(NOW - dt.timedelta(days=2, hours=5), NOW) == "已超期 2 天"
+    assert listing.timer_text(NOW - dt.timedelta(minutes=5), NOW) == "已超期 5 分钟"
+    assert listing.timer_text(None, NOW) == "—"
+    assert listing.mask_name("欧阳娜娜") == "欧*"
+    assert listing.mask_name(None) == "—"
 
 
 def test_urgent_and_overdue_come_first_then_the_newest(logged_in):
