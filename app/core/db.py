@@ -4,7 +4,8 @@ Services only flush. A view is wrapped in ``transactional`` (outermost, just und
 the route decorator), so its answer is rendered inside the transaction and the
 commit comes once, after it; an exception or an error answer (status 400 and up)
 rolls everything back, unless the view called ``keep_on_error()`` (a failed login is still
-counted and audited). CLI commands and the notify worker use ``unit_of_work``.
+counted and audited). A bulk action commits each of its items on its own (``each_its_own``).
+CLI commands and the notify worker use ``unit_of_work``.
 
 Write intent (SQLite). SQLite has one writer at a time, and a deferred
 transaction that has read cannot safely become a writer: once another writer has
@@ -115,6 +116,21 @@ def unit_of_work() -> Iterator[Session]:
         except BaseException:
             db.session.rollback()
             raise
+
+
+@contextlib.contextmanager
+def each_its_own() -> Iterator[None]:
+    """One item of a bulk action (several reports in one request) as a transaction of its own, inside a
+    ``transactional`` view: the request's work so far is committed first, the block is committed when it ends and
+    rolled back (the exception going on) when it fails. So one item's refusal leaves the others done, and each item
+    is stored whole or not at all, as if it had been a request of its own."""
+    db.session.commit()
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def keep_on_error() -> None:

@@ -1,31 +1,32 @@
-"""Reads for the review pages, always scoped to the actor's office (and, for police, to their unit).
+"""Reads for the review pages, always scoped to the actor's office (and, for police, to their unit): the inbox's
+filters, its tabs' counts, what is overdue.
 
-The inbox lists in two bands: first the open reports that are urgent or overdue, then every other report; each
-band newest first, with keyset pagination on (band, submitted_at, id). The first band is read along the partial
-index of open reports (few, however many are closed), the second along the office's time index, so a page costs
-about the same at a thousand reports as at a hundred thousand. Search is an exact match on the tracking number
-or on a blind index (victim ID number, reporter phone): nothing is decrypted to search.
+The 全部 tab lists the open reports (the closed ones have their own tab; a search looks in both). The list's
+order and pages are ``app/review/listing.py``'s. Search is an exact match on the tracking number (or its last
+digits) or on a blind index (victim ID number, reporter phone): nothing is decrypted to search.
+
+Police have tabs of their own (``tab``), read from their unit's open transfer: 待签收 (``receipt``: not yet
+acknowledged), 待反馈 (``feedback``: acknowledged, or told to file after supervision, and no feedback yet), 监督中
+(``supervision``: asked to explain a decision not to file, no conclusion yet), 已反馈 (``responded``: feedback given,
+or the supervision concluded that their reasons stand).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import datetime as dt
 import logging
 import re
 import unicodedata
-import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import StaffUser
 from app.core.actor import Actor
 from app.core.idcard import is_phone, normalise_id_number
-from app.crypto.vault import DecryptionError, Vault
+from app.crypto.vault import Vault
 from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.models import ClosedReportCount, Report, ReportCategory
@@ -41,6 +42,12 @@ TRACKING = re.compile(r"^QZBG-\d{4}-\d{6,}$")
 # The end of a tracking number as people read it out: its number (1-6 digits), or year and number.
 TRACKING_TAIL = re.compile(r"^(?:\d{4}-)?\d{1,6}$")
 ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
+# The list's orders (``sort``), each with the direction it takes unless ``dir`` says otherwise.
+SORTS: dict[str, str] = {"submitted": "desc", "deadline": "asc", "status": "asc", "unit": "asc"}
+# The police's tabs (``tab``), in the order they are shown.
+POLICE_TABS: dict[str, str] = {
+    "receipt": "待签收", "feedback": "待反馈", "supervision": "监督中", "responded": "已反馈",
+}
 OVERDUE_KINDS: dict[str, str] = {
     "acknowledge": "逾期未签收",
     "police_receipt": "公安逾期未签收",
@@ -60,11 +67,6 @@ def visible(actor: Actor) -> Any:
     return stmt
 
 
-def _first_band(now: dt.datetime) -> ColumnElement[bool]:
-    """Open and urgent, or past a deadline: listed before everything else."""
-    return and_(open_condition(), or_(Report.urgent.is_(true()), *overdue_conditions(now).values()))
-
-
 @dataclasses.dataclass(frozen=True)
 class Filters:
     """The inbox's query parameters, checked; a value that means nothing is dropped (``ignored`` names it)."""
@@ -81,6 +83,9 @@ class Filters:
     assignee: str | None = None
     q: str | None = None
     after: str | None = None
+    sort: str | None = None  # one of SORTS; None: urgent and overdue first, then the newest
+    direction: str | None = None  # ``dir``: asc or desc; None: the sort's own (SORTS)
+    tab: str | None = None  # one of POLICE_TABS
     # The training queue (``training=1``): practice reports only; without it they are left out.
     training: bool = False
     ignored: tuple[str, ...] = ()
@@ -91,6 +96,16 @@ class Filters:
         return any((self.category, self.urgent, self.unit, self.unit_type, self.district, self.date_from,
                     self.date_to, self.overdue, self.assignee, self.q))
 
+    @property
+    def order(self) -> str:
+        """The direction of the chosen sort (``asc`` or ``desc``)."""
+        return self.direction or SORTS.get(self.sort or "", "desc")
+
+    @property
+    def open_only(self) -> bool:
+        """The 全部 tab lists open reports only; a status tab lists its status, a search looks everywhere."""
+        return not self.status and not self.q
+
     def query_args(self, **changes: Any) -> dict[str, str]:
         """The parameters that rebuild these filters (for tab links and the next page)."""
         args = {
@@ -99,7 +114,7 @@ class Filters:
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
             "overdue": "1" if self.overdue else None, "assignee": self.assignee, "q": self.q,
-            "training": "1" if self.training else None,
+            "training": "1" if self.training else None, "sort": self.sort, "dir": self.direction, "tab": self.tab,
         }
         args.update(changes)
         return {k: v for k, v in args.items() if v}
@@ -148,8 +163,11 @@ def parse_filters(args: Any) -> Filters:
     take("overdue", "overdue", lambda v: _flag(v))
     take("assignee", "assignee", lambda v: _text_arg((v or "").lower(), 60, r"[a-z0-9_.@-]+"))
     take("q", "q", _search_arg)
-    take("after", "after", lambda v: _text_arg(v, 200, r"[A-Za-z0-9_-]+"))
+    take("after", "after", lambda v: _text_arg(v, 1000, r"[A-Za-z0-9_-]+"))
     take("training", "training", lambda v: _flag(v))
+    take("sort", "sort", lambda v: _choice(v, set(SORTS)))
+    take("dir", "direction", lambda v: _choice(v, {"asc", "desc"}))
+    take("tab", "tab", lambda v: _choice(v, set(POLICE_TABS)))
     return Filters(**values, ignored=tuple(ignored))
 
 
@@ -198,10 +216,50 @@ def training_queue(training: bool) -> ColumnElement[bool]:
     return Report.training == (true() if training else false())
 
 
-def _filtered(actor: Actor, filters: Filters, now: dt.datetime, vault: Vault, *, with_status: bool = True) -> Any:
+def tab_condition(tab: str, actor: Actor) -> ColumnElement[bool]:
+    """A police tab (POLICE_TABS) as a condition on a report row, read from its open transfer (to the actor's unit,
+    for police)."""
+    def transfer(*conditions: Any) -> ColumnElement[bool]:
+        stmt = open_transfer().where(*conditions)
+        if actor.role == "police":
+            stmt = stmt.where(Transfer.police_unit_id == actor.police_unit_id)
+        return exists(stmt)
+
+    transferred, supervising = Report.status == Status.TRANSFERRED.value, Report.status == Status.SUPERVISING.value
+    if tab == "receipt":
+        return and_(transferred, transfer(Transfer.acknowledged_at.is_(None)))
+    if tab == "feedback":
+        return or_(and_(transferred, transfer(Transfer.acknowledged_at.is_not(None))),
+                   and_(supervising, transfer(Transfer.conclusion == "notify_filing")))
+    if tab == "supervision":
+        return and_(supervising, transfer(Transfer.concluded_at.is_(None)))
+    return or_(Report.status == Status.POLICE_RESPONDED.value,
+               and_(supervising, transfer(Transfer.conclusion == "accept_reasons")))
+
+
+def police_stage(status: str, transfer: Transfer | None) -> str | None:
+    """The police tab (POLICE_TABS) a report of ``status`` with this open transfer is in, as ``tab_condition``."""
+    if transfer is None:
+        return None
+    if status == Status.TRANSFERRED.value:
+        return "receipt" if transfer.acknowledged_at is None else "feedback"
+    if status == Status.SUPERVISING.value:
+        return {"notify_filing": "feedback", "accept_reasons": "responded"}.get(transfer.conclusion or "",
+                                                                              "supervision")
+    if status == Status.POLICE_RESPONDED.value:
+        return "responded"
+    return None
+
+
+def filtered(actor: Actor, filters: Filters, now: dt.datetime, vault: Vault, *, with_status: bool = True) -> Any:
+    """The reports under ``filters``; ``with_status``: also its status (or, on the 全部 tab, open ones only)."""
     stmt = visible(actor).where(training_queue(filters.training))
     if with_status and filters.status:
         stmt = stmt.where(Report.status == filters.status)
+    elif with_status and filters.open_only:
+        stmt = stmt.where(open_condition())
+    if filters.tab:
+        stmt = stmt.where(tab_condition(filters.tab, actor))
     if filters.category:
         stmt = stmt.where(exists(select(ReportCategory.report_id).where(
             ReportCategory.report_id == Report.id, ReportCategory.code == filters.category)))
@@ -253,8 +311,8 @@ def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datet
     work, however long its history). The closed ones, the bulk of that history, are not counted row by row: the
     office's whole tab is its ``ClosedReportCount`` row, and under a filter (or in a police list) they are counted
     up to ``CLOSED_CAP`` + 1, which the page shows as "1000+" (``Counts.text``)."""
-    filters = filters or Filters()
-    base = _filtered(actor, filters, now, vault, with_status=False)
+    filters = dataclasses.replace(filters or Filters(), tab=None)  # the tabs count under the other filters
+    base = filtered(actor, filters, now, vault, with_status=False)
     counts = Counts({status.value: 0 for status in Status})
     grouped = base.where(open_condition()).with_only_columns(Report.status, func.count()).group_by(Report.status)
     counts.update({status: int(n) for status, n in db.session.execute(grouped)})
@@ -268,9 +326,22 @@ def status_counts(actor: Actor, filters: Filters | None = None, *, now: dt.datet
         counts.capped = frozenset({Status.CLOSED.value})
     overdue = base.where(overdue_condition(now)).with_only_columns(func.count())
     counts["overdue"] = int(db.session.scalar(overdue) or 0)
-    practice = visible(actor).where(training_queue(True)).with_only_columns(func.count())
+    practice = visible(actor).where(training_queue(True), open_condition()).with_only_columns(func.count())
     counts["training"] = int(db.session.scalar(practice) or 0)
+    if actor.role == "police":
+        for tab in POLICE_TABS:
+            counted = base.where(tab_condition(tab, actor)).with_only_columns(func.count())
+            counts[tab] = int(db.session.scalar(counted) or 0)
     return counts
+
+
+def list_total(actor: Actor, filters: Filters, counts: Counts, *, now: dt.datetime, vault: Vault) -> tuple[int, bool]:
+    """How many reports the list holds under ``filters`` (all its pages), and whether that is a lower bound (the
+    closed tab under a filter is counted up to the cap, ``status_counts``)."""
+    if filters.status == Status.CLOSED.value and not filters.tab and not filters.overdue:
+        return counts[Status.CLOSED.value], Status.CLOSED.value in counts.capped
+    stmt = filtered(actor, filters, now, vault).with_only_columns(func.count())
+    return int(db.session.scalar(stmt) or 0), False
 
 
 def closed_count(office_id: int | None) -> int:
@@ -279,143 +350,6 @@ def closed_count(office_id: int | None) -> int:
         return 0
     return int(db.session.scalar(select(ClosedReportCount.closed).where(ClosedReportCount.office_id == office_id))
                or 0)
-
-
-def encode_cursor(band: int, submitted_at: dt.datetime, report_id: uuid.UUID) -> str:
-    raw = f"{band}|{submitted_at.astimezone(dt.UTC).isoformat()}|{report_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, dt.datetime, uuid.UUID] | None:
-    """The cursor's position, or None for one that means nothing (the first page is shown)."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        band, at, report_id = raw.split("|")
-        when = dt.datetime.fromisoformat(at)
-        if band not in ("0", "1") or when.tzinfo is None:
-            return None
-        return int(band), when.astimezone(dt.UTC), uuid.UUID(report_id)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-        return None
-
-
-def _band_query(stmt: Any, band: int, now: dt.datetime, position: tuple[dt.datetime, uuid.UUID] | None,
-                limit: int) -> Any:
-    first = _first_band(now)
-    stmt = stmt.where(first if band == 0 else not_(first))
-    if position is not None:
-        at, report_id = position
-        stmt = stmt.where(or_(Report.submitted_at < at, and_(Report.submitted_at == at, Report.id < report_id)))
-    return stmt.order_by(Report.submitted_at.desc(), Report.id.desc()).limit(limit)
-
-
-def band_query(actor: Actor, filters: Filters, band: int, *, now: dt.datetime, vault: Vault,
-               position: tuple[dt.datetime, uuid.UUID] | None = None, limit: int = PAGE + 1) -> Any:
-    """(id, submitted_at) of one band's reports after ``position``, newest first (0: open and urgent or overdue)."""
-    base = _filtered(actor, filters, now, vault).with_only_columns(Report.id, Report.submitted_at)
-    return _band_query(base, band, now, position, limit)
-
-
-def inbox_page_ids(actor: Actor, filters: Filters, *, now: dt.datetime, vault: Vault,
-                   limit: int = PAGE) -> tuple[list[tuple[int, uuid.UUID, dt.datetime]], str | None]:
-    """One page of (band, id, submitted_at), and the cursor of the next page (None on the last)."""
-    position = decode_cursor(filters.after) if filters.after else None
-    rows: list[tuple[int, uuid.UUID, dt.datetime]] = []
-    start_band = position[0] if position else 0
-    for band in (0, 1):
-        if band < start_band:
-            continue
-        at = (position[1], position[2]) if position and band == position[0] else None
-        stmt = band_query(actor, filters, band, now=now, vault=vault, position=at, limit=limit + 1 - len(rows))
-        rows += [(band, rid, when) for rid, when in db.session.execute(stmt)]
-        if len(rows) > limit:
-            break
-    if len(rows) > limit:
-        band, rid, when = rows[limit - 1]
-        return rows[:limit], encode_cursor(band, when, rid)
-    return rows, None
-
-
-@dataclasses.dataclass
-class Row:
-    """What the inbox shows of one report."""
-
-    report: Report
-    victim: str
-    assignee: str | None
-    deadline: dt.datetime | None
-    overdue: bool
-
-
-def _deadline(report: Report, transfer: Transfer | None) -> dt.datetime | None:
-    """The next deadline the office watches for this report, if any."""
-    if report.status == Status.NEW.value and report.acknowledged_at is None:
-        return report.acknowledge_due_at
-    if transfer is None or report.status == Status.CLOSED.value:
-        return None
-    if transfer.supervision_requested_at is not None and transfer.explained_at is None \
-            and transfer.concluded_at is None:
-        return transfer.supervision_answer_due_at
-    if transfer.acknowledged_at is None:
-        return transfer.receipt_due_at
-    if transfer.feedback_at is None:
-        return transfer.feedback_due_at
-    return None
-
-
-def mask_name(name: Any) -> str:
-    """小花 -> 小*: the first character, then one star."""
-    text = str(name or "").strip()
-    return f"{text[0]}*" if text else "—"
-
-
-def inbox(actor: Actor, filters: Filters | None = None, *, now: dt.datetime, vault: Vault,
-          limit: int | None = None) -> tuple[list[Row], str | None]:
-    """The page's rows (only these reports' victim sections are unsealed) and the next page's cursor."""
-    ids, cursor = inbox_page_ids(actor, filters or Filters(), now=now, vault=vault, limit=limit or PAGE)
-    if not ids:
-        return [], None
-    wanted = [rid for _, rid, _ in ids]
-    loaded = {r.id: r for r in db.session.scalars(
-        select(Report).where(Report.id.in_(wanted))
-        .options(selectinload(Report.category_rows), selectinload(Report.unit))
-    )}
-    transfers: dict[uuid.UUID, Transfer] = {}
-    for record in db.session.scalars(select(Transfer).where(Transfer.report_id.in_(wanted), Transfer.state == "open")
-                                     .order_by(Transfer.created_at)):
-        transfers[record.report_id] = record
-    people = {r.assignee_id for r in loaded.values() if r.assignee_id}
-    names = dict(db.session.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(people)))
-                 .all()) if people else {}
-    rows = []
-    for rid in wanted:
-        report = loaded[rid]
-        deadline = _deadline(report, transfers.get(rid))
-        try:
-            victim = report.section("victim") or {}
-        except DecryptionError as exc:
-            # One unreadable row (a destroyed key, a moved ciphertext) must not take the whole inbox down.
-            log.error("inbox_row_unreadable", extra={"report_id": str(report.id), "exception": type(exc).__name__})
-            victim = {}
-        assignee = names.get(report.assignee_id) if report.assignee_id else None
-        rows.append(Row(report=report, victim=mask_name(victim.get("name")), assignee=assignee,
-                        deadline=deadline, overdue=deadline is not None and deadline < now))
-    return rows, cursor
-
-
-def timer_text(deadline: dt.datetime | None, now: dt.datetime) -> str:
-    """剩余 3 小时 / 已超期 2 天: the largest whole unit of the time left or past."""
-    if deadline is None:
-        return "—"
-    left = deadline - now
-    span = abs(left)
-    if span >= dt.timedelta(days=1):
-        amount = f"{span.days} 天"
-    elif span >= dt.timedelta(hours=1):
-        amount = f"{span.seconds // 3600} 小时"
-    else:
-        amount = f"{max(1, span.seconds // 60)} 分钟"
-    return f"剩余 {amount}" if left >= dt.timedelta(0) else f"已超期 {amount}"
 
 
 @dataclasses.dataclass

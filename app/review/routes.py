@@ -26,8 +26,9 @@ from app.reports.constants import CATEGORIES, CATEGORY_SHORT, GENDER_LABELS
 from app.reports.form import FIELD_NAMES, FORM_KEY, parse_report_form
 from app.reports.records import Transfer
 from app.reports.states import STATUS_LABELS
-from app.review import access, actions, presenters, queries
+from app.review import access, actions, bulk, listing, presenters, queries, workbook
 from app.units import queries as units
+from app.units.models import UNIT_TYPES
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -39,24 +40,55 @@ def overdue() -> ResponseReturnValue:
     """What is past due, by kind (DOMAIN.md's deadlines)."""
     now = dt.datetime.now(dt.UTC)
     return render_template("review/overdue.html", found=queries.overdue(current_actor(), now=now),
-                           kinds=queries.OVERDUE_KINDS, now=now, timer=queries.timer_text, labels=STATUS_LABELS)
+                           kinds=queries.OVERDUE_KINDS, now=now, timer=listing.timer_text, labels=STATUS_LABELS)
 
 
 @bp.get("/")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
 @staff_required("review.inbox")
 def inbox() -> ResponseReturnValue:
-    """The office's reports, urgent and overdue first, filtered and searched (police: their unit's list)."""
-    actor = current_actor()
-    now = dt.datetime.now(dt.UTC)
+    """The office's open reports, urgent and overdue first or sorted by a column, filtered and searched, with
+    their tabs' counts, the list's total and pages (police: their unit's list and tabs)."""
+    actor, now, vault = current_actor(), _now(), get_vault()
     filters = queries.parse_filters(request.args)
-    vault = get_vault()
-    rows, cursor = queries.inbox(actor, filters, now=now, vault=vault)
+    counts = queries.status_counts(actor, filters, now=now, vault=vault)
+    total, capped = queries.list_total(actor, filters, counts, now=now, vault=vault)
     return render_template(
-        "review/inbox.html", counts=queries.status_counts(actor, filters, now=now, vault=vault), rows=rows,
-        cursor=cursor, labels=STATUS_LABELS, filters=filters, now=now, timer=queries.timer_text, short=CATEGORY_SHORT,
-        categories=CATEGORIES, police=actor.role == "police",
+        "review/inbox.html", page=listing.inbox(actor, filters, now=now, vault=vault), counts=counts, total=total,
+        capped=capped, pages=max(1, -(-total // listing.PAGE)), choices=listing.choices(actor), filters=filters,
+        labels=STATUS_LABELS, now=now, timer=listing.timer_text, short=CATEGORY_SHORT, categories=CATEGORIES,
+        unit_types=UNIT_TYPES, police_tabs=queries.POLICE_TABS, police=actor.role == "police",
+        can_bulk=permissions.allows(actor.role, "review.act"),
+        can_assign=permissions.allows(actor.role, "review.assign"),
+        can_export=permissions.allows(actor.role, "review.export"), here=request.full_path.rstrip("?"),
     )
+
+
+@bp.post("/bulk")
+@transactional
+@staff_required("review.act")
+def inbox_bulk() -> ResponseReturnValue:
+    """签收 or 指派 the reports ticked on the list, each in its own transaction through the action pipeline; 303
+    back to the list with what was done and what was skipped."""
+    return bulk.take(current_actor(), settings=current_app.config["QZBG"])
+
+
+@bp.get("/inbox.xlsx")
+@transactional(writes=True)
+@staff_required("review.export")  # sensitive: a TOTP code from the last 10 minutes (step-up)
+def inbox_xlsx() -> ResponseReturnValue:
+    """The filtered list, every page of it in its order, as a workbook; audited (the conditions, never ``q``)."""
+    actor, now, vault = current_actor(), _now(), get_vault()
+    filters = dataclasses.replace(queries.parse_filters(request.args), after=None)
+    conditions = filters.query_args(q="*" if filters.q else None)
+    audit.record(actor, "report.list_export", now=now, target_type="inbox",
+                 target_id="&".join(f"{k}={v}" for k, v in conditions.items()) or "all", office_id=actor.office_id)
+    data = workbook.list_workbook(
+        listing.export_lines(actor, filters, now=now, vault=vault),
+        title=f"线索列表 · 导出于 {now.astimezone(workbook.CST):%Y-%m-%d %H:%M}（北京时间）",
+        conditions=workbook.conditions_text(filters, STATUS_LABELS))
+    return Response(data, mimetype=workbook.XLSX, headers={
+        "Content-Disposition": f'attachment; filename="qzbg-inbox-{now.astimezone(workbook.CST):%Y%m%d-%H%M}.xlsx"'})
 
 
 # --- The report detail, its action forms, attachments, the transfer letter and phone entry (issue 8). ---

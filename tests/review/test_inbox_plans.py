@@ -23,13 +23,15 @@ from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports import service as reports
 from app.reports.models import Report
-from app.review import queries
+from app.review import listing, queries
 from tests.factories import create_office, create_report, create_staff
 
 CLOSED, OPEN = 3000, 120
 OPEN_INDEX = "ix_reports_open_office_id_submitted_at_id"
 TIME_INDEX = "ix_reports_office_id_submitted_at_id"
 STATUS_INDEX = "ix_reports_office_id_status_submitted_at_id"
+# The list's own statements (its ids in order); the rest are the rows' details, the tabs and the total.
+LIST_STATEMENTS = ("SELECT reports.submitted_at, reports.id", "SELECT CASE", "SELECT coalesce")
 
 
 def _load(template: Report, now: dt.datetime, other_office: int) -> None:
@@ -90,7 +92,7 @@ def inbox_data(app, backend_name) -> Actor:
 
 
 def _sent(actor: Actor, filters: queries.Filters, now: dt.datetime) -> list[tuple[str, Any]]:
-    """The statements (and parameters) one inbox page sends: its rows, then its tabs' counts."""
+    """The statements (and parameters) one inbox page sends: its rows, then its tabs' counts and its total."""
     sent: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
@@ -98,8 +100,9 @@ def _sent(actor: Actor, filters: queries.Filters, now: dt.datetime) -> list[tupl
 
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
-        rows, _ = queries.inbox(actor, filters, now=now, vault=get_vault())
-        queries.status_counts(actor, filters, now=now, vault=get_vault())
+        rows = listing.inbox(actor, filters, now=now, vault=get_vault()).rows
+        counts = queries.status_counts(actor, filters, now=now, vault=get_vault())
+        queries.list_total(actor, filters, counts, now=now, vault=get_vault())
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
     assert rows
@@ -130,7 +133,7 @@ def _plans(actor: Actor, filters: queries.Filters) -> dict[str, list[list[dict[s
         nodes = _explain(statement, parameters)
         scans = _on_reports(nodes)
         assert not [n for n in scans if n["Node Type"] == "Seq Scan"], statement
-        kind = "list" if statement.startswith("SELECT reports.id, reports.submitted_at") else "other"
+        kind = "list" if statement.startswith(LIST_STATEMENTS) else "other"
         out[kind].append(nodes)
     return out
 
@@ -139,20 +142,21 @@ def _indexes(nodes: list[dict[str, Any]]) -> set[str]:
     return {n["Index Name"] for n in _on_reports(nodes) if "Index Name" in n}
 
 
-def test_the_first_page_reads_the_open_index_then_about_a_page_of_the_history(inbox_data):
+def test_the_first_page_reads_the_open_index_and_stops_after_about_a_page(inbox_data):
     plans = _plans(inbox_data, queries.Filters())
     urgent_band, rest = plans["list"]
     assert _indexes(urgent_band) == {OPEN_INDEX}
-    assert _indexes(rest) == {TIME_INDEX}
-    # The history's scan stops at the page: the page's rows and the urgent ones it skips, not 3,000 closed.
+    assert _indexes(rest) == {OPEN_INDEX}  # the 全部 tab lists open reports: never the closed history
+    # The scan stops at the page: the page's rows and the urgent ones it skips.
     read = sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in _on_reports(rest))
-    assert read <= queries.PAGE + OPEN // 10 + 2
+    assert read <= listing.PAGE + OPEN // 10 + 2
     # The tabs: open statuses and overdue along the open index; the closed tab is the office's counter row; the
     # training queue's tab along the partial index of practice reports (none here: it reads nothing).
+    # The total: the open index again.
     assert set().union(*(_indexes(nodes) for nodes in plans["other"])) <= {
         OPEN_INDEX, "pk_reports", "ix_reports_training_submitted_at"}
     counted = sum(n["Actual Rows"] for nodes in plans["other"] for n in _on_reports(nodes))
-    assert counted < OPEN * 3 + queries.PAGE * 2
+    assert counted < OPEN * 4 + listing.PAGE * 3
 
 
 def test_a_status_tab_reads_along_an_index_of_that_status_or_of_open_reports(inbox_data):
@@ -163,7 +167,7 @@ def test_a_status_tab_reads_along_an_index_of_that_status_or_of_open_reports(inb
     closed = _plans(inbox_data, queries.Filters(status="closed"))
     rest = closed["list"][-1]
     assert _indexes(rest) == {STATUS_INDEX}
-    assert sum(n["Actual Rows"] for n in _on_reports(rest)) <= queries.PAGE + 1
+    assert sum(n["Actual Rows"] for n in _on_reports(rest)) <= listing.PAGE + 1
 
 
 def test_a_filtered_page_counts_the_closed_tab_only_up_to_the_cap(inbox_data, monkeypatch):
@@ -184,3 +188,13 @@ def test_the_training_tab_counts_along_the_partial_index_of_practice_reports(inb
     nodes = _explain(str(compiled), compiled.params)
     assert _indexes(nodes) == {"ix_reports_training_submitted_at"}
     assert sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in _on_reports(nodes)) == 0
+
+
+@pytest.mark.parametrize("sort", ["submitted", "deadline", "status", "unit"])
+def test_a_sorted_all_tab_reads_only_the_open_reports_whatever_the_history(inbox_data, sort):
+    plans = _plans(inbox_data, queries.Filters(sort=sort))
+    (listed,) = plans["list"]
+    assert _indexes(listed) <= {OPEN_INDEX, "pk_reports"}
+    read = sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in _on_reports(listed)
+               if n.get("Index Name") != "pk_reports")
+    assert read <= OPEN + 1  # the office's open reports at most, not its 3,000 closed ones
