@@ -100,7 +100,12 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
     settings: Settings = app.config["QZBG"]
     if require_keyring or settings.keyring_path.exists():
         ring = keyring_file.load(settings.keyring_path)
-        app.extensions["qzbg.vault"] = Vault(ring, settings.field_cipher, settings.blind_index, settings.keyring_path)
+        vault = Vault(ring, settings.field_cipher, settings.blind_index, settings.keyring_path)
+        app.extensions["qzbg.vault"] = vault
+        from app.audit import service as audit
+
+        # The audit chain is keyed under the keyring (the key stays in the vault; app/audit/service.py).
+        app.extensions[audit.EXTENSION] = audit.ChainKey(f"hmac-{settings.audit_hash}", vault.audit_mac)
         from app.crypto.wiring import register_keyring_check
 
         register_keyring_check(app)
