@@ -9,7 +9,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from app.admin import audit_entries
 from app.admin.blueprint import bp
 from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
@@ -106,18 +105,6 @@ def _set_police_unit_active(code: str, active: bool, done: str) -> ResponseRetur
     offices_service.set_police_unit_active(unit, active, actor=current_actor(), now=dt.datetime.now(dt.UTC))
     flash(done.format(name=unit.name), "done")
     return redirect(url_for("admin.police_units"), code=303)
-
-
-@bp.get("/audit")
-@transactional(writes=True)  # a staff request may write (session activity, audit)
-@staff_required("admin.audit")
-def audit_log() -> ResponseReturnValue:
-    """The office's audit entries, newest first, filtered by actor, action, target and date."""
-    args: dict[str, Any] = {k: (request.args.get(k) or "").strip()[:64] for k in ("actor", "action", "target",
-                                                                                   "from", "to", "before")}
-    page = audit_entries.office_entries(current_actor().office_id, args)
-    return render_template("admin/audit.html", entries=page.entries, names=page.names, args=args,
-                           next_before=page.next_before)
 
 
 def _office_user(username: str) -> StaffUser:
