@@ -100,7 +100,12 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
     settings: Settings = app.config["QZBG"]
     if require_keyring or settings.keyring_path.exists():
         ring = keyring_file.load(settings.keyring_path)
-        app.extensions["qzbg.vault"] = Vault(ring, settings.field_cipher, settings.blind_index, settings.keyring_path)
+        vault = Vault(ring, settings.field_cipher, settings.blind_index, settings.keyring_path)
+        app.extensions["qzbg.vault"] = vault
+        from app.audit import service as audit
+
+        # The audit chain is keyed under the keyring (the key stays in the vault; app/audit/service.py).
+        app.extensions[audit.EXTENSION] = audit.ChainKey(f"hmac-{settings.audit_hash}", vault.audit_mac)
         from app.crypto.wiring import register_keyring_check
 
         register_keyring_check(app)
@@ -118,7 +123,8 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app import health
-    from app.admin import notify as _notify_pages  # noqa: F401 - the modules attach their views to admin.bp
+    from app.admin import audit_log as _audit_pages  # noqa: F401 - the modules attach their views to admin.bp
+    from app.admin import notify as _notify_pages  # noqa: F401
     from app.admin import outbox as _outbox_pages  # noqa: F401
     from app.admin import routes as _admin_pages  # noqa: F401
     from app.admin import units as _unit_pages  # noqa: F401

@@ -16,6 +16,7 @@ from typing import Any
 
 FIELD_CIPHERS = ("aes-256-gcm", "sm4-gcm")
 BLIND_INDEXES = ("hmac-sha256", "hmac-sm3")
+AUDIT_HASHES = ("sha256", "sm3")
 
 
 class ConfigError(RuntimeError):
@@ -159,6 +160,7 @@ class Settings:
     keyring_path: Path
     field_cipher: str = "aes-256-gcm"
     blind_index: str = "hmac-sha256"
+    audit_hash: str = "sha256"  # the audit chain's HMAC (app/audit/service.py): sha256 or sm3
     attachments_dir: Path = Path("instance/attachments")
     max_attachment_mb: int = 20
     wechat_appid: str | None = None
@@ -269,6 +271,10 @@ class Settings:
         blind = get("BLIND_INDEX", "hmac-sha256") or ""
         if blind not in BLIND_INDEXES:
             raise ConfigError(f"QZBG_BLIND_INDEX must be one of {', '.join(BLIND_INDEXES)}")
+        # The audit chain follows the blind index's family unless told otherwise: a national-crypto deployment
+        # (hmac-sm3) keys its chain with HMAC-SM3 without a second setting.
+        audit_hash = _choice(get("AUDIT_HASH", "sm3" if blind == "hmac-sm3" else "sha256") or "", "QZBG_AUDIT_HASH",
+                             AUDIT_HASHES)
 
         database_url = get("DATABASE_URL", f"sqlite:///{instance / 'qzbg.sqlite3'}") or ""
         if not database_url.startswith(("sqlite:", "postgresql")):
@@ -283,6 +289,7 @@ class Settings:
             keyring_path=Path(get("KEYRING") or default_keyring_path(instance)),
             field_cipher=cipher,
             blind_index=blind,
+            audit_hash=audit_hash,
             attachments_dir=Path(get("ATTACHMENTS_DIR", str(instance / "attachments")) or ""),
             max_attachment_mb=_int(get("MAX_ATTACHMENT_MB", "20") or "", "QZBG_MAX_ATTACHMENT_MB", 1, 500),
             wechat_appid=get("WECHAT_APPID"),

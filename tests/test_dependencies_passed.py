@@ -33,8 +33,6 @@ SETTINGS_EDGES = {
     "core/ratelimit.py": "the intake views' rate-limit decorator: its limits are settings",
     "notify/worker.py": "the notify worker's entry: builds its channels and runs its jobs with the settings",
     "clients/*.py": "the outside services' builders (get_wechat, get_mailer...), built once from the settings",
-    # Not an edge: what it would cost to pass it.
-    "audit/service.py": "the chain's hash (SHA-256 or SM3) follows QZBG_BLIND_INDEX; audit.record is in every action",
 }
 # The vault only.
 VAULT_EDGES = {

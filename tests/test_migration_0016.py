@@ -19,7 +19,7 @@ from tests.test_migration_0003 import (  # noqa: F401 - fixture
     schema_at_0002,
 )
 
-BEFORE, AFTER = "0012_setup_links", "0016_seal_document_numbers"
+BEFORE, AFTER = "0013_audit_keyed_chain", "0016_seal_document_numbers"
 
 
 def _transfer(conn: sa.Connection, tables: sa.MetaData, report_id: uuid.UUID, police: int, **numbers: str | None

@@ -9,7 +9,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from app.admin import audit_entries
 from app.admin.blueprint import bp
 from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
@@ -158,18 +157,6 @@ def district_rename(code: str) -> ResponseReturnValue:
         return _districts_page(form, dict(exc.fields or {}), district.code, 422)
     flash(f"已将区划 {district.code} 命名为 {district.name}", "done")
     return redirect(url_for("admin.districts"), code=303)
-
-
-@bp.get("/audit")
-@transactional(writes=True)  # a staff request may write (session activity, audit)
-@staff_required("admin.audit")
-def audit_log() -> ResponseReturnValue:
-    """The office's audit entries, newest first, filtered by actor, action, target and date."""
-    args: dict[str, Any] = {k: (request.args.get(k) or "").strip()[:64] for k in ("actor", "action", "target",
-                                                                                   "from", "to", "before")}
-    page = audit_entries.office_entries(current_actor().office_id, args)
-    return render_template("admin/audit.html", entries=page.entries, names=page.names, args=args,
-                           next_before=page.next_before)
 
 
 def _office_user(username: str) -> StaffUser:

@@ -13,7 +13,9 @@ from app.extensions import db
 
 
 class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
-    """One thing a person did: who (id, role, office), what, to what, when, from where. No personal data."""
+    """One thing a person did: who (id, role, office), what, to what, when, from where. No personal data.
+
+    ``hash`` is a keyed MAC of the entry and the hash before it (``app.audit.service``)."""
 
     __tablename__ = "audit_entries"
 
@@ -30,6 +32,9 @@ class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
     request_id: Mapped[str | None] = mapped_column(String(40))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # How ``hash`` was made: ``hmac-sha256`` or ``hmac-sm3`` (QZBG_AUDIT_HASH when the entry was written), so a
+    # change of the setting leaves older entries verifiable. Only keyed algorithms verify.
+    alg: Mapped[str] = mapped_column(String(16))
 
 
 class AuditHead(db.Model):  # type: ignore[name-defined,misc]

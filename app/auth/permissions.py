@@ -11,7 +11,7 @@ from app.errors import ForbiddenError
 # Sensitive permissions need a TOTP code from the last 10 minutes (step-up).
 SENSITIVE = frozenset({
     "review.export", "review.transfer", "review.reveal_reporter", "admin.users.manage", "admin.police_units.manage",
-    "admin.keys",
+    "admin.keys", "admin.audit", "admin.audit.export",
 })
 
 _PROSECUTOR = frozenset({
@@ -21,7 +21,7 @@ _PROSECUTOR = frozenset({
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "account", "admin.users", "admin.users.manage", "admin.units", "admin.police_units",
-        "admin.police_units.manage", "admin.audit", "admin.outbox", "admin.roster", "admin.keys",
+        "admin.police_units.manage", "admin.audit", "admin.audit.export", "admin.outbox", "admin.roster", "admin.keys",
     }),
     "prosecutor": _PROSECUTOR,
     "lead": _PROSECUTOR | {"review.assign", "admin.roster"},

@@ -1,4 +1,5 @@
-"""The keyring file (this module is the file format): versioned key-encryption keys (KEKs) and the blind-index key.
+"""The keyring file (this module is the file format): versioned key-encryption keys (KEKs) and the blind-index key
+(also the root of the audit chain's key, ``Vault.audit_mac``: neither is ever rotated).
 
 The file is JSON, written atomically with mode 0600::
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as chmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
@@ -30,6 +31,9 @@ from app.crypto.models import DataKey, utcnow
 from app.errors import NotFoundError
 
 BLIND_IDS = {"hmac-sha256": 1, "hmac-sm3": 2}
+# The audit chain's MACs (app/audit/service.py): each keyed with its own key, derived from the keyring.
+AUDIT_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"hmac-sha256": hashes.SHA256, "hmac-sm3": hashes.SM3}
+AUDIT_CHAIN_INFO = b"qzbg/audit-chain"
 KEYRING_VERIFIED = "qzbg.keyring_verified"
 log = logging.getLogger("qzbg.crypto")
 
@@ -77,6 +81,7 @@ class Vault:
         self.blind_index_algorithm = blind_index
         self.path = path
         self._signature = self._file_signature()
+        self._audit_keys: dict[tuple[bytes, str], bytes] = {}
 
     def _file_signature(self) -> tuple[int, int] | None:
         if self.path is None:
@@ -198,8 +203,6 @@ class Vault:
             purpose_key = HKDF(
                 algorithm=hashes.SM3(), length=32, salt=None, info=b"qzbg/blind|" + purpose.encode()
             ).derive(self.keyring.blind_index_key)
-            from cryptography.hazmat.primitives import hmac as chmac
-
             mac = chmac.HMAC(purpose_key, hashes.SM3())
             mac.update(value.encode("utf-8"))
             digest = mac.finalize()
@@ -209,6 +212,23 @@ class Vault:
             ).derive(self.keyring.blind_index_key)
             digest = hmac.new(purpose_key, value.encode("utf-8"), hashlib.sha256).digest()
         return bytes([BLIND_IDS[algorithm]]) + digest
+
+    # -- the audit chain ---------------------------------------------------
+    def audit_mac(self, algorithm: str, message: bytes) -> bytes:
+        """The audit chain's keyed hash of one entry: HMAC (``hmac-sha256`` or ``hmac-sm3``) under a key derived
+        by HKDF, with the same hash, from the keyring's blind-index key under its own label. The key lives only
+        here (never in the database), so nobody who can write the tables but lacks the keyring can make an entry
+        that verifies. The blind-index key is never rotated (stored indexes depend on it), so neither is this.
+        An unknown algorithm is a ``KeyError``."""
+        hash_type = AUDIT_HASHES[algorithm]
+        root = self.keyring.blind_index_key
+        key = self._audit_keys.get((root, algorithm))
+        if key is None:
+            key = HKDF(algorithm=hash_type(), length=32, salt=None, info=AUDIT_CHAIN_INFO).derive(root)
+            self._audit_keys = {(root, algorithm): key, **{k: v for k, v in self._audit_keys.items() if k[0] == root}}
+        mac = chmac.HMAC(key, hash_type())
+        mac.update(message)
+        return mac.finalize()
 
 
 def get_vault() -> Vault:

@@ -1,11 +1,9 @@
 """Workbooks: the statistics (a sheet per breakdown, the page's numbers) and the case register (台账).
 
 Both are written in openpyxl's write-only mode. The register decrypts personal columns row by row, so its sheet
-never waits in clear on disk: openpyxl's own temporary file is replaced by an ``EphemeralSpool`` (AES-CTR under
-a key held only in memory), and the finished workbook is assembled into another spool and sent in chunks. Memory
-stays flat however many rows there are (rows are read ``REGISTER_CHUNK`` at a time). This leans on openpyxl
-3.1's write-only internals (``WorksheetWriter(out=...)``, ``ExcelWriter.write_worksheet``), pinned in
-requirements.txt.
+never waits in clear on disk: it is a ``sealed_sheet`` (app/core/sheets.py: an encrypted spool instead of
+openpyxl's temporary file), and the finished workbook is assembled into another spool and sent in chunks. Memory
+stays flat however many rows there are (rows are read ``REGISTER_CHUNK`` at a time).
 """
 
 from __future__ import annotations
@@ -13,19 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import shutil
 from collections.abc import Iterator
 from typing import Any
-from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from openpyxl.worksheet._writer import WorksheetWriter
-from openpyxl.writer.excel import ExcelWriter
 
-from app.core.sheets import row
-from app.core.spool import EphemeralSpool
+from app.core.sheets import XLSX as XLSX  # the routes' mimetype
+from app.core.sheets import row, sealed_sheet, sealed_workbook_chunks
 from app.crypto.vault import DecryptionError, get_vault
 from app.extensions import db
 from app.offices.queries import district_label
@@ -38,8 +32,6 @@ from app.units.models import UNIT_TYPES
 
 log = logging.getLogger("qzbg.stats")
 CONFIDENTIAL = "机密 · 仅限未检办内部使用"
-CHUNK_BYTES = 64 * 1024
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _sheet_title(title: str) -> str:
@@ -96,35 +88,6 @@ def _cst(value: dt.datetime | None) -> str:
     return value.astimezone(queries.CST).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-class _SealedWorkbookWriter(ExcelWriter):  # type: ignore[misc]
-    """openpyxl's writer, but a write-only sheet's XML comes out of its encrypted spool, not a named file."""
-
-    def write_worksheet(self, ws: Any) -> None:
-        writer = ws._writer
-        if writer is None or not isinstance(writer.out, EphemeralSpool):
-            super().write_worksheet(ws)
-            return
-        from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
-
-        ws._drawing = SpreadsheetDrawing()
-        ws._drawing.charts = ws._charts
-        ws._drawing.images = ws._images
-        if not ws.closed:
-            ws.close()
-        ws._rels = writer._rels
-        writer.out.seek(0)
-        with self._archive.open(ws.path[1:], "w", force_zip64=True) as target:
-            shutil.copyfileobj(writer.out, target, CHUNK_BYTES)
-        writer.out.close()
-        self.manifest.append(ws)
-
-
-def _sealed_sheet(wb: Workbook, title: str) -> Any:
-    ws = wb.create_sheet(title)
-    ws._writer = WorksheetWriter(ws, out=EphemeralSpool())
-    return ws
-
-
 def _personal(report: Any) -> tuple[str, str, str]:
     try:
         victim = report.section("victim") or {}
@@ -150,7 +113,7 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
                     district_names: dict[str, str] | None = None) -> Iterator[bytes]:
     """The case register of the period as .xlsx bytes, in chunks (see the module docstring)."""
     wb = Workbook(write_only=True)
-    ws = _sealed_sheet(wb, "台账")
+    ws = sealed_sheet(wb, "台账")
     ws.oddHeader.center.text = CONFIDENTIAL
     ws.oddFooter.center.text = f"{CONFIDENTIAL} · 第 &P 页，共 &N 页"
     ws.evenHeader.center.text = CONFIDENTIAL
@@ -189,12 +152,4 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
             db.session.expunge(report)
         yield b""  # let the server notice a client that went away between chunks
     db.session.rollback()  # the reading transaction ends before the workbook is assembled
-    packed = EphemeralSpool()
-    try:
-        with ZipFile(packed, "w", ZIP_DEFLATED, allowZip64=True) as archive:
-            _SealedWorkbookWriter(wb, archive).save()
-        packed.seek(0)
-        while chunk := packed.read(CHUNK_BYTES):
-            yield chunk
-    finally:
-        packed.close()
+    yield from sealed_workbook_chunks(wb)

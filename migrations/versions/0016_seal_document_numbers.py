@@ -1,7 +1,7 @@
 """the 文号 of a transfer and the police 案号 are sealed like the other personal fields
 
 Revision ID: 0016_seal_document_numbers
-Revises: 0012_setup_links
+Revises: 0013_audit_keyed_chain
 Create Date: 2026-12-07 18:05:00
 
 Staff type these two numbers freely, so they may carry a name or an ID number ("张三案", a case number with the
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0016_seal_document_numbers'
-down_revision = '0012_setup_links'
+down_revision = '0013_audit_keyed_chain'
 branch_labels = None
 depends_on = None
 

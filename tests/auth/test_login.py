@@ -150,14 +150,14 @@ def test_logins_from_one_address_are_throttled(make_app):
     assert statuses == [401, 401, 401, 429]
 
 
-def test_the_admin_audit_page_filters_by_actor_action_target_and_date(app, logged_in):
+def test_a_login_is_on_the_admin_audit_page_under_its_user_and_action(app, logged_in):
+    """More of the page: tests/admin/test_audit_page.py."""
     client, admin = logged_in("admin")
     page = client.get(f"/admin/audit?actor={admin.username}&action=login").text
     assert page.count("data-audit-seq=") == 1
     assert client.get("/admin/audit?action=logout").text.count("data-audit-seq=") == 0
-    assert client.get(f"/admin/audit?target={admin.id}").text.count("data-audit-seq=") >= 1
     assert client.get("/admin/audit?from=2000-01-01&to=2000-01-02").text.count("data-audit-seq=") == 0
-    assert client.get("/admin/audit?from=not-a-date&before=x").status_code == 200
+    assert client.get("/admin/audit?from=not-a-date&before=x").status_code == 400
 
 
 def test_the_recovery_codes_never_stand_readable_in_the_cookie(app, client, staff):
