@@ -56,6 +56,7 @@ GROUPS: tuple[tuple[str, dict[str, str]], ...] = (
         "report.enter_phone": "录入电话报告",
         **{f"report.{action.value}": label for action, label in _REPORT_STEPS.items()},
         "report.register_export": "导出线索台账",
+        "report.list_export": "导出线索列表",
         "report.purge_training": "清除过期的练习报告",
     }),
     ("成员单位与公安机关", {

@@ -156,7 +156,9 @@ def test_every_sensitive_form_of_the_site_is_one_these_tests_carry_through_step_
                                # tests/admin/test_held_admin_changes.py:
                                "admin.user_new", "admin.user_action", "admin.add_liaison_login",
                                "admin.police_unit_new", "admin.police_unit_edit", "admin.police_unit_deactivate",
-                               "admin.police_unit_reactivate"}
+                               "admin.police_unit_reactivate",
+                               # tests/admin/test_districts_admin.py:
+                               "admin.district_add", "admin.district_rename"}
     from app.reports.states import RULES
 
     assert [a.value for a, r in RULES.items() if r.sensitive] == ["transfer"]  # through review.report_action
