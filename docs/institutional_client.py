@@ -36,8 +36,9 @@ def send(base_url: str, key_id: str, secret: str, report: dict, record_id: str) 
     if not base_url.startswith(("https://", "http://")):
         raise ValueError("QZBG_URL must be an http(s) URL")
     body = json.dumps({**report, "source_record_id": record_id}, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked abovebase_url.rstrip("/") + PATH, data=body, method="POST",
-                                     headers=signed_headers(key_id, secret, "POST", PATH, body))
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        base_url.rstrip("/") + PATH, data=body, method="POST",
+        headers=signed_headers(key_id, secret, "POST", PATH, body))
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the deployment's own URL
             return answer.status, json.load(answer)

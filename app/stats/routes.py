@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from app.audit import service as audit
 from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.offices import queries as offices
 from app.offices.models import Office
@@ -107,7 +108,7 @@ def register() -> ResponseReturnValue:
     scope = presenters.scope_of(actor, liaison=False)
     # The audit entry commits with this view (before the body is sent); the rows are read while streaming.
     body = stream_with_context(xlsx.register_stream(scope, period, office_name=office.name if office else "",
-                                                            district_names=offices.district_names()))
+                                                    vault=get_vault(), district_names=offices.district_names()))
     response = Response(body, mimetype=xlsx.XLSX, direct_passthrough=True)
     response.headers["Content-Disposition"] = f'attachment; filename="qzbg-register-{period.first}-{period.last}.xlsx"'
     return response

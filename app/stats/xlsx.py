@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 
 from app.core.sheets import XLSX as XLSX  # the routes' mimetype
 from app.core.sheets import row, sealed_sheet, sealed_workbook_chunks
-from app.crypto.vault import DecryptionError, get_vault
+from app.crypto.vault import DecryptionError, Vault
 from app.extensions import db
 from app.offices.queries import district_label
 from app.reports.constants import CATEGORY_SHORT
@@ -98,18 +98,18 @@ def _personal(report: Any) -> tuple[str, str, str]:
     return (str(victim.get("name") or ""), str(reporter.get("name") or ""), str(reporter.get("phone") or ""))
 
 
-def _case_no(report: Any, transfer_id: Any, blob: bytes | None) -> str:
+def _case_no(vault: Vault, report: Any, transfer_id: Any, blob: bytes | None) -> str:
     """The police 案号 of the report's latest transfer, sealed like the report's other personal fields."""
     if not blob:
         return ""
     try:
-        return str(get_vault().decrypt(report.data_key, "transfers", "case_no_data", transfer_id, blob))
+        return str(vault.decrypt(report.data_key, "transfers", "case_no_data", transfer_id, blob))
     except DecryptionError as exc:
         log.error("register_row_unreadable", extra={"report_id": str(report.id), "exception": type(exc).__name__})
         return "（无法解密）"
 
 
-def register_stream(scope: queries.Scope, period: queries.Period, *, office_name: str,
+def register_stream(scope: queries.Scope, period: queries.Period, *, office_name: str, vault: Vault,
                     district_names: dict[str, str] | None = None) -> Iterator[bytes]:
     """The case register of the period as .xlsx bytes, in chunks (see the module docstring)."""
     wb = Workbook(write_only=True)
@@ -135,7 +135,7 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
         categories = queries.category_codes([row[0].id for row in partition])
         for report, unit_name, transferred_at, police_name, outcome, feedback_at, transfer_id, case_blob in partition:
             victim, reporter, phone = _personal(report)
-            case_no = _case_no(report, transfer_id, case_blob)
+            case_no = _case_no(vault, report, transfer_id, case_blob)
             ws.append(row(ws, [
                 report.tracking_no, _cst(report.submitted_at), CHANNEL_LABELS.get(report.channel, report.channel),
                 "是" if report.urgent else "否",
