@@ -58,7 +58,10 @@ OTP_FAILED = "验证码不正确或已使用，请输入验证器中的新验证
 
 
 def staff_login_limit() -> str:
-    return str(current_app.config["QZBG"].staff_login_rate_limit)
+    """Per client address (a training deployment's: the training room's, ``Settings.per_address``); each account
+    locks after ``MAX_FAILURES`` wrong guesses whatever the address."""
+    settings = current_app.config["QZBG"]
+    return str(settings.per_address(settings.staff_login_rate_limit))
 
 
 def _anonymous_actor() -> Actor:
