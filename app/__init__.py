@@ -157,6 +157,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(units_routes.bp)
     for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_bp, liaison_routes.bp):
         app.register_blueprint(staff_blueprint)
+    if app.config["QZBG"].training:  # the trainer's pages exist in a training deployment only
+        from app.demo import routes as training_routes
+
+        app.register_blueprint(training_routes.bp)
     notify_wiring.register(app)
     templating.register(app)
     init_wechat(app)

@@ -196,6 +196,10 @@ class Settings:
     intake_ip_rate_limit: str = "200 per hour;30 per minute"
     lookup_rate_limit: str = "30 per hour;10 per minute"
     login_rate_limit: str = "60 per hour;20 per minute"
+    # Per client address for practice reports, and for every per-address limit of a training deployment: a
+    # training room of a few hundred trainees behind one Wi-Fi's NAT (the per-address limits above are sized for
+    # a real hospital's NAT and would refuse most of the room).
+    training_room_rate_limit: str = "3000 per hour;600 per minute"
     token_ttl_hours: int = 24 * 7
     # Staff side: sessions and login throttling.
     staff_idle_minutes: int = 30
@@ -222,6 +226,11 @@ class Settings:
     notify_lease_seconds: int = 300
     notify_retry_seconds: int = 30
     notify_poll_seconds: float = 0.25
+
+    def per_address(self, limit: str) -> str:
+        """A per-address limit as this deployment applies it: in a training deployment every one is the training
+        room's (``QZBG_TRAINING_ROOM_RATE_LIMIT``); per-user and per-account limits stay as they are."""
+        return self.training_room_rate_limit if self.training else limit
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -323,6 +332,8 @@ class Settings:
             ),
             lookup_rate_limit=_limit(get("LOOKUP_RATE_LIMIT", cls.lookup_rate_limit) or "", "QZBG_LOOKUP_RATE_LIMIT"),
             login_rate_limit=_limit(get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "", "QZBG_LOGIN_RATE_LIMIT"),
+            training_room_rate_limit=_limit(get("TRAINING_ROOM_RATE_LIMIT", cls.training_room_rate_limit) or "",
+                                            "QZBG_TRAINING_ROOM_RATE_LIMIT"),
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
             # Staff side.
             staff_idle_minutes=_int(get("STAFF_IDLE_MINUTES", "30") or "", "QZBG_STAFF_IDLE_MINUTES", 1, 24 * 60),

@@ -3,10 +3,11 @@
 Its own instance directory (``instance-demo/`` or ``--instance``: secret key, keyring, SQLite database,
 attachments), never the one of ``make run``: any QZBG_DATABASE_URL, QZBG_SECRET_KEY, QZBG_KEYRING or
 QZBG_ATTACHMENTS_DIR of the calling shell is ignored (``QZBG_DEMO_DATABASE_URL`` may name a PostgreSQL
-database of its own). Then, with ``QZBG_TRAINING=1``: ``keys init``, ``db upgrade``, ``demo reset`` (its
-``demo account:`` lines are printed before anything serves), the fake WeChat/WeCom on
-``QZBG_FAKE_WECHAT_PORT`` (default 8901, both API bases pointed at it), the notify worker and gunicorn on
-``QZBG_BIND``. SIGINT (Ctrl-C) or SIGTERM stops every process it started; so does any of them dying.
+database of its own). Then, with ``QZBG_TRAINING=1``: ``keys init``, ``db upgrade``, ``demo reset``, the fake
+WeChat/WeCom on ``QZBG_FAKE_WECHAT_PORT`` (default 8901, both API bases pointed at it), the notify worker and
+gunicorn on ``QZBG_BIND``. Everything those processes write goes to ``<instance>/demo.log`` (named on screen), so
+the terminal ends with what the trainer needs: ``[demo] serving on <URL>`` and one ``demo account:`` line per
+account. SIGINT (Ctrl-C) or SIGTERM stops every process it started; so does any of them dying.
 """
 
 from __future__ import annotations
@@ -79,23 +80,37 @@ def flask(*args: str) -> list[str]:
 
 
 class Launcher:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stopping = False
+        self.log_path = log_path
+        self.log_file = log_path.open("ab")  # every child's output, appended across runs
+        self.log_file.write(f"\n=== make demo, {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
+        self.log_file.flush()
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of the log, to show with a failure."""
+        self.log_file.flush()
+        return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
     def run(self, *command: str, capture: bool = False) -> str:
-        """A set-up step; its failure stops the demo with the step's own output."""
+        """A set-up step, its output in the log (its standard output returned with ``capture``); its failure stops
+        the demo, showing the end of the log."""
         result = subprocess.run(  # noqa: S603 - our own fixed commands
-            command, cwd=ROOT, env=self.env, text=True, check=False, stdout=subprocess.PIPE if capture else None,
+            command, cwd=ROOT, env=self.env, check=False, stdout=subprocess.PIPE if capture else self.log_file,
+            stderr=self.log_file,
         )
         if result.returncode != 0:
-            raise SystemExit(f"[demo] flask {' '.join(command[5:])} failed (exit {result.returncode})")
-        return result.stdout or ""
+            raise SystemExit(f"{self.tail()}\n[demo] flask {' '.join(command[5:])} failed (exit {result.returncode});"
+                             f" its output is above and in {self.log_path}")
+        return result.stdout.decode("utf-8") if capture else ""
 
     def start(self, name: str, *command: str) -> None:
-        # A session of its own: a terminal's Ctrl-C reaches the launcher, which stops each child in order.
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)  # noqa: S603
+        # A session of its own: a terminal's Ctrl-C reaches the launcher, which stops each child in order. Its
+        # output goes to the log: the terminal keeps the URL and the accounts in view.
+        process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True,  # noqa: S603
+                                   stdout=self.log_file, stderr=subprocess.STDOUT)
         self.children.append((name, process))
         log(f"{name} started (pid {process.pid})")
 
@@ -118,6 +133,7 @@ class Launcher:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        self.log_file.close()
         log("stopped")
 
     def wait_for(self, url: str, name: str, timeout: float = 60.0) -> None:
@@ -139,7 +155,8 @@ class Launcher:
     def check_children(self) -> None:
         for name, process in self.children:
             if process.poll() is not None and not self.stopping:
-                raise SystemExit(f"[demo] {name} exited (code {process.returncode})")
+                raise SystemExit(f"{self.tail()}\n[demo] {name} exited (code {process.returncode}); its output is "
+                                 f"above and in {self.log_path}")
 
 
 def main() -> int:
@@ -154,7 +171,8 @@ def main() -> int:
     bind = os.environ.get("QZBG_BIND", "127.0.0.1:5000")
 
     prepare_instance(instance)
-    launcher = Launcher(demo_environment(instance, fake_port))
+    launcher = Launcher(demo_environment(instance, fake_port), instance / "demo.log")
+    log(f"logs of every process: {launcher.log_path}")
     stop_requested: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -166,17 +184,25 @@ def main() -> int:
     try:
         launcher.run(*flask("keys", "init"))
         launcher.run(*flask("db", "upgrade"))
+        log("seeding the demo data (about half a minute)")
         seeded = launcher.run(*flask("demo", "reset", "--reports", os.environ.get("QZBG_DEMO_REPORTS", "300")),
-                              capture=True)
-        for line in seeded.splitlines():
-            print(line, flush=True)
+                              capture=True).splitlines()
+        accounts = [line for line in seeded if line.startswith("demo account:")]
+        for line in seeded:
+            if line not in accounts:
+                print(line, flush=True)
         launcher.start("fake WeChat/WeCom", *flask("wechat", "fake-server", "--port", str(fake_port)))
         launcher.wait_for(f"http://127.0.0.1:{fake_port}", "the fake WeChat/WeCom")
         launcher.start("notify worker", *flask("notify", "worker"))
         launcher.start("gunicorn", sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app")
         host, _, port = bind.rpartition(":")
         launcher.wait_for(f"http://{host or '127.0.0.1'}:{port}/healthz", "the app")
-        log(f"serving on http://{bind} (培训演示环境); Ctrl-C stops everything")
+        # Last, where the trainer looks: the address and the accounts (CONTRACT.md "Training").
+        log(f"培训演示环境 ready; the trainer's page is /training/ (demo.trainer); logs: {launcher.log_path}; "
+            "Ctrl-C stops everything")
+        log(f"serving on http://{bind}")
+        for line in accounts:
+            print(line, flush=True)
         while True:
             launcher.check_children()
             time.sleep(0.5)

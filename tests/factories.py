@@ -144,7 +144,8 @@ def create_staff(
         username=username or f"{role}-{uuid.uuid4().hex[:6]}", role=role, office=office, police_unit=police_unit,
         unit=unit, display_name=display_name,
     )
-    user = service.create_user(new, password, actor=None, now=dt.datetime.now(dt.UTC), vault=get_vault())
+    user = service.create_user(new, password, actor=None, now=dt.datetime.now(dt.UTC), vault=get_vault(),
+                               training=role == "trainer")  # a training deployment's role
     if enrolled and user.needs_totp:
         service.enrolment_secret(user)
         user.totp_enrolled_at = dt.datetime.now(dt.UTC)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.admin.blueprint import bp
 from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
-from app.auth.models import ROLES, StaffUser
+from app.auth.models import StaffUser, roles_for
 from app.core.db import transactional
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
@@ -172,11 +172,12 @@ def _office_user(username: str) -> StaffUser:
 def user_role(username: str) -> ResponseReturnValue:
     """Change an account's role (sensitive: a recent second factor); every session of that user ends."""
     user = _office_user(username)
+    training = current_app.config["QZBG"].training
     if request.method == "POST":
         auth_service.change_role(user, request.form.get("role", ""), actor=current_actor(),
-                                 now=dt.datetime.now(dt.UTC))
+                                 now=dt.datetime.now(dt.UTC), training=training)
         return redirect(url_for("admin.users"), code=303)
-    return render_template("admin/user_role.html", user=user, roles=ROLES)
+    return render_template("admin/user_role.html", user=user, roles=roles_for(training))
 
 
 @bp.post("/users/<username>/unlock")

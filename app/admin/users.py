@@ -24,7 +24,7 @@ from app.admin.blueprint import bp
 from app.auth import accounts, setup_links
 from app.auth import service as auth_service
 from app.auth.guard import current_actor, staff_required
-from app.auth.models import ROLES, StaffUser
+from app.auth.models import ROLE_LABELS, StaffUser, roles_for
 from app.core.db import transactional
 from app.crypto.vault import get_vault
 from app.errors import AppError, NotFoundError, ValidationError
@@ -74,6 +74,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _training() -> bool:
+    return bool(current_app.config["QZBG"].training)
+
+
+def _roles() -> dict[str, str]:
+    """The roles of this deployment: the trainer's only in a training one (CONTRACT.md "Administration")."""
+    return roles_for(_training())
+
+
 def _form(names: tuple[str, ...]) -> dict[str, str]:
     return {name: (request.form.get(name) or "").strip()[:200] for name in names}
 
@@ -89,17 +98,18 @@ def _errors_context(errors: dict[str, list[str]]) -> dict[str, Any]:
 @staff_required("admin.users")
 def users() -> ResponseReturnValue:
     """The office's accounts, filtered by ``role`` and ``state``."""
-    role = request.args.get("role") if request.args.get("role") in ROLES else None
+    roles = _roles()
+    role = request.args.get("role") if request.args.get("role") in roles else None
     state = request.args.get("state") if request.args.get("state") in accounts.STATES else None
     rows = accounts.office_accounts(current_actor().office_id, role=role, state=state, now=_now())
-    return render_template("admin/users.html", rows=rows, roles=ROLES, states=accounts.STATES, role=role,
+    return render_template("admin/users.html", rows=rows, roles=roles, states=accounts.STATES, role=role,
                            state=state)
 
 
 def _new_page(values: dict[str, str], errors: dict[str, list[str]], status: int = 200) -> ResponseReturnValue:
     office_id = current_actor().office_id
     assert office_id is not None
-    return render_template("admin/user_new.html", values=values, roles=ROLES,
+    return render_template("admin/user_new.html", values=values, roles=_roles(),
                            police_units=offices.police_units(office_id), **_errors_context(errors)), status
 
 
@@ -132,7 +142,8 @@ def user_new() -> ResponseReturnValue:
         unit=unit if values["role"] == "unit_liaison" else None,
         wecom_userid=values["wecom_userid"], email=values["email"], mobile=values["mobile"])
     try:
-        user, token = setup_links.create_account(new, actor=current_actor(), now=_now(), vault=get_vault())
+        user, token = setup_links.create_account(new, actor=current_actor(), now=_now(), vault=get_vault(),
+                                                 training=_training())
     except ValidationError as exc:
         return _new_page(values, {k: v for k, v in (exc.fields or {}).items() if k != "password"}, 422)
     except AppError as exc:  # the user name is taken
@@ -148,7 +159,7 @@ def _detail(user: StaffUser, errors: dict[str, list[str]] | None = None, failed:
         "wecom_userid": user.wecom_userid or "", "email": user.email or "",
         "mobile": user.unseal("mobile_data") if user.mobile_data else ""}
     return render_template(
-        "admin/user_detail.html", user=user, roles=ROLES, values=values, failed=failed,
+        "admin/user_detail.html", user=user, roles=_roles(), values=values, failed=failed,
         setup_link=_take_once(user.username), locked=auth_service.is_locked(user, _now()),
         waiting_for_link=user.password_hash == setup_links.passwords.UNUSABLE, **_errors_context(errors or {}),
     ), status
@@ -191,8 +202,9 @@ def _unlock(user: StaffUser) -> str:
 
 
 def _change_role(user: StaffUser) -> str:
-    auth_service.change_role(user, request.form.get("role", ""), actor=current_actor(), now=_now())
-    return f"已将 {user.username} 的角色改为{ROLES[user.role]}，其所有登录会话已结束"
+    auth_service.change_role(user, request.form.get("role", ""), actor=current_actor(), now=_now(),
+                             training=_training())
+    return f"已将 {user.username} 的角色改为{ROLE_LABELS[user.role]}，其所有登录会话已结束"
 
 
 def _set_contacts(user: StaffUser) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.audit import service as audit
 from app.auth import passwords
-from app.auth.models import ROLES, StaffUser
+from app.auth.models import ROLE_LABELS, StaffUser
 from app.auth.service import contact_problems, is_locked
 from app.core.actor import Actor
 from app.errors import ValidationError
@@ -61,7 +61,7 @@ def _state(user: StaffUser, now: dt.datetime) -> str:
 def office_accounts(office_id: int | None, *, role: str | None, state: str | None,
                     now: dt.datetime) -> list[AccountRow]:
     stmt = select(StaffUser).where(StaffUser.office_id == office_id)
-    if role in ROLES:
+    if role in ROLE_LABELS:
         stmt = stmt.where(StaffUser.role == role)
     rows = []
     for user in db.session.scalars(stmt.order_by(StaffUser.username)):

@@ -6,11 +6,12 @@ import datetime as dt
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.auth import service
-from app.auth.models import ROLES, StaffUser
+from app.auth.models import ROLE_LABELS, StaffUser
 from app.core.actor import Actor
 from app.core.db import unit_of_work
 from app.crypto.vault import get_vault
@@ -45,7 +46,8 @@ def _fail(exc: AppError) -> click.ClickException:
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--role", required=True, type=click.Choice(list(ROLE_LABELS)),
+              help="trainer: a training deployment (QZBG_TRAINING=1) only")
 @click.option("--office", "office_code", default=None, help="Office code (default: the default office).")
 @click.option("--police-unit", "police_unit_code", default=None)
 @click.option("--unit", "unit_code", default=None)
@@ -71,7 +73,7 @@ def create(username: str, role: str, office_code: str | None, police_unit_code: 
                 wecom_userid=wecom_userid, email=email, mobile=mobile,
             )
             user = service.create_user(new, password, actor=Actor.system(), now=dt.datetime.now(dt.UTC),
-                                         vault=get_vault())
+                                         vault=get_vault(), training=current_app.config["QZBG"].training)
             click.echo(f"user {user.username} created ({user.role}, office {office.code})")
     except AppError as exc:
         raise _fail(exc) from None

@@ -22,8 +22,17 @@ ROLES: dict[str, str] = {
     "police": "公安联络人",
     "unit_liaison": "成员单位联络人",
 }
+# Roles that exist only in a training deployment (QZBG_TRAINING=1): the trainer resets the training data and
+# prints the trainees' accounts, and sees nothing of any report.
+TRAINING_ROLES: dict[str, str] = {"trainer": "培训管理员"}
+ROLE_LABELS: dict[str, str] = ROLES | TRAINING_ROLES
 # Every role but unit_liaison must use a second factor (TOTP).
-TOTP_ROLES = frozenset(ROLES) - {"unit_liaison"}
+TOTP_ROLES = frozenset(ROLE_LABELS) - {"unit_liaison"}
+
+
+def roles_for(training: bool) -> dict[str, str]:
+    """The roles an account may be given in this deployment: the trainer's only in a training one."""
+    return ROLE_LABELS if training else ROLES
 
 
 class StaffUser(Sealed, db.Model):  # type: ignore[name-defined,misc]
@@ -63,7 +72,7 @@ class StaffUser(Sealed, db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def role_label(self) -> str:
-        return ROLES.get(self.role, self.role)
+        return ROLE_LABELS.get(self.role, self.role)
 
     @property
     def needs_totp(self) -> bool:

@@ -11,7 +11,7 @@ from app.errors import ForbiddenError
 # Sensitive permissions need a TOTP code from the last 10 minutes (step-up).
 SENSITIVE = frozenset({
     "review.export", "review.transfer", "review.reveal_reporter", "admin.users.manage", "admin.police_units.manage",
-    "admin.keys", "admin.audit", "admin.audit.export",
+    "admin.keys", "admin.audit", "admin.audit.export", "training.reset", "training.accounts",
 })
 
 _PROSECUTOR = frozenset({
@@ -27,6 +27,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "lead": _PROSECUTOR | {"review.assign", "admin.roster"},
     "police": frozenset({"account", "review.inbox", "review.read", "police.act"}),
     "unit_liaison": frozenset({"account", "liaison.view"}),
+    # A training deployment's trainer: the training page, its reset and the sheet of trainee accounts; nothing of
+    # any report (the role exists only with QZBG_TRAINING=1, and /training/ only there).
+    "trainer": frozenset({"account", "training", "training.reset", "training.accounts"}),
 }
 ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
 

@@ -55,10 +55,26 @@ def _box() -> Fernet:
 PENDING_TTL = 300  # seconds between the password and the second step
 LOGIN_FAILED = "用户名或密码错误，或账户暂时被锁定。多次失败后账户将锁定15分钟。"
 OTP_FAILED = "验证码不正确或已使用，请输入验证器中的新验证码"
+# What the login page says to a browser whose session ended (CONTRACT.md "Training": data-field="session_ended"),
+# by the session's end reason; a logout says nothing (its cookie is gone).
+SESSION_ENDED = {
+    "training_reset": "培训数据已重置，所有登录均已结束，请重新登录。",
+    "idle": "您已较长时间没有操作，登录已自动结束，请重新登录。",
+    "expired": "登录已超过最长时限，请重新登录。",
+    "password_changed": "密码已更改，原来的登录已结束，请用新密码登录。",
+    "password_reset": "管理员已重置您的密码，请先通过新的设置链接设置密码，再登录。",
+    "role_changed": "您的角色已调整，请重新登录。",
+    "totp_reset": "您的两步验证已重置，请重新登录并重新绑定验证器。",
+    "deactivated": "您的账号已停用，如有疑问请联系本院系统管理员。",
+    "ended_by_user": "该登录已在另一处被结束，请重新登录。",
+}
 
 
 def staff_login_limit() -> str:
-    return str(current_app.config["QZBG"].staff_login_rate_limit)
+    """Per client address (a training deployment's: the training room's, ``Settings.per_address``); each account
+    locks after ``MAX_FAILURES`` wrong guesses whatever the address."""
+    settings = current_app.config["QZBG"]
+    return str(settings.per_address(settings.staff_login_rate_limit))
 
 
 def _anonymous_actor() -> Actor:
@@ -111,7 +127,8 @@ def login() -> ResponseReturnValue:
     if request.method == "GET":
         if current_session() is not None:
             return redirect(next_url, code=303)
-        return render_template("staff/login.html", next_url=next_url, error=None)
+        ended = SESSION_ENDED.get(sessions.ended_reason(request.cookies.get(sessions.COOKIE, "")) or "")
+        return render_template("staff/login.html", next_url=next_url, error=None, session_ended=ended)
     now = dt.datetime.now(dt.UTC)
     username = request.form.get("username", "")[:100]
     user = service.check_password(username, request.form.get("password", ""), actor=_anonymous_actor(), now=now)

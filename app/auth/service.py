@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from app.audit import service as audit
 from app.auth import passwords, sessions, totp
-from app.auth.models import ROLES, RecoveryCode, StaffUser
+from app.auth.models import RecoveryCode, StaffUser, roles_for
 from app.core.actor import Actor
 from app.core.idcard import MOBILE
 from app.crypto.vault import Vault
@@ -86,14 +86,21 @@ def find_by_username(username: str) -> StaffUser | None:
     return db.session.scalars(select(StaffUser).where(StaffUser.username == name)).one_or_none()
 
 
-def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.datetime, vault: Vault) -> StaffUser:
-    """A new account; the password must be strong, police need a police unit and liaisons a member unit."""
+def _role_problem(role: str, training: bool) -> list[str]:
+    roles = roles_for(training)
+    return [] if role in roles else [f"角色应为 {', '.join(roles)} 之一"]
+
+
+def create_user(new: NewUser, password: str, *, actor: Actor | None, now: dt.datetime, vault: Vault,
+                training: bool = False) -> StaffUser:
+    """A new account; the password must be strong, police need a police unit and liaisons a member unit.
+    ``training`` (a training deployment) allows the trainer's role too."""
     errors: dict[str, list[str]] = {}
     username = normal_username(new.username)
     if not (3 <= len(username) <= 40) or not all(ch.isascii() and (ch.isalnum() or ch in "._-") for ch in username):
         errors["username"] = ["用户名应为3至40个英文字母、数字或 ._- 字符"]
-    if new.role not in ROLES:
-        errors["role"] = [f"角色应为 {', '.join(ROLES)} 之一"]
+    if role_errors := _role_problem(new.role, training):
+        errors["role"] = role_errors
     if new.role == "police" and new.police_unit is None:
         errors["police_unit"] = ["公安联络人须指定所属公安机关"]
     if new.role == "unit_liaison" and new.unit is None:
@@ -314,12 +321,12 @@ def change_password(user: StaffUser, password: str, *, actor: Actor | None, now:
                  office_id=user.office_id)
 
 
-def change_role(user: StaffUser, role: str, *, actor: Actor | None, now: dt.datetime) -> None:
+def change_role(user: StaffUser, role: str, *, actor: Actor | None, now: dt.datetime, training: bool = False) -> None:
     """A new role under the rules of ``create_user``: police keep a police unit, liaisons a unit, and nobody
     changes their own role (an administrator must not grant themselves report contents) or leaves the office
     without an administrator."""
-    if role not in ROLES:
-        raise ValidationError(fields={"role": [f"角色应为 {', '.join(ROLES)} 之一"]})
+    if role_errors := _role_problem(role, training):
+        raise ValidationError(fields={"role": role_errors})
     if actor is not None and actor.id == user.id:
         raise ValidationError(fields={"role": ["不能更改自己的角色，请由另一位管理员操作"]})
     if role == "police" and user.police_unit_id is None:

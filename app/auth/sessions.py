@@ -2,8 +2,10 @@
 
 A login makes a new session (never reusing an old id); a session ends after
 ``QZBG_STAFF_IDLE_MINUTES`` without a request, ``QZBG_STAFF_SESSION_HOURS`` after
-login, at logout, and for every session of a user on a password change,
-deactivation or role change.
+login, at logout, for every session of a user on a password change,
+deactivation or role change, and for everyone at a training deployment's reset.
+An ended session's row keeps why it ended (``end_reason``), so the login page can
+tell the browser still holding its cookie (``ended_reason``).
 """
 
 from __future__ import annotations
@@ -99,6 +101,27 @@ def end_all(user_id: uuid.UUID, now: dt.datetime, reason: str, *, keep: uuid.UUI
         stmt = stmt.where(StaffSession.id != keep)
     result = db.session.execute(stmt.execution_options(synchronize_session="fetch"))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def end_everyone(now: dt.datetime, reason: str) -> int:
+    """End every live session of every user (a training deployment's reset); returns how many."""
+    result = db.session.execute(
+        update(StaffSession).where(StaffSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason, pending_action_data=None, pending_action_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def ended_reason(token: str) -> str | None:
+    """Why the session of ``token`` ended (``idle``, ``password_changed``, ``training_reset``...), or None for a
+    live session or a token that names none. Only the code: the login page says it in words."""
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(
+        select(StaffSession.end_reason).where(StaffSession.token_hash == _hash(token),
+                                             StaffSession.ended_at.is_not(None))
+    )
 
 
 def live(user_id: uuid.UUID, now: dt.datetime) -> list[StaffSession]:

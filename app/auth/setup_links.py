@@ -93,10 +93,11 @@ def set_no_password(user: StaffUser, *, now: dt.datetime) -> None:
 FIRST_ADMIN = "admin"
 
 
-def create_account(new: NewUser, *, actor: Actor | None, now: dt.datetime, vault: Vault) -> tuple[StaffUser, str]:
+def create_account(new: NewUser, *, actor: Actor | None, now: dt.datetime, vault: Vault,
+                   training: bool = False) -> tuple[StaffUser, str]:
     """A new account under ``service.create_user``'s rules, with no password until its owner opens the returned
     link's token."""
-    user = service.create_user(new, secrets.token_urlsafe(24), actor=actor, now=now, vault=vault)
+    user = service.create_user(new, secrets.token_urlsafe(24), actor=actor, now=now, vault=vault, training=training)
     set_no_password(user, now=now)
     return user, issue(user, "create", actor=actor, now=now)
 

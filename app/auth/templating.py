@@ -25,6 +25,7 @@ NAV = (
     ("/admin/outbox", "通知队列", "admin.outbox"),
     ("/admin/roster", "值班", "admin.roster"),
     ("/admin/sandbox", "通知沙盒", "admin.outbox"),
+    ("/training/", "培训管理", "training"),
 )
 
 

@@ -136,11 +136,19 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def intake_limited(subject: Callable[[], str | None]) -> Callable[[F], F]:
+def _never() -> bool:
+    return False
+
+
+def intake_limited(subject: Callable[[], str | None], practice: Callable[[], bool] = _never) -> Callable[[F], F]:
     """Limit report submissions per submitter (``QZBG_INTAKE_RATE_LIMIT``) under a per-address ceiling
     (``QZBG_INTAKE_IP_RATE_LIMIT``, sized for a hospital behind one address).
 
     ``subject`` names the submitter: the reporter of a bearer token, or the browser session of the web form.
+    ``practice`` says whether the posted report is a practice one: a practice report, and every report of a
+    training deployment, reaches no real channel, so its ceiling is a training room's
+    (``QZBG_TRAINING_ROOM_RATE_LIMIT``, counted apart, so a room's practice never spends a hospital's quota of
+    real reports); the per-submitter limit is the same for both.
     Put it inside the authentication decorator, so a request without a valid token never reaches it. Only an
     accepted submission (an answer below 400) spends quota: a 401, a 415, a form with errors or a refused
     upload costs the submitter and their colleagues behind the same address nothing. The test and the hit
@@ -154,7 +162,11 @@ def intake_limited(subject: Callable[[], str | None]) -> Callable[[F], F]:
             if request.method != "POST":
                 return view(*args, **kwargs)
             settings = current_app.config["QZBG"]
-            checks = [(item, "intake-ip", client_address()) for item in parse_many(settings.intake_ip_rate_limit)]
+            if settings.training or practice():
+                ceiling, scope = settings.training_room_rate_limit, "intake-room"
+            else:
+                ceiling, scope = settings.intake_ip_rate_limit, "intake-ip"
+            checks = [(item, scope, client_address()) for item in parse_many(ceiling)]
             who = subject()
             if who:
                 checks += [(item, "intake", who) for item in parse_many(settings.intake_rate_limit)]

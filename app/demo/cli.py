@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.core.db import unit_of_work
 from app.crypto.vault import get_vault
+from app.demo import reset
 from app.demo import seed as demo
 
 demo_cli = AppGroup("demo", help="Training and demo data (QZBG_TRAINING=1 only).")
@@ -26,19 +24,18 @@ def _print(result: demo.Seeded) -> None:
 
 
 def _run(*, empty: bool, reports: int, seed: int) -> None:
-    blobs: list[Path] = []
+    settings = current_app.config["QZBG"]
+    now = dt.datetime.now(dt.UTC)
     try:
-        with unit_of_work():
-            settings = current_app.config["QZBG"]
-            if empty:
-                blobs = demo.empty_database(settings)
-            result = demo.seed(settings=settings, vault=get_vault(), now=dt.datetime.now(dt.UTC), seed=seed,
-                               reports_count=reports)
+        if empty:
+            result = reset.reset_data(settings=settings, vault=get_vault(), actor=None, now=now, fresh=True,
+                                      reports_count=reports, seed_value=seed).seeded
+        else:
+            result = reset.seed_empty(settings=settings, vault=get_vault(), now=now, reports_count=reports,
+                                      seed_value=seed)
     except demo.NotTraining as exc:
         raise click.ClickException(str(exc)) from None
-    for path in blobs:  # the rows are gone: their sealed blobs go too
-        with contextlib.suppress(OSError):
-            path.unlink(missing_ok=True)
+    assert result is not None  # a fresh reset seeds
     _print(result)
 
 
@@ -46,7 +43,8 @@ def _run(*, empty: bool, reports: int, seed: int) -> None:
 @click.option("--reports", default=demo.REPORTS, show_default=True, help="How many reports to make.")
 @click.option("--seed", "seed_value", default=2026, show_default=True, help="Random seed of the synthetic data.")
 def seed_command(reports: int, seed_value: int) -> None:
-    """Fill an empty training database: units, police units, staff accounts, reports in every status."""
+    """Fill an empty training database: units, police units, staff accounts, reports in every status (and the
+    snapshot a reset from /training/ puts back)."""
     _run(empty=False, reports=reports, seed=seed_value)
 
 
@@ -54,5 +52,6 @@ def seed_command(reports: int, seed_value: int) -> None:
 @click.option("--reports", default=demo.REPORTS, show_default=True, help="How many reports to make.")
 @click.option("--seed", "seed_value", default=2026, show_default=True, help="Random seed of the synthetic data.")
 def reset_command(reports: int, seed_value: int) -> None:
-    """Empty the training database (every row but the default office) and seed it again."""
+    """Empty the training database (every staff session ends) and seed it afresh; the demo accounts keep their
+    passwords and TOTP secrets."""
     _run(empty=True, reports=reports, seed=seed_value)

@@ -24,17 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 
 from app.auth import service as auth
 from app.auth.models import StaffUser
+from app.clients.tokens import WeChatAccessToken
 from app.config import Settings
 from app.core import imports
 from app.core.actor import Actor
 from app.core.idcard import check_digit
+from app.core.scheduler import JobRun
 from app.crypto.vault import Vault
+from app.demo.accounts import STAFF, DemoAccount, totp_secret
 from app.extensions import db
 from app.notify import service as notify
+from app.notify.models import WorkerHeartbeat
 from app.offices import queries as offices
 from app.offices import service as offices_service
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -50,6 +54,7 @@ from app.units import service as units_service
 from app.units.models import UNIT_TYPES, Unit
 
 CST = dt.timezone(dt.timedelta(hours=8))
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
 REPORTS = 300
 MONTHS = 18
 TRAINING_REPORTS = 6
@@ -70,18 +75,6 @@ def refuse_unless_training(settings: Settings) -> None:
         raise NotTraining(REFUSAL)
 
 
-@dataclasses.dataclass(frozen=True)
-class DemoAccount:
-    username: str
-    password: str
-    totp_secret: str | None  # None: the role logs in without TOTP (unit liaisons)
-    role: str
-
-    def line(self) -> str:
-        """CONTRACT.md: ``demo account: <username> <password> <base32 TOTP secret or -> <role>``."""
-        return f"demo account: {self.username} {self.password} {self.totp_secret or '-'} {self.role}"
-
-
 @dataclasses.dataclass
 class Seeded:
     accounts: list[DemoAccount]
@@ -97,18 +90,6 @@ DISTRICTS = {"430181": "城关区", "430182": "东湖区", "430183": "西山县"
 POLICE_UNITS = (
     ("demo-pcs-cg", "城关派出所", "430181"), ("demo-pcs-dh", "东湖派出所", "430182"),
     ("demo-pcs-xs", "西山派出所", "430183"), ("demo-xjdd", "刑事侦查大队", None),
-)
-# Known passwords: a demo's accounts are printed for the trainer (zxcvbn accepts each of them).
-STAFF = (
-    ("demo.admin", "admin", "系统管理员（演示）", "Peixun-Admin-2026-qz"),
-    ("demo.lead", "lead", "张主任（演示）", "Peixun-Lead-2026-qz"),
-    ("demo.prosecutor", "prosecutor", "王检察官（演示）", "Peixun-Prosecutor-2026-qz"),
-    ("demo.prosecutor2", "prosecutor", "李检察官（演示）", "Peixun-Prosecutor2-2026-qz"),
-    ("demo.police", "police", "刘警官（演示）", "Peixun-Police-2026-qz"),
-    ("demo.police2", "police", "陈警官（演示）", "Peixun-Police2-2026-qz"),
-    ("demo.police3", "police", "赵警官（演示）", "Peixun-Police3-2026-qz"),
-    ("demo.police4", "police", "孙警官（演示）", "Peixun-Police4-2026-qz"),
-    ("demo.liaison", "unit_liaison", "周联络员（演示）", "Peixun-Liaison-2026-qz"),
 )
 UNIT_NAMES = {
     "residents_committee": "{place}社区居民委员会", "school": "{place}第{n}中学", "kindergarten": "{place}阳光幼儿园",
@@ -145,18 +126,27 @@ RETURN_REASONS = ("经核实，案发地不属于本所辖区，请移送东湖�
 # --- emptying a demo database ----------------------------------------------------------------------------------------
 
 
+# Tables a reset leaves alone: the offices (the default one is the migrations' own), the tracking counters
+# (numbers go on from where they were, never reused; on PostgreSQL the counter is also advanced outside this
+# transaction, reports/tracking.py, which a lock taken here would block), and the processes' running state (the
+# notify workers' heartbeats, the scheduled jobs' runs and leases, WeChat's access tokens), none of it demo data.
+KEPT_TABLES = frozenset({Office.__tablename__, TrackingCounter.__tablename__, WorkerHeartbeat.__tablename__,
+                         JobRun.__tablename__, WeChatAccessToken.__tablename__})
+
+
+def data_tables() -> list[Table]:
+    """The tables a reset empties and refills, parents before children."""
+    return [table for table in db.metadata.sorted_tables if table.name not in KEPT_TABLES]
+
+
 def empty_database(settings: Settings) -> list[Path]:
-    """Every row gone but the default office (the migrations' own), in the caller's transaction. Returns the
-    attachment blobs the rows pointed to, for the caller to remove once the transaction commits."""
+    """Every row of the demo data gone (``data_tables``), in the caller's transaction. Returns the attachment blobs
+    the rows pointed to, for the caller to remove once the transaction commits."""
     refuse_unless_training(settings)
     directory = settings.attachments_dir
     blobs = [directory / name for name in db.session.scalars(select(Attachment.storage_name))]
-    # Tracking numbers go on from where they were (never reused); on PostgreSQL the counter is also advanced
-    # outside this transaction (reports/tracking.py), which a lock taken here would block.
-    kept = {Office.__tablename__, TrackingCounter.__tablename__}
-    for table in reversed(db.metadata.sorted_tables):
-        if table.name not in kept:
-            db.session.execute(table.delete())
+    for table in reversed(data_tables()):
+        db.session.execute(table.delete())
     db.session.execute(delete(Office).where(Office.is_default.is_(False)))
     db.session.expunge_all()
     return blobs
@@ -181,6 +171,7 @@ class _Seeder:
     def __init__(self, *, now: dt.datetime, seed: int, reports_count: int, settings: Settings, vault: Vault) -> None:
         self.now = now
         self.vault = vault
+        self.secret_key = settings.secret_key
         self.ack_deadlines = reports.AckDeadlines.from_settings(settings)
         self.outbound = notify.Outbound.of(settings)
         self.rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by its seed
@@ -227,10 +218,11 @@ class _Seeder:
                 unit=liaison_unit if role == "unit_liaison" else None,
                 # Contact fields, so the sandbox shows each message on the channel it would have gone out on.
                 wecom_userid=f"demo-{username}", email=f"{username}@demo.invalid",
-            ), password, actor=None, now=self.now, vault=self.vault)
+            ), password, actor=None, now=self.now, vault=self.vault, training=True)
             secret = None
-            if user.needs_totp:
-                secret = auth.enrolment_secret(user)
+            if user.needs_totp:  # enrolled already, with the secret every reseed gives it (demo/accounts.py)
+                secret = totp_secret(self.secret_key, username)
+                user.seal("totp_secret_data", secret)
                 user.totp_enrolled_at = self.now
             self.staff[username] = Actor.staff(user)
             self.result.accounts.append(DemoAccount(username, password, secret, role))
@@ -446,23 +438,30 @@ class _Seeder:
                         share_reporter=self.rng.random() < 0.2, note="案情概要见附件。", actor=prosecutor,
                         version=report.version, now=at, deadlines=self.deadlines, outbound=self.outbound)
 
-    def play(self, steps: list[tuple[dt.datetime, int, Callable[[], None]]]) -> None:
+    def play(self, steps: list[tuple[dt.datetime, int, Callable[[], None]]], progress: Progress) -> None:
+        total = len(steps)
         heapq.heapify(steps)
         while steps:
             _, _, step = heapq.heappop(steps)
             step()
+            progress(total - len(steps), total)
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
 
 
 def seed(*, settings: Settings, vault: Vault, now: dt.datetime, seed: int = 2026, reports_count: int = REPORTS,
-         ) -> Seeded:
-    """Fill an empty training database, in the caller's transaction; returns the demo accounts and counts."""
+         progress: Progress = _no_progress) -> Seeded:
+    """Fill an empty training database, in the caller's transaction; returns the demo accounts and counts.
+    ``progress(done, total)`` hears of each step played (a reset's progress bar)."""
     refuse_unless_training(settings)
     if not is_empty():
         raise NotTraining("the database already holds reports or staff accounts: run flask demo reset instead")
     seeder = _Seeder(now=now, seed=seed, reports_count=reports_count, settings=settings, vault=vault)
     seeder.registry()
     seeder.accounts()
-    seeder.play(seeder.plan())
+    seeder.play(seeder.plan(), progress)
     db.session.flush()
     seeder.result.reports = int(db.session.scalar(
         select(func.count()).select_from(Report).where(Report.training.is_(False))) or 0)

@@ -24,7 +24,9 @@ blp = ApiBlueprint("api_reporters", __name__, url_prefix="/api/v1", description=
 
 
 def login_limit() -> str:
-    return str(current_app.config["QZBG"].login_rate_limit)
+    """Per client address (a training deployment's: the training room's, ``Settings.per_address``)."""
+    settings = current_app.config["QZBG"]
+    return str(settings.per_address(settings.login_rate_limit))
 
 
 def _reporter_out(reporter: Reporter) -> dict[str, Any]:

@@ -250,13 +250,15 @@ def _preselected(args: MultiDict[str, str]) -> MultiDict[str, str]:
 
 
 def lookup_limit() -> str:
-    return str(current_app.config["QZBG"].lookup_rate_limit)
+    """Per client address (a training deployment's: the training room's, ``Settings.per_address``)."""
+    settings = current_app.config["QZBG"]
+    return str(settings.per_address(settings.lookup_rate_limit))
 
 
 @bp.route("/report", methods=["GET", "POST"])
 @transactional
 # Only posts that reach a receipt count: someone correcting field errors is not slowed down.
-@intake_limited(lambda: receipts.browser_id(session))
+@intake_limited(lambda: receipts.browser_id(session), practice=lambda: request.form.get("training") == "1")
 def report_form() -> ResponseReturnValue:
     """The report form; a valid POST stores one report per rendered form and redirects to the receipt."""
     if request.method == "GET":

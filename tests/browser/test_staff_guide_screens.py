@@ -177,3 +177,32 @@ def test_the_staff_guide_picture_of_a_training_deployment_shows_its_banner(sqlit
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_the_staff_guide_picture_of_the_trainers_page(sqlite_only, make_app, office_pc, shots):
+    from app.demo import reset, snapshot
+    from tests.demo.conftest import demo_lines
+
+    training = make_app(training=True)
+    server = make_server("127.0.0.1", 0, training, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="training-server", daemon=True)
+    thread.start()
+    settings = training.config["QZBG"]
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with training.app_context():
+            seeded = training.test_cli_runner().invoke(args=["demo", "seed", "--reports", "12"])
+            assert seeded.exit_code == 0, seeded.output
+            worker_alive()
+        password, secret, _role = demo_lines(seeded.output)["demo.trainer"]
+        fill_password(office_pc, base, "demo.trainer", password)
+        office_pc.fill("#f-otp", code(secret))
+        office_pc.press("#f-otp", "Enter")
+        office_pc.wait_for_load_state()
+        snap(office_pc, shots, "16-training", "form[data-action=reset]")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        for leftover in (snapshot.path(settings), reset.status_path(settings)):
+            leftover.unlink(missing_ok=True)

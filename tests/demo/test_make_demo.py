@@ -1,6 +1,7 @@
-"""``make demo``'s launcher (scripts/demo.py) as a trainer runs it: its own instance directory, the demo accounts
-printed before it serves, a prosecutor logging in over HTTP with the printed TOTP secret, the banner and the inbox,
-and SIGTERM stopping every process it started."""
+"""``make demo``'s launcher (scripts/demo.py) as a trainer runs it: its own instance directory, every process's
+output in a log file named on screen, the terminal ending with the URL and the demo accounts, a prosecutor logging
+in over HTTP with the printed TOTP secret, the banner and the inbox, the trainer's page, and SIGTERM stopping every
+process it started."""
 
 from __future__ import annotations
 
@@ -63,20 +64,29 @@ def test_make_demo_seeds_prints_the_accounts_serves_with_the_banner_and_stops_ev
     accounts: dict[str, tuple[str, str, str]] = {}
     children: list[int] = []
     request_sessions: list[requests.Session] = []
+    shown: list[str] = []
     try:
         deadline = time.monotonic() + 240
-        while True:
+        while len(accounts) < 10:
             line = lines.get(timeout=max(1, deadline - time.monotonic()))
+            shown.append(line)
             if match := ACCOUNT.match(line):
                 accounts[match[1]] = (match[2], match[3], match[4])
             elif match := STARTED.match(line):
-                assert accounts, "a process started before the demo accounts were printed"
                 children.append(int(match[1]))
-            elif "serving on" in line:
-                break
             assert launcher.poll() is None, line
-        assert {role for *_, role in accounts.values()} == {"admin", "lead", "prosecutor", "police", "unit_liaison"}
+        assert {role for *_, role in accounts.values()} == {"admin", "lead", "prosecutor", "police", "unit_liaison",
+                                                            "trainer"}
         assert len(children) == 3  # the fake WeChat/WeCom, the notify worker, gunicorn
+        # The terminal ends with the URL and the accounts; everything the processes say is in the log it names.
+        serving = next(n for n, line in enumerate(shown) if line.startswith("[demo] serving on "))
+        assert shown[serving] == f"[demo] serving on http://127.0.0.1:{port}"
+        assert all(ACCOUNT.match(line) for line in shown[serving + 1:])
+        assert len(shown) - serving - 1 == len(accounts) == 10
+        log_file = instance / "demo.log"
+        assert any(str(log_file) in line for line in shown[:serving])
+        assert not any("Listening at" in line or '"level"' in line for line in shown)  # no gunicorn or app lines
+        assert "Listening at" in log_file.read_text(encoding="utf-8")
         assert (instance / "secret_key").exists()
         assert (instance / "keys" / "keyring.json").exists()
         assert (instance / "qzbg.sqlite3").exists()
@@ -101,6 +111,16 @@ def test_make_demo_seeds_prints_the_accounts_serves_with_the_banner_and_stops_ev
         assert inbox.status_code == 200
         assert "培训演示环境" in inbox.text
         assert len(re.findall(r'data-tracking-no="QZBG-', inbox.text)) >= 20
+        password, secret, _ = accounts["demo.trainer"]
+        trainer = requests.Session()
+        request_sessions.append(trainer)
+        trainer.post(f"{base}/login", data={"csrf_token": csrf(trainer, f"{base}/login"), "username": "demo.trainer",
+                                            "password": password}, allow_redirects=False, timeout=10)
+        landed = trainer.post(f"{base}/login/otp", data={"csrf_token": csrf(trainer, f"{base}/login/otp"),
+                                                         "otp": pyotp.TOTP(secret).now()}, allow_redirects=False,
+                              timeout=10)
+        assert (landed.status_code, landed.headers["Location"]) == (303, "/training/")
+        assert 'data-action="reset"' in trainer.get(f"{base}/training/", timeout=10).text
         fake = requests.post(f"http://127.0.0.1:{fake_port}/__fake__/state", json={}, timeout=10)
         assert fake.status_code == 200
 
