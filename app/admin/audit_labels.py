@@ -85,6 +85,10 @@ GROUPS: tuple[tuple[str, dict[str, str]], ...] = (
         "outbox.retry": "重发失败的通知",
         "outbox.retry_all": "重发全部失败的通知",
     }),
+    ("培训", {
+        "training.reset": "重置培训数据",
+        "training.accounts_sheet": "打印培训账号表",
+    }),
     ("系统与审计", {
         "audit.export": "导出审计日志",
         "audit.chain_keyed": "审计链改为密钥保护（升级）",

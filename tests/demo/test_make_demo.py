@@ -110,7 +110,9 @@ def test_make_demo_seeds_prints_the_accounts_serves_with_the_banner_and_stops_ev
         inbox = browser.get(f"{base}/review/", timeout=10)
         assert inbox.status_code == 200
         assert "培训演示环境" in inbox.text
-        assert len(re.findall(r'data-tracking-no="QZBG-', inbox.text)) >= 20
+        assert len(re.findall(r'data-tracking-no="QZBG-', inbox.text)) >= 10  # the open ones (全部在办)
+        closed = browser.get(f"{base}/review/?status=closed", timeout=10)
+        assert len(re.findall(r'data-tracking-no="QZBG-', closed.text)) >= 20
         password, secret, _ = accounts["demo.trainer"]
         trainer = requests.Session()
         request_sessions.append(trainer)
