@@ -46,10 +46,19 @@ demo: $(VENV)/.run-deps
 browser:
 	@sh scripts/ensure-browser.sh
 
+# The mini-program's packages (jest, miniprogram-simulate: miniprogram/package-lock.json), installed with the
+# machine's Node.js and npm when node_modules is missing or the lock changed; its tests run inside pytest.
+MINIPROGRAM_DEPS := miniprogram/node_modules/.installed
+
+$(MINIPROGRAM_DEPS): miniprogram/package-lock.json
+	@command -v npm >/dev/null || { echo "qzbg's mini-program tests need Node.js 18+ and npm"; exit 1; }
+	cd miniprogram && npm ci --no-audit --no-fund
+	touch $@
+
 # The whole suite, on both cores (pytest-xdist: each worker has its own SQLite and PostgreSQL databases and its
 # own Redis database); the 25 slowest tests are printed at the end of every run.
 TEST_WORKERS ?= auto
-test: $(VENV)/.dev-deps browser
+test: $(VENV)/.dev-deps browser $(MINIPROGRAM_DEPS)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 # The inner loop, before every commit: lint, types, import contracts, and the SQLite tests without the browser and
@@ -69,4 +78,4 @@ lint: $(VENV)/.dev-deps
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts miniprogram/node_modules

@@ -6,13 +6,26 @@ const { settle } = require('./fake-wx')
 const ROOT = path.join(__dirname, '..')
 
 // simulate.load runs a page's JS through require, which jest caches: each page is loaded once per test file and
-// rendered afresh for every mount (a new instance, as when WeChat opens the page again). The compiled templates
-// are global, so a test file renders one page (with its components).
+// rendered afresh for every mount (a new instance, as when WeChat opens the page again). Every page is compiled
+// from the project's root, so that all share one compiled template set.
+// The custom components are loaded once too, and every page is given their ids (a component's JS, cached, would
+// not register it a second time for a second page).
 const loaded = {}
+const COMPONENTS = { 'media-list': 'components/media-list/index' }
+
+function load(file) {
+  if (!loaded[file]) {
+    const usingComponents = {}
+    if (!Object.values(COMPONENTS).includes(file)) {
+      Object.keys(COMPONENTS).forEach((tag) => { usingComponents[tag] = load(COMPONENTS[tag]) })
+    }
+    loaded[file] = simulate.load(path.join(ROOT, file), { rootPath: ROOT, usingComponents })
+  }
+  return loaded[file]
+}
 
 async function mount(page, options = {}) {
-  loaded[page] = loaded[page] || simulate.load(path.join(ROOT, page))
-  const id = loaded[page]
+  const id = load(page)
   const comp = simulate.render(id)
   comp.attach(document.createElement('parent-wrapper'))
   if (comp.instance.onLoad) await comp.instance.onLoad(options)
