@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from app.core.actor import Actor
@@ -17,11 +18,12 @@ from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.reports import news, receipts
 from app.reports import service as reports
-from app.reports.models import Report
+from app.reports.models import Attachment, Report
 from app.reports.records import Question
 from app.reports.states import Action, allowed_actions
 
 CLOSED = "该报告已办结，无需再回复"
+NOT_FOR_ANSWER = "找不到该附件：请在提问之后上传，且每个附件只能随一个回复提交"
 CHANGED = "报告刚刚有更新，您的回复尚未保存，请重新提交"
 VIEW_TTL = 1800  # seconds an opened status page takes answers without a new look-up
 VIEWS_KEPT = 5  # reports a browser session remembers (two tabs, two reports)
@@ -29,25 +31,41 @@ _VIEWS = "status_views"
 _PURPOSE = "status-view:"
 
 
-def answer(report: Report, question_id: uuid.UUID, text: str, *, actor: Actor, now: dt.datetime) -> Question:
-    """Store the answer; a closed report or an answered question is a ConflictError the reporter can read."""
+def answer(
+    report: Report, question_id: uuid.UUID, text: str, *, actor: Actor, now: dt.datetime,
+    attachment_ids: Sequence[uuid.UUID] = (),
+) -> Question:
+    """Store the answer with the files that come with it; a closed report or an answered question is a
+    ConflictError the reporter can read."""
     if Action.ANSWER not in allowed_actions(report.status, actor.role):
         raise ConflictError(CLOSED)
     try:
-        return record_answer(report, question_id, text, actor=actor, now=now)
+        return record_answer(report, question_id, text, actor=actor, now=now, attachment_ids=attachment_ids)
     except reports.ReportChangedError:
         # Staff acted on the report between its read and this write: the staff side's wording is not theirs.
         raise ConflictError(CHANGED) from None
 
 
 @reports.one_at_a_time
-def record_answer(report: Report, question_id: uuid.UUID, text: str, *, actor: Actor, now: dt.datetime) -> Question:
-    """The reporter answers an open question (no version: the reporter's view has none)."""
+def record_answer(
+    report: Report, question_id: uuid.UUID, text: str, *, actor: Actor, now: dt.datetime,
+    attachment_ids: Sequence[uuid.UUID] = (),
+) -> Question:
+    """The reporter answers an open question (no version: the reporter's view has none). The files named by
+    ``attachment_ids`` go with the answer: each one of this report, uploaded after the question was asked and
+    sent with no other answer."""
     asked = db.session.get(Question, question_id)
     if asked is None or asked.report_id != report.id:
         raise ValidationError(fields={"question_id": ["找不到该问题"]})
     if asked.answered_at is not None:
         raise ConflictError("该问题已回答")
+    files = [db.session.get(Attachment, attachment_id) for attachment_id in attachment_ids]
+    fitting = [f for f in files if f is not None and f.report_id == report.id and f.question_id is None
+               and f.created_at >= asked.asked_at]
+    if len(fitting) != len(files):
+        raise ValidationError(fields={"attachment_ids": [NOT_FOR_ANSWER]})
+    for file in fitting:
+        file.question_id = asked.id
     asked.seal("answer_data", reports.checked_text(text, "text"))
     asked.answered_at = now
     reports.change_status(report, Action.ANSWER, actor=actor, now=now)

@@ -101,12 +101,14 @@ def get_report(report_id: uuid.UUID) -> dict[str, Any]:
 @blp.errors(400, 401, 404, 409, 413, 415, 422, 503)
 def answer_question(data: dict[str, Any], report_id: uuid.UUID) -> dict[str, Any]:
     """Answer an open question of the office (补充材料) on an own report, once. Files go first, through
-    ``/attachments``, which takes them while a question is open; an answered question or a closed report is
-    409, a question of no such report is 422 on ``question_id``."""
+    ``/attachments``, which takes them while a question is open, and their ids go with the answer in
+    ``attachment_ids``; an answered question or a closed report is 409, a question of no such report is 422 on
+    ``question_id``, a file not of this report, uploaded before the question or already sent with an answer is 422
+    on ``attachment_ids``."""
     reporter = current_reporter()
     report = queries.reporter_report(reporter.id, report_id)
     answered = answers.answer(report, data["question_id"], data["text"], actor=Actor.reporter(reporter.id),
-                              now=utcnow())
+                              now=utcnow(), attachment_ids=data["attachment_ids"])
     return presenters.answered(answered)
 
 

@@ -186,6 +186,10 @@ class Attachment(Sealed, db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    # The office's question (补充材料) this file came with, when the reporter sent it with an answer.
+    question_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("report_questions.id", ondelete="SET NULL"), index=True
+    )
     storage_name: Mapped[str] = mapped_column(String(64), unique=True)
     size: Mapped[int] = mapped_column(Integer)
     stored_size: Mapped[int] = mapped_column(Integer)

@@ -56,6 +56,10 @@ def questions(report: Report) -> list[dict[str, Any]]:
     asked = db.session.scalars(
         select(Question).where(Question.report_id == report.id).order_by(Question.asked_at, Question.id)
     )
+    with_answer: dict[Any, list[dict[str, Any]]] = {}
+    for item in report.attachments:
+        if item.question_id is not None:
+            with_answer.setdefault(item.question_id, []).append(attachment(item))
     return [
         {
             "id": q.id,
@@ -63,6 +67,7 @@ def questions(report: Report) -> list[dict[str, Any]]:
             "text": q.unseal("text_data"),
             "answered_at": q.answered_at,
             "answer": q.unseal("answer_data"),
+            "attachments": with_answer.get(q.id, []),
         }
         for q in asked
     ]

@@ -337,20 +337,40 @@ def _status_page(
 
 
 def _answer_question() -> ResponseReturnValue:
-    """An answer from the status page: to a question of a report this browser looked up a moment ago."""
+    """An answer from the status page: to a question of a report this browser looked up a moment ago, with the
+    photos or documents chosen in its file field (stored first, then named in the answer, as the API does)."""
     question = answers.find_question(request.form.get("question_id", ""))
     if question is None or not answers.viewed(session, question.report_id):
         return render_template("reports/status_lookup.html", values={}, error=LOOKUP_AGAIN), 400
     report, key, text = question.report, str(question.id), request.form.get("text", "")
+    files_key = f"{key}.files"
     try:
         data = AnswerIn().load({"question_id": key, "text": text})
-        answers.answer(report, data["question_id"], data["text"], actor=Actor.public(), now=dt.datetime.now(dt.UTC))
     except marshmallow.ValidationError as exc:
         messages = cast(dict[str, list[str]], exc.messages)
         return _status_page(report, 422, errors={key: messages.get("text", ["内容不符合要求"])}, values={key: text})
+    uploads = _uploads()
+    if len(uploads) > attachments.MAX_PER_REPORT:
+        return _status_page(report, 422, errors={files_key: [f"最多选择{attachments.MAX_PER_REPORT}个文件"]},
+                            values={key: text})
+    now = dt.datetime.now(dt.UTC)
+    try:
+        stored = [
+            attachments.store(report, upload.stream, upload.filename, directory=_settings().attachments_dir,
+                              max_bytes=_settings().max_attachment_bytes, now=now, vault=get_vault())
+            for upload in uploads
+        ]
+        answers.answer(report, data["question_id"], data["text"], actor=Actor.public(), now=now,
+                       attachment_ids=[a.id for a in stored])
     except ValidationError as exc:
-        refused = next(iter((exc.fields or {}).values()), [exc.message])
-        return _status_page(report, 422, errors={key: list(refused)}, values={key: text})
+        # The error answer rolls the transaction back: files already stored for this answer go with it.
+        fields = exc.fields or {}
+        errors = {files_key: list(fields["file"])} if "file" in fields else {
+            key: list(next(iter(fields.values()), [exc.message]))
+        }
+        return _status_page(report, 422, errors=errors, values={key: text})
+    except PayloadTooLargeError as exc:
+        return _status_page(report, 413, errors={files_key: [exc.message]}, values={key: text})
     except ConflictError as exc:
         return _status_page(report, 409, notice=exc.message)
     answers.remember_view(session, report.id)

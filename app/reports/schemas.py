@@ -223,6 +223,22 @@ class AnswerIn(StrictSchema):
         metadata={"description": "所回答的问题的 id（GET /api/v1/reports/<id> 的 questions[].id）"},
     )
     text = Text(required=True, max_length=5000, multiline=True, metadata={"description": "回复内容"})
+    attachment_ids = fields.List(
+        fields.UUID(error_messages={"invalid_uuid": "应为 UUID"}),
+        load_default=list,
+        validate=validate.Length(min=0, max=9, error="最多附带9个附件"),
+        error_messages={"null": "此项不能为空", "invalid": "应为附件 id 的列表"},
+        metadata={
+            "description": "随回复提交的附件：提问之后经 /attachments 上传到本报告、尚未随其他回复提交的附件 id",
+            "uniqueItems": True,
+        },
+    )
+
+    @validates_schema
+    def distinct_attachments(self, data: dict[str, Any], **kwargs: Any) -> None:
+        ids = data.get("attachment_ids") or []
+        if len(set(ids)) != len(ids):
+            raise ValidationError("附件不能重复", "attachment_ids")
 
 
 # ---- answers ---------------------------------------------------------------------------------------
@@ -316,6 +332,9 @@ class QuestionOut(StrictSchema):
     text = fields.String(required=True, metadata={"description": "检察院向报告人提出的问题"})
     answered_at = fields.AwareDateTime(allow_none=True, required=True)
     answer = fields.String(allow_none=True, required=True, metadata={"description": "报告人的回复；未回复为 null"})
+    attachments = fields.List(
+        fields.Nested(AttachmentOut), required=True, metadata={"description": "随回复提交的附件"}
+    )
 
 
 class AnswerOut(StrictSchema):

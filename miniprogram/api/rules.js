@@ -34,6 +34,7 @@ const REPORT_RULES = {
 
 const ANSWER_RULES = {
   text: { schema: 'AnswerIn', name: 'text', required: true, minLength: 1, maxLength: 5000, label: '回复内容' },
+  attachment_ids: { schema: 'AnswerIn', name: 'attachment_ids', minItems: 0, maxItems: 9, label: '附件' },
 }
 
 function blank(value) {

@@ -14,7 +14,8 @@ function detail(answered) {
     timeline: [{ at: '2026-12-07T02:00:00+00:00', status: 'submitted', label: '已提交' },
       { at: '2026-12-07T03:00:00+00:00', status: 'received', label: '已受理' }],
     questions: [{ id: QUESTION_ID, asked_at: '2026-12-07T03:00:00+00:00', text: '孩子现在在哪里？',
-      answered_at: answered ? '2026-12-07T04:00:00+00:00' : null, answer: answered ? '在病房' : null }],
+      answered_at: answered ? '2026-12-07T04:00:00+00:00' : null, answer: answered ? '在病房' : null,
+      attachments: answered ? [{ id: 'a1', filename: 'answer.jpg', size: 1024, content_type: 'image/jpeg' }] : [] }],
   }
 }
 
@@ -44,10 +45,11 @@ test('the detail shows status, timeline and the question, and the answer goes wi
   await tap(page, '#answer-media >>> .add-media')
   await tap(page, '#send-answer')
   expect(state.attachments).toEqual(['wxfile://answer.jpg'])
-  expect(state.answers).toEqual([{ question_id: QUESTION_ID, text: '在病房' }])
+  expect(state.answers).toEqual([{ question_id: QUESTION_ID, text: '在病房', attachment_ids: ['a1'] }])
   expect(text(page, '#message')).toContain('回复已发送')
   expect(page.querySelector('#answer-form')).toBeFalsy()
   expect(page.dom.textContent).toContain('您的回复')
+  expect(page.dom.textContent).toContain('随回复提交的附件 1 个')
 })
 
 test("someone else's report (404) is said plainly", async () => {

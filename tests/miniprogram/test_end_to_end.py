@@ -47,4 +47,8 @@ def test_the_mini_program_works_against_the_real_backend(live_url, office_url, f
         select(func.count()).select_from(Attachment).where(Attachment.report_id == answered[0].report_id)
     )
     assert photos_of_answered == 3  # two with the report, one with the answer
+    with_answer = db.session.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.question_id == answered[0].id)
+    )
+    assert with_answer == 1
     assert [m["template_id"] for m in fake.sent] == [TEMPLATE]

@@ -97,7 +97,9 @@ def test_the_reporter_sees_the_questions_asked_and_nothing_internal(client, repo
 
     view = detail(client, reporter, own_report)
 
-    assert [set(q) for q in view["questions"]] == [{"id", "asked_at", "text", "answered_at", "answer"}] * 2
+    # CONTRACT.md's fields, and the files that came with each answer (issue 16: answers with photos)
+    fields = {"id", "asked_at", "text", "answered_at", "answer", "attachments"}
+    assert [set(q) for q in view["questions"]] == [fields] * 2
     assert [(q["id"], q["text"], q["answered_at"], q["answer"]) for q in view["questions"]] == [
         (str(first.id), "请补充孩子就读的学校", None, None), (str(second.id), "请问孩子现在是否安全？", None, None),
     ]

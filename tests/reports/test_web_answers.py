@@ -91,7 +91,7 @@ def test_the_status_page_shows_open_questions_with_a_form_and_answered_ones_with
     assert "请补充孩子就读的学校" in page.find("li", data_question_id=str(waiting.id)).text()
     form = page.find("li", data_question_id=str(waiting.id)).find("form")
     assert (form.attrs["method"], form.attrs["action"]) == ("post", "/report/status")
-    assert set(answer_form(page, waiting)) == {"csrf_token", "question_id", "text"}
+    assert set(answer_form(page, waiting)) == {"csrf_token", "question_id", "text", "files"}
     assert answer_form(page, waiting)["question_id"] == str(waiting.id)
     assert NOTE not in response.text
     timeline = next(n for n in page.find_all("ol") if n.attrs.get("class") == "timeline")

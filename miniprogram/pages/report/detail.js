@@ -43,7 +43,7 @@ Component({
 
     async sendAnswer() {
       if (this.data.sending || !this.data.openQuestion) return
-      const errors = checkAll(ANSWER_RULES, { text: this.data.answerText })
+      const errors = checkAll(ANSWER_RULES, { text: this.data.answerText, attachment_ids: this.data.answerMedia })
       if (errors.text) {
         this.setData({ answerError: errors.text.join('；') })
         return
@@ -55,9 +55,11 @@ Component({
         this.setData({ sending: false, message: `有${failed}个附件未上传成功，请点「重试」后再发送回复。` })
         return
       }
+      // The files went first (the API takes them while the question is open); the answer names them.
+      const attachmentIds = (media ? media.data.media : []).map((m) => m.attachmentId).filter(Boolean)
       try {
         await client.call('answerQuestion', { params: { report_id: this.reportId },
-          data: { question_id: this.data.openQuestion.id, text: this.data.answerText } })
+          data: { question_id: this.data.openQuestion.id, text: this.data.answerText, attachment_ids: attachmentIds } })
         this.setData({ answerText: '', answerMedia: [], sending: false, message: '回复已发送，检察院会继续处理。' })
         await this.load()
       } catch (error) {

@@ -81,6 +81,7 @@ test('login, a report with two photos, the receipt and subscription, the questio
   await tap(detail, '#send-answer')
   await until(() => (text(detail, '#message') || '').includes('回复已发送') && !detail.instance.data.loading, 'the answer sent')
   expect(detail.dom.textContent).toContain('照片已附上，孩子在病房。')
+  expect(detail.dom.textContent).toContain('随回复提交的附件 1 个')
   expect((await office('attachments', { report_id: options.id })).count).toBe(3)
 })
 
