@@ -270,3 +270,10 @@ test('nothing personal goes to the console', async () => {
     spy.mockRestore()
   })
 })
+
+test('我的报告 is one tap away from the form', async () => {
+  const wx = install(backend().routes)
+  const page = await mount('pages/report/index', { scene: 'H001' })
+  await tap(page, '#my-reports')
+  expect(wx.calls.navigations).toEqual([['navigateTo', '/pages/reports/index']])
+})

@@ -290,6 +290,10 @@ Component({
       this.toReceipt()
     },
 
+    toMyReports() {
+      wx.navigateTo({ url: '/pages/reports/index' })
+    },
+
     onRetried(event) {
       if (event.detail.failed === 0 && this.data.report) this.toReceipt()
     },
