@@ -94,6 +94,11 @@ class Office:
         self.fake.grant(f"o-dev-{body['login']}", body.get("template_id", TEMPLATE))
         return {}
 
+    def reopen(self, body: dict[str, Any]) -> dict[str, Any]:
+        """WeChat hands the same user a fresh login code (the fake's codes name the user, so forget the used one)."""
+        self.fake.used_codes.discard(f"dev-{body['login']}")
+        return {}
+
     def deliver(self, body: dict[str, Any]) -> dict[str, Any]:
         counts = deliver_due(now=dt.datetime.now(dt.UTC))
         db.session.commit()

@@ -39,8 +39,8 @@ def test_the_mini_program_works_against_the_real_backend(live_url, office_url, f
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-8000:]
 
     db.session.rollback()
-    # the flow, the restored draft, the double tap, the dropped connection: one each; three before the 429
-    assert db.session.scalar(select(func.count()).select_from(Report)) == 7
+    # the flow, the restored draft, the double tap, the dropped connection, the renewal: one each; three before the 429
+    assert db.session.scalar(select(func.count()).select_from(Report)) == 8
     answered = db.session.scalars(select(Question).where(Question.answered_at.is_not(None))).all()
     assert len(answered) == 1
     photos_of_answered = db.session.scalar(

@@ -1,5 +1,5 @@
 // The mini-program against the real backend (see tests/miniprogram/test_end_to_end.py, which starts it).
-const { install, office } = require('./bridge')
+const { install, office, send } = require('./bridge')
 const { mount, type, change, tap, text, find } = require('../mount')
 const config = require('../../config')
 const client = require('../../api/client')
@@ -145,4 +145,23 @@ test('a 429 says when to try again, from Retry-After, and keeps the draft', asyn
   expect(text(page, '#message')).toMatch(/请在\d+秒后重试/)
   expect(wx.getStorageSync(drafts.KEY).form.reporter.name).toBe('报告人4')
   expect((await client.call('listReports')).items).toHaveLength(3)
+})
+
+test('a token the server no longer takes is renewed with wx.login once, silently', async () => {
+  const wx = install('mp-renew')
+  const page = await openForm()
+  await fill(page)
+  await tap(page, '#submit')
+  await until(() => receipts(wx).length === 1, 'the receipt')
+  expect(wx.bridge.logins).toBe(1)
+  const { token } = wx.getStorageSync(client.TOKEN_KEY)
+  const out = await send(`${process.env.QZBG_E2E_API}/api/v1/auth/logout`, 'POST', { Authorization: `Bearer ${token}` })
+  expect(out.statusCode).toBe(204)
+  await office('reopen', { login: 'mp-renew' })
+
+  const list = await mount('pages/reports/index')
+  await until(() => !list.instance.data.loading, 'the list')
+  expect(list.instance.data.items).toHaveLength(1)
+  expect(text(list, '#message')).toBeNull()
+  expect(wx.bridge.logins).toBe(2)
 })
