@@ -277,3 +277,16 @@ test('我的报告 is one tap away from the form', async () => {
   await tap(page, '#my-reports')
   expect(wx.calls.navigations).toEqual([['navigateTo', '/pages/reports/index']])
 })
+
+test('a 503 while the office server is down says when to try again and that a retry sends no second report', async () => {
+  const { routes } = backend({
+    'POST /api/v1/reports': () => json(503, { error: { code: 'service_unavailable', message: '服务暂时不可用，请稍后重试' } },
+      { 'retry-after': '30' }),
+  })
+  install(routes)
+  const page = await mount('pages/report/index', { scene: 'H001' })
+  await fill(page)
+  await tap(page, '#submit')
+  expect(text(page, '#message')).toContain('请在30秒后重试')
+  expect(text(page, '#message')).toContain('不会重复提交')
+})

@@ -273,7 +273,7 @@ Component({
 
     failed(error) {
       let message = error.message
-      if (error.status === 429 && error.retryAfter) message = `${message}（请在${error.retryAfter}秒后重试）`
+      if ((error.status === 429 || error.status === 503) && error.retryAfter) message = `${message}（请在${error.retryAfter}秒后重试）`
       if (error.retryable) message = `${message} 再次点击「提交报告」不会重复提交。`
       this.setData({ submitting: false, message, errors: forTemplate(error.fields) })
     },
