@@ -353,11 +353,12 @@ def _answer_question() -> ResponseReturnValue:
     if len(uploads) > attachments.MAX_PER_REPORT:
         return _status_page(report, 422, errors={files_key: [f"最多选择{attachments.MAX_PER_REPORT}个文件"]},
                             values={key: text})
-    now = dt.datetime.now(dt.UTC)
+    now, settings = dt.datetime.now(dt.UTC), _settings()
     try:
         stored = [
-            attachments.store(report, upload.stream, upload.filename, directory=_settings().attachments_dir,
-                              max_bytes=_settings().max_attachment_bytes, now=now, vault=get_vault())
+            attachments.store(report, cast(BinaryIO, upload.stream), upload.filename,
+                              directory=settings.attachments_dir, max_bytes=settings.max_attachment_bytes, now=now,
+                              vault=get_vault())
             for upload in uploads
         ]
         answers.answer(report, data["question_id"], data["text"], actor=Actor.public(), now=now,
