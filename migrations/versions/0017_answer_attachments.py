@@ -1,7 +1,7 @@
 """files that came with an answer: attachments.question_id names the question they answer
 
 Revision ID: 0017_answer_attachments
-Revises: 0016_seal_document_numbers
+Revises: 0018_institutions
 Create Date: 2026-12-07 18:40:00
 
 A nullable column with its index; existing attachments stay with their report and no question.
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0017_answer_attachments'
-down_revision = '0016_seal_document_numbers'
+down_revision = '0018_institutions'
 branch_labels = None
 depends_on = None
 
