@@ -15,9 +15,9 @@ from app.core.actor import Actor
 from app.core.db import transactional
 from app.core.dbtypes import utcnow
 from app.core.ratelimit import intake_limited
-from app.core.rest import BEARER, ApiBlueprint
+from app.core.rest import BEARER, ApiBlueprint, parse_json_body
 from app.crypto.vault import get_vault
-from app.errors import UnsupportedMediaTypeError
+from app.errors import AppError, UnsupportedMediaTypeError
 from app.reporters.auth import current_reporter, reporter_required
 from app.reports import answers, attachments, presenters, queries, service
 from app.reports.constants import CATEGORIES
@@ -44,18 +44,27 @@ def list_categories() -> dict[str, Any]:
     return {"items": [{"code": code, "label": label} for code, label in CATEGORIES.items()]}
 
 
-def _practice(body: Any) -> bool:
-    """Whether a posted report says it is a practice one (``"training": true``), read before the schema (which
+def _practice() -> bool:
+    """Whether the posted report says it is a practice one (``"training": true``), read before the schema (which
     refuses anything else it would not store) to pick the per-address limit: a practice report reaches no real
-    channel, so a training room behind one address is not held to a hospital's limit."""
-    return isinstance(body, dict) and body.get("training") is True
+    channel, so a training room behind one address is not held to a hospital's limit. The body is read with the
+    API's own strict parser: a body it refuses (too deep, duplicate keys, not UTF-8) is no practice report, and
+    the schema then answers it."""
+    raw = request.get_data(cache=True)
+    if b'"training"' not in raw:
+        return False
+    try:
+        body = parse_json_body(raw)
+    except AppError:
+        return False
+    return body.get("training") is True
 
 
 @blp.route("/reports", methods=["POST"])
 @transactional
 @blp.doc(security=BEARER)
 @reporter_required
-@intake_limited(lambda: f"reporter:{current_reporter().id}", practice=lambda: _practice(request.get_json(silent=True)))
+@intake_limited(lambda: f"reporter:{current_reporter().id}", practice=_practice)
 @blp.arguments(ReportIn)
 @blp.response(201, ReportCreatedOut)
 @blp.alt_response(200, schema=ReportCreatedOut, description="同一 client_id 的重复提交：返回原报告，不新建")
