@@ -11,11 +11,9 @@ import datetime as dt
 from collections.abc import Iterator
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from app.admin import audit_entries
-from app.core.sheets import row, sealed_sheet, sealed_workbook_chunks
+from app.core.sheets import header, row, sealed_sheet, sealed_workbook_chunks
 from app.extensions import db
 
 HEAD = ("序号", "时间（北京时间）", "操作人", "用户名", "角色", "操作", "操作代码", "对象", "地址", "请求编号")
@@ -34,13 +32,7 @@ def workbook_stream(office_id: int, filters: audit_entries.Filters, *, title: st
     for index, width in enumerate(WIDTHS):
         ws.column_dimensions[chr(ord("A") + index)].width = width
     ws.append(row(ws, [title]))
-    bold = Font(bold=True)
-    header = []
-    for value in HEAD:
-        cell = WriteOnlyCell(ws, value=value)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
+    ws.append(header(ws, HEAD))
     try:
         for batch in audit_entries.all_rows(office_id, filters):
             for r in batch:

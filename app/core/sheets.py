@@ -22,6 +22,7 @@ from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
@@ -69,6 +70,17 @@ class _SealedWorkbookWriter(ExcelWriter):  # type: ignore[misc]
             shutil.copyfileobj(writer.out, target, CHUNK_BYTES)
         writer.out.close()
         self.manifest.append(ws)
+
+
+def header(ws: Any, values: Iterable[str]) -> list[WriteOnlyCell]:
+    """A bold header row of a write-only sheet (our own column names: plain cells)."""
+    bold = Font(bold=True)
+    cells = []
+    for value in values:
+        cell = WriteOnlyCell(ws, value=value)
+        cell.font = bold
+        cells.append(cell)
+    return cells
 
 
 def sealed_sheet(wb: Workbook, title: str) -> Any:

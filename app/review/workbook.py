@@ -12,10 +12,8 @@ import io
 from collections.abc import Iterable
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
-from app.core.sheets import row
+from app.core.sheets import header, row
 from app.reports.constants import CATEGORY_SHORT
 from app.reports.states import STATUS_LABELS
 from app.review.listing import Line
@@ -39,13 +37,7 @@ def list_workbook(lines: Iterable[Line], *, title: str, conditions: str) -> byte
     ws = wb.create_sheet("线索列表")
     ws.append(row(ws, [title]))
     ws.append(row(ws, [conditions]))
-    bold = Font(bold=True)
-    header = []
-    for value in HEAD:
-        cell = WriteOnlyCell(ws, value=value)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
+    ws.append(header(ws, HEAD))
     for line in lines:
         ws.append(row(ws, [
             line.tracking_no, _cst(line.submitted_at), "是" if line.urgent else "否",

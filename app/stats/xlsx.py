@@ -19,7 +19,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from app.core.sheets import XLSX as XLSX  # the routes' mimetype
-from app.core.sheets import row, sealed_sheet, sealed_workbook_chunks
+from app.core.sheets import header, row, sealed_sheet, sealed_workbook_chunks
 from app.crypto.vault import DecryptionError, Vault
 from app.extensions import db
 from app.offices.queries import district_label
@@ -123,13 +123,7 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
     ws.append([warning])
     ws.append(row(ws, [f"{office_name} · 强制报告线索台账 · {period.first.isoformat()} 至 {period.last.isoformat()}"
                        "（北京时间）· 含个人信息，严禁外传"]))
-    bold = Font(bold=True)
-    header = []
-    for value in REGISTER_HEAD:
-        cell = WriteOnlyCell(ws, value=value)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
+    ws.append(header(ws, REGISTER_HEAD))
     result = queries.register_rows(scope, period)
     for partition in result.partitions():
         categories = queries.category_codes([row[0].id for row in partition])
