@@ -140,7 +140,8 @@ RETRY_AFTER = {
     "schema": {"type": "integer", "minimum": 1},
 }
 # Every 401 carries it (UnauthorizedError adds it), the login's too.
-WWW_AUTHENTICATE = {"description": "Bearer", "required": True, "schema": {"type": "string", "pattern": "^Bearer"}}
+WWW_AUTHENTICATE = {"description": "Bearer（小程序接口）或 QZBG-HMAC（机构接口）", "required": True,
+                    "schema": {"type": "string", "pattern": "^(Bearer|QZBG-HMAC)"}}
 
 # status -> (the codes its envelope carries, description, headers) of the error responses operations refer to.
 ERROR_RESPONSES: dict[int, tuple[tuple[str, ...], str, dict[str, Any]]] = {
