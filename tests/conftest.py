@@ -23,7 +23,10 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy.engine import make_url
+from sqlalchemy.util import LRUCache
+from werkzeug.routing import Rule
 
 from app import create_app
 from app.clients.fake_wechat import FakeWeChat, FakeWeChatServer
@@ -125,8 +128,81 @@ def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
     return base.replace(**overrides)
 
 
+class SharedTemplateBytecode(BytecodeCache):
+    """Compiled templates kept for the run: each test's app would otherwise parse and compile every template it
+    renders anew (Jinja keeps them per environment). The key covers the template's name and source."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+class SharedStatementCache:
+    """SQLAlchemy's compiled statements kept for the run across the apps the tests build.
+
+    An engine keeps its own cache keyed by its dialect object, so a new app (a new engine) compiled every
+    statement anew. Here dialects of one class and server version stand for each other in the key, as they
+    compile a statement to the same SQL."""
+
+    def __init__(self) -> None:
+        self._cache: LRUCache[Any, Any] = LRUCache(20000)
+        self._dialects: dict[tuple[Any, ...], Any] = {}
+
+    def _key(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        dialect = key[0]
+        signature = (type(dialect), dialect.server_version_info, dialect.paramstyle)
+        return (self._dialects.setdefault(signature, dialect), *key[1:])
+
+    def get(self, key: tuple[Any, ...], default: Any = None) -> Any:
+        return self._cache.get(self._key(key), default)
+
+    def __setitem__(self, key: tuple[Any, ...], value: Any) -> None:
+        self._cache[self._key(key)] = value
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+def _shared_url_builders() -> None:
+    """Werkzeug compiles two URL builder functions per route for every app (about 180 routes here): most of
+    ``create_app``'s remaining time when the suite builds an app per test. A builder is Python code made from the
+    rule's parts alone (it takes the rule as its first argument), so one compiled per rule serves every app."""
+    original = Rule._compile_builder
+    compiled: dict[Any, Any] = {}
+
+    def compile_builder(self: Rule, append_unknown: bool = True) -> Any:
+        try:
+            key = (self.rule, tuple(self._trace), tuple(sorted((self.defaults or {}).items())), append_unknown)
+            builder = compiled.get(key)
+        except TypeError:  # a default that cannot be a key: compiled as werkzeug does
+            return original(self, append_unknown)
+        if builder is None:
+            builder = compiled[key] = original(self, append_unknown)
+        return builder
+
+    Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+
+
+_shared_url_builders()
+TEMPLATE_BYTECODE = SharedTemplateBytecode()
+STATEMENT_CACHE = SharedStatementCache()
+
+
 def build_app(settings: Settings, **flask_config: Any) -> Flask:
-    return create_app(settings, {"TESTING": True, **flask_config})
+    """``create_app`` with the test config, sharing compiled templates and statements with the run's other apps
+    (a production process builds one app; the suite builds thousands)."""
+    application = create_app(settings, {"TESTING": True, **flask_config})
+    application.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
+    with application.app_context():
+        db.engine.update_execution_options(compiled_cache=STATEMENT_CACHE)
+    return application
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import http
 import json
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -231,6 +232,35 @@ class QzbgApi(Api):  # type: ignore[misc]
 
     ERROR_SCHEMA = ErrorEnvelope
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    # The document is written when first read (``/api/v1/openapi.json``, a test), not when the app is built:
+    # turning every schema into OpenAPI took most of ``create_app``'s time, which a gunicorn worker pays at
+    # start-up and the test suite once per test.
+    _spec: Any = None
+    _pending: list[tuple[Any, flask.Flask, str, Any]]
+    _docs_lock = threading.Lock()
+
+    @property  # type: ignore[override]
+    def spec(self) -> Any:
+        if getattr(self, "_pending", None):
+            with self._docs_lock:
+                pending, self._pending = self._pending, []
+                for blp, app, name, parameters in pending:
+                    blp.register_views_in_doc(self, app, self._spec, name=name, parameters=parameters)
+                    self._spec.tag({"name": name, "description": blp.description})
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        # flask-smorest's init_app makes a new document: what was waiting belonged to the one it replaces.
+        self._spec, self._pending = value, []
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """As flask-smorest's, with the blueprint's views documented when the document is first read."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._pending.append((blp, self._app, name, parameters))
 
     def _register_error_handlers(self) -> None:
         """``app.core.errorhandlers.register_error_handlers`` owns every error response."""

