@@ -41,7 +41,8 @@ STATUS_CODE_LENGTH = 10
 # QZBG-<year>-<sequence of at least 6 digits> (tracking.py), ASCII digits only.
 TRACKING_NO_SHAPE = re.compile(r"QZBG-[0-9]{4}-[0-9]{6,10}")
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-_DUMMY_HASH = _hasher.hash("qzbg-dummy-status-code")
+# What a wrong tracking number's code is checked against, at the same cost: hashed when first needed, not at import.
+_DUMMY_HASH: str | None = None
 # What the staff side is told when someone else changed the report between its read and this write.
 CHANGED = "该线索已被他人修改，请查看最新状态后再操作"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -296,6 +297,9 @@ def find_by_status_code(tracking_no: str, status_code: str) -> Report | None:
         db.session.scalars(select(Report).where(Report.tracking_no == tracking_no)).one_or_none()
         if well_formed else None
     )
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("qzbg-dummy-status-code")
     stored = report.status_code_hash if report is not None and report.status_code_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, status_code.strip().upper())
