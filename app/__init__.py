@@ -141,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
     from app.reporters import api as reporters_api
     from app.reports import api as reports_api
     from app.reports import routes as reports_routes
+    from app.review import cases as _case_pages  # noqa: F401 - attaches /review/cases and /review/unreported
     from app.review import liaison as liaison_routes
     from app.review import routes as review_routes
     from app.stats import routes as stats_routes
@@ -169,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from app.audit.cli import audit_cli
     from app.auth.cli import users_cli
+    from app.cases.cli import cases_cli
     from app.crypto.cli import keys_cli
     from app.demo.cli import demo_cli
     from app.institutions.cli import institutions_cli
@@ -178,5 +180,5 @@ def register_cli(app: Flask) -> None:
     from app.wechat.cli import wechat_cli
 
     for group in (keys_cli, units_cli, notify_cli, wechat_cli, offices_cli, police_units_cli, users_cli, audit_cli,
-                  demo_cli, institutions_cli):
+                  demo_cli, institutions_cli, cases_cli):
         app.cli.add_command(group)

@@ -77,7 +77,7 @@ def stepped_up(session: StaffSession | None) -> bool:
     return session is not None and sessions.use_step_up(session, dt.datetime.now(dt.UTC), step_up_window())
 
 
-def step_up_redirect(label: str | None = None) -> Response:
+def step_up_redirect(label: str | None = None, *, hold: bool = True) -> Response:
     """To the step-up page. A GET comes back to itself afterwards. A form post is held on the session
     (``stepup.hold``) and carried out once the code is given, landing on its result; ``label`` says on the
     step-up page what will be done. ``next`` (the page a form names in its hidden field: pages send no
@@ -88,6 +88,10 @@ def step_up_redirect(label: str | None = None) -> Response:
         back = request.full_path.rstrip("?")
         if session is not None:
             stepup.drop(session)  # a new sensitive page replaces an action left waiting
+    elif not hold:  # a form that cannot be held (a file upload): back to its page, to send it again
+        back = request.path
+        if session is not None:
+            stepup.drop(session)
     else:
         back = request.form.get("next")
         if session is not None:
@@ -95,9 +99,10 @@ def step_up_redirect(label: str | None = None) -> Response:
     return redirect("/account/step-up?" + urlencode({"next": safe_next(back)}), code=303)
 
 
-def staff_required(permission: str, *, held_label: str | None = None) -> Callable[[F], F]:
+def staff_required(permission: str, *, held_label: str | None = None, holds: bool = True) -> Callable[[F], F]:
     """Declare the permission a staff view needs; see the module docstring. ``held_label`` names, on the
-    step-up page, what a sensitive form posted here will do once the code is given."""
+    step-up page, what a sensitive form posted here will do once the code is given; ``holds=False`` (a file
+    upload, which the session cannot keep) sends the user back to the form's page after the code instead."""
     if permission not in permissions.ALL_PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
 
@@ -109,7 +114,7 @@ def staff_required(permission: str, *, held_label: str | None = None) -> Callabl
                 return _login_redirect()
             permissions.require(session.user.role, permission)
             if permission in permissions.SENSITIVE and not stepped_up(session):
-                return step_up_redirect(label=held_label)
+                return step_up_redirect(label=held_label, hold=holds)
             g.actor = request_actor(session.user)
             response = current_app.make_response(view(*args, **kwargs))
             response.headers["Cache-Control"] = "no-store"

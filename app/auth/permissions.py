@@ -11,12 +11,12 @@ from app.errors import ForbiddenError
 # Sensitive permissions need a TOTP code from the last 10 minutes (step-up).
 SENSITIVE = frozenset({
     "review.export", "review.transfer", "review.reveal_reporter", "admin.users.manage", "admin.police_units.manage",
-    "admin.keys", "admin.audit", "admin.audit.export", "training.reset", "training.accounts",
+    "admin.keys", "admin.audit", "admin.audit.export", "training.reset", "training.accounts", "review.cases.import",
 })
 
 _PROSECUTOR = frozenset({
     "account", "review.inbox", "review.read", "review.act", "review.enter_phone_report", "review.stats",
-    "review.export", "review.transfer", "review.reveal_reporter",
+    "review.export", "review.transfer", "review.reveal_reporter", "review.cases", "review.cases.import",
 })
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({

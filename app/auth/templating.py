@@ -15,6 +15,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 NAV = (
     ("/review/", "线索", "review.inbox"),
     ("/review/overdue", "超期", "review.inbox"),
+    ("/review/unreported", "应报未报", "review.cases"),
     ("/unit/", "本单位", "liaison.view"),
     ("/review/stats", "统计", "review.stats"),
     ("/review/unit-stats", "本单位统计", "liaison.view"),

@@ -7,19 +7,19 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validates_schema
-
 from app.core.actor import Actor
+from app.core.periods import parse_period as parse_period  # re-exported: the pages read their period here
+from app.core.periods import today
 from app.offices.queries import district_label
 from app.reports.constants import CATEGORY_SHORT
 from app.stats import charts
-from app.stats.queries import CST, HEADLINES, Figures, Period, Scope, Spread
+from app.stats.queries import HEADLINES, Figures, Period, Scope, Spread
 from app.units.models import UNIT_TYPES
 
 HEADLINE_LABELS: dict[str, str] = {
     "received": "接收线索", "acknowledged": "签收", "transferred": "移送公安", "accepted": "公安受案",
     "filed": "公安立案", "not_filed": "不予立案", "supervised": "立案监督", "closed": "办结", "overdue": "超期",
-    "silent_units": "未报告的成员单位",
+    "silent_units": "未报告的成员单位", "unreported": "应报未报",
 }
 CHANNEL_LABELS = {"miniprogram": "小程序", "web": "网页", "phone": "电话录入", "institution": "机构系统"}
 MONTH_SERIES = {"received": "接收", "transferred": "移送", "closed": "办结"}
@@ -29,48 +29,6 @@ SMALL_CELL_RULE = (
     "小数保护：联络人视图中，按类别统计的任何 1 至 2 件的数字显示为“<3”；若据本单位合计仍可推算出被隐藏的数字，"
     "再将最小的其他非零类别显示为“*”，仍不足以防止推算时整个类别分布不予显示。"
 )
-EARLIEST = dt.date(2000, 1, 1)
-
-
-class PeriodIn(Schema):
-    """``from`` and ``to`` (China dates, both included); either may be left out (this year's start or end)."""
-
-    date_from = fields.Date(data_key="from", format="%Y-%m-%d", load_default=None,
-                            error_messages={"invalid": "日期格式应为 YYYY-MM-DD"})
-    date_to = fields.Date(data_key="to", format="%Y-%m-%d", load_default=None,
-                          error_messages={"invalid": "日期格式应为 YYYY-MM-DD"})
-
-    @validates_schema
-    def check_range(self, data: dict[str, Any], **_: Any) -> None:
-        first, last = data.get("date_from"), data.get("date_to")
-        for name, day in (("from", first), ("to", last)):
-            if day is not None and not EARLIEST <= day <= dt.date(2100, 12, 31):
-                raise ValidationError("日期应在 2000 年至 2100 年之间", name)
-        if first and last and first > last:
-            raise ValidationError("开始日期不能晚于结束日期", "from")
-
-
-def today() -> dt.date:
-    return dt.datetime.now(CST).date()
-
-
-def parse_period(args: Any) -> tuple[Period, dict[str, list[str]]]:
-    """The period asked for (this year when nothing is given), and the errors of a bad one (then: this year)."""
-    year = today().year
-    default = Period(dt.date(year, 1, 1), dt.date(year, 12, 31))
-    raw = {key: args.get(key) for key in ("from", "to") if args.get(key)}
-    try:
-        data = PeriodIn().load(raw)
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"from": [str(exc.messages)]}
-        return default, {k: list(v) if isinstance(v, list) else [str(v)] for k, v in messages.items()}
-    first = data["date_from"] or (dt.date(data["date_to"].year, 1, 1) if data["date_to"] else default.first)
-    last = data["date_to"] or (dt.date(first.year, 12, 31) if data["date_from"] else default.last)
-    if first > last:
-        return default, {"from": ["开始日期不能晚于结束日期"]}
-    return Period(first, last), {}
-
-
 def quick_picks(period: Period) -> list[dict[str, Any]]:
     """This year, last year, and each quarter of both: links that set ``from`` and ``to``."""
     year = today().year

@@ -43,7 +43,9 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 
+from app.cases import queries as cases
 from app.core.dbtypes import UTCDateTime
+from app.core.periods import CST, Period
 from app.extensions import db
 from app.reports.constants import CATEGORIES
 from app.reports.models import Report, ReportCategory
@@ -51,10 +53,9 @@ from app.reports.records import Transfer
 from app.reports.states import Status
 from app.units.models import Unit
 
-CST = dt.timezone(dt.timedelta(hours=8))
 OUTCOMES = ("accepted", "filed", "not_filed")
 HEADLINES = ("received", "acknowledged", "transferred", "accepted", "filed", "not_filed", "supervised", "closed",
-             "overdue", "silent_units")
+             "overdue", "silent_units", "unreported")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,29 +64,6 @@ class Scope:
 
     office_id: int
     unit_id: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Period:
-    """China dates, both included; ``start_at``/``end_at`` are the UTC instants [start, end)."""
-
-    first: dt.date
-    last: dt.date
-
-    @property
-    def start_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.first, dt.time(), tzinfo=CST).astimezone(dt.UTC)
-
-    @property
-    def end_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), tzinfo=CST).astimezone(dt.UTC)
-
-    def months(self) -> list[str]:
-        out, year, month = [], self.first.year, self.first.month
-        while (year, month) <= (self.last.year, self.last.month):
-            out.append(f"{year:04d}-{month:02d}")
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return out
 
 
 def counted_reports(scope: Scope) -> ColumnElement[bool]:
@@ -349,6 +327,8 @@ def figures(scope: Scope, period: Period, *, now: dt.datetime) -> Figures:
         "closed": closed,
         "overdue": _overdue(scope, period, now),
         "silent_units": len(silent),
+        # 倒查: findings of the period's filed cases (a case, and a unit it names that did not report it).
+        "unreported": cases.unreported_count(scope.office_id, period.first, period.last, unit_id=scope.unit_id),
     }
     return Figures(
         period=period, headline=headline, by_month=dict(sorted(months.items())),

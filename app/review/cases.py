@@ -1,0 +1,141 @@
+"""``/review/cases/*`` and ``/review/unreported``: filed cases imported for 倒查, each case with the reports that
+match it, and the 应报未报 ledger (CONTRACT.md "Filed cases and 应报未报"). Views attach to ``review.bp``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from app.auth.guard import current_actor, staff_required
+from app.cases import queries, service
+from app.cases.schemas import LABELS
+from app.core.db import transactional
+from app.core.periods import parse_period
+from app.crypto.vault import get_vault
+from app.errors import NotFoundError, ValidationError
+from app.offices import queries as offices
+from app.reports.constants import CATEGORY_SHORT
+from app.review.routes import bp
+from app.units.models import UNIT_TYPES
+
+DECISION_LABELS = {"confirmed": "已确认应报未报", "excused": "已排除"}
+
+
+def _office_id() -> int:
+    office_id = current_actor().office_id
+    if office_id is None:
+        raise NotFoundError()
+    return office_id
+
+
+def _import_page(*, errors: dict[str, list[str]] | None = None, problems: list[service.RowProblem] | None = None,
+                 message: str | None = None, status: int = 200) -> ResponseReturnValue:
+    return render_template("review/cases_import.html", errors=errors or {}, problems=problems or [],
+                           message=message, labels=LABELS), status
+
+
+@bp.get("/cases/import")
+@transactional(writes=True)  # a staff request may write (session activity)
+@staff_required("review.cases")
+def cases_import_form() -> ResponseReturnValue:
+    return _import_page()
+
+
+@bp.post("/cases/import")
+@transactional
+@staff_required("review.cases.import", holds=False)
+def cases_import() -> ResponseReturnValue:
+    """Upload a filed-case list: the whole file is checked first; any bad row and nothing is stored."""
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise ValidationError(fields={"file": ["请选择要导入的 .xlsx 或 .csv 文件"]})
+        if Path(upload.filename).suffix.lower() not in service.SUFFIXES:
+            raise ValidationError(fields={"file": ["只能导入 .xlsx 或 .csv 文件"]})
+        data = upload.stream.read(service.MAX_BYTES + 1)
+        if len(data) > service.MAX_BYTES:
+            raise ValidationError(fields={"file": [f"文件不能超过 {service.MAX_BYTES // 1024 // 1024} MB，请分批导入"]})
+        result = service.import_rows(service.read_file(data, upload.filename), office_id=_office_id(),
+                                     actor=current_actor(), now=dt.datetime.now(dt.UTC), vault=get_vault())
+    except service.CasesRejected as exc:
+        return _import_page(problems=exc.problems, message=exc.message, status=422)
+    except ValidationError as exc:
+        return _import_page(errors=exc.fields or {"file": [exc.message]}, status=422)
+    return redirect(url_for("review.cases_list", created=result.created, updated=result.updated), code=303)
+
+
+@bp.get("/cases")
+@transactional(writes=True)
+@staff_required("review.cases")
+def cases_list() -> ResponseReturnValue:
+    """The office's filed cases, newest filing first; after an import, how many were new and updated."""
+    done = {key: request.args.get(key, type=int) for key in ("created", "updated")}
+    return render_template("review/cases.html", cases=queries.recent_cases(_office_id()), done=done,
+                           short=CATEGORY_SHORT)
+
+
+@bp.get("/cases/<case_id>")
+@transactional(writes=True)
+@staff_required("review.cases")
+def case_detail(case_id: str) -> ResponseReturnValue:
+    """One case: its facts (the victim's name and ID number opened for the prosecutor), each unit it names with
+    the unit's reports of the child in the window, or the finding form where there is none."""
+    case = queries.case_of_office(case_id, _office_id())
+    return _case_page(case)
+
+
+def _case_page(case: queries.FiledCase, *, errors: dict[str, list[str]] | None = None, unit_id: int | None = None,
+               status: int = 200) -> ResponseReturnValue:
+    victim = case.unseal("victim_data") or {}
+    return render_template(
+        "review/case.html", case=case, victim=victim, place=case.unseal("place_data"),
+        matches=queries.matches(case), others=queries.other_reports(case), short=CATEGORY_SHORT,
+        unit_types=UNIT_TYPES, decisions=DECISION_LABELS, errors=errors or {}, error_unit=unit_id,
+        values=request.form if errors else {},
+    ), status
+
+
+@bp.post("/cases/<case_id>/units/<int:unit_id>/finding")
+@transactional
+@staff_required("review.cases")
+def case_finding(case_id: str, unit_id: int) -> ResponseReturnValue:
+    """Confirm a unit's 应报未报 on this case, or excuse it with a reason."""
+    case = queries.case_of_office(case_id, _office_id())
+    match = next((m for m in queries.matches(case) if m.unit.id == unit_id), None)
+    if match is None:
+        raise NotFoundError("该案件未列出这个单位")
+    if match.reported:
+        return _case_page(case, errors={"decision": ["该单位已报告此案，无需认定"]}, unit_id=unit_id, status=409)
+    reason = (request.form.get("reason") or "").strip()[:200] or None
+    try:
+        service.decide(case, match.link, request.form.get("decision", ""), reason, actor=current_actor(),
+                       now=dt.datetime.now(dt.UTC))
+    except ValidationError as exc:
+        return _case_page(case, errors=exc.fields or {"decision": [exc.message]}, unit_id=unit_id, status=422)
+    return redirect(url_for("review.case_detail", case_id=case.id, done="finding") + f"#unit-{unit_id}", code=303)
+
+
+@bp.get("/unreported")
+@transactional(writes=True)
+@staff_required("review.cases")
+def unreported() -> ResponseReturnValue:
+    """The 应报未报 ledger: per member unit, the period's filed cases naming it that it did not report."""
+    period, errors = parse_period(request.args)
+    unit_type = request.args.get("unit_type") or None
+    if unit_type is not None and unit_type not in UNIT_TYPES:
+        errors["unit_type"], unit_type = ["不是可选的单位类型"], None
+    district = request.args.get("district") or None
+    known = offices.district_names()
+    names = {d.code: offices.district_label(d.code, known) for d in offices.districts()}
+    if district is not None and district not in names:
+        errors["district"], district = ["不是本院的行政区划"], None
+    entries = queries.ledger(_office_id(), period.first, period.last, unit_type=unit_type, district=district)
+    return render_template(
+        "review/unreported.html", entries=entries, period=period, errors=errors, unit_types=UNIT_TYPES,
+        districts=names, chosen={"unit_type": unit_type or "", "district": district or ""},
+        by_type=queries.by_unit_type(entries), total=sum(e.count for e in entries), short=CATEGORY_SHORT,
+        decisions=DECISION_LABELS,
+    ), 400 if errors else 200
