@@ -23,6 +23,7 @@ EDGES = {
     "admin/*.py": "the /admin views (one module per page group)",
     "review/actions.py": "the report page's action view",
     "review/liaison.py": "the liaison's home view",
+    "review/cases.py": "the filed cases' and the 应报未报 ledger's views",
     "health.py": "the health-check views",
     "auth/guard.py": "the staff views' decorator: the session of this request",
     "*/wiring.py": "a package's wiring on the app (hooks and listeners registered by create_app)",

@@ -58,6 +58,9 @@ GROUPS: tuple[tuple[str, dict[str, str]], ...] = (
         "report.register_export": "导出线索台账",
         "report.list_export": "导出线索列表",
         "report.purge_training": "清除过期的练习报告",
+        "cases.import": "导入立案案件",
+        "cases.finding.confirmed": "确认应报未报",
+        "cases.finding.excused": "排除应报未报",
     }),
     ("成员单位与公安机关", {
         "unit.create": "新建成员单位",

@@ -29,6 +29,9 @@ NAV = (
     ("/training/", "培训管理", "training"),
 )
 
+# Pages that belong under another item's heading: a filed case is part of the 应报未报 ledger.
+NAV_ALSO: dict[str, tuple[str, ...]] = {"/review/unreported": ("/review/cases",)}
+
 
 def landing(user: StaffUser) -> str:
     """Where a user goes after login when no ``next`` was asked for."""
@@ -52,7 +55,9 @@ def register(app: Flask) -> None:
         request's path starts with (``/review/overdue`` is not also ``/review/``)."""
         user = current_user()
         items = [item for item in NAV if user is not None and permissions.allows(user.role, item[2])]
-        here = max((href for href, _label, _permission in items if request.path.startswith(href)), key=len,
+        here = max((href for href, _label, _permission in items
+                    if any(request.path.startswith(p) for p in (href, *NAV_ALSO.get(href, ())))),
+                   key=lambda href: max(len(p) for p in (href, *NAV_ALSO.get(href, ())) if request.path.startswith(p)),
                    default=None)
         return [(href, label, href == here) for href, label, _permission in items]
 

@@ -166,8 +166,8 @@ def decide(case: FiledCase, link: FiledCaseUnit, decision: str, reason: str | No
         raise ValidationError(fields={"reason": ["排除时请写明理由"]})
     link.decision, link.reason = decision, reason if decision == "excused" else None
     link.decided_by, link.decided_at = (actor.id if actor.kind == ActorKind.STAFF else None), now
-    audit.record(actor, f"cases.finding.{decision}", now=now, target_type="filed_case", target_id=case.id,
-                 office_id=case.office_id)
+    action = "cases.finding.confirmed" if decision == "confirmed" else "cases.finding.excused"
+    audit.record(actor, action, now=now, target_type="filed_case", target_id=case.id, office_id=case.office_id)
 
 
 def read_path(path: Path) -> list[imports.Row]:

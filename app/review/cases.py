@@ -98,24 +98,25 @@ def _case_page(case: queries.FiledCase, *, errors: dict[str, list[str]] | None =
     ), status
 
 
-@bp.post("/cases/<case_id>/units/<int:unit_id>/finding")
+@bp.post("/cases/<case_id>/units/<unit_id>/finding")
 @transactional
 @staff_required("review.cases")
-def case_finding(case_id: str, unit_id: int) -> ResponseReturnValue:
+def case_finding(case_id: str, unit_id: str) -> ResponseReturnValue:
     """Confirm a unit's 应报未报 on this case, or excuse it with a reason."""
     case = queries.case_of_office(case_id, _office_id())
-    match = next((m for m in queries.matches(case) if m.unit.id == unit_id), None)
+    match = next((m for m in queries.matches(case) if str(m.unit.id) == unit_id), None)
     if match is None:
         raise NotFoundError("该案件未列出这个单位")
     if match.reported:
-        return _case_page(case, errors={"decision": ["该单位已报告此案，无需认定"]}, unit_id=unit_id, status=409)
+        return _case_page(case, errors={"decision": ["该单位已报告此案，无需认定"]}, unit_id=match.unit.id, status=409)
     reason = (request.form.get("reason") or "").strip()[:200] or None
     try:
         service.decide(case, match.link, request.form.get("decision", ""), reason, actor=current_actor(),
                        now=dt.datetime.now(dt.UTC))
     except ValidationError as exc:
-        return _case_page(case, errors=exc.fields or {"decision": [exc.message]}, unit_id=unit_id, status=422)
-    return redirect(url_for("review.case_detail", case_id=case.id, done="finding") + f"#unit-{unit_id}", code=303)
+        return _case_page(case, errors=exc.fields or {"decision": [exc.message]}, unit_id=match.unit.id, status=422)
+    return redirect(url_for("review.case_detail", case_id=case.id, done="finding") + f"#unit-{match.unit.id}",
+                    code=303)
 
 
 @bp.get("/unreported")

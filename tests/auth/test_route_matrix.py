@@ -17,7 +17,10 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.auth import permissions
+from app.cases import service as cases
+from app.cases.models import FiledCase
 from app.core.actor import Actor
+from app.core.imports import Row
 from app.crypto.vault import get_vault
 from app.extensions import db
 from app.notify.models import DutyShift, OutboxMessage
@@ -28,14 +31,14 @@ from app.units import service as units
 from app.units.models import Unit, UnitLiaison
 from tests.auth.conftest import csrf_of, login
 from tests.auth.test_authorization import ROLES, staff_rules
-from tests.factories import create_office, create_report, create_staff, create_unit
+from tests.factories import create_office, create_report, create_staff, create_unit, valid_id_number
 from tests.notify.test_outbox_admin import dead_message
 from tests.review.detail_helpers import transfer
 from tests.test_no_plaintext import png_with
 
 # The path arguments that name an object of an office; ``action`` names no object.
 OBJECT_ARGUMENTS = {"report_id", "attachment_id", "transfer_id", "message_id", "shift_id", "unit_id", "liaison_id",
-                    "username", "code"}
+                    "username", "code", "case_id"}
 
 
 @dataclasses.dataclass
@@ -83,6 +86,12 @@ def world(app: Flask) -> World:
     db.session.commit()
     record = transfer(report, Actor.staff(home_users["prosecutor"]), share=True)
     message = dead_message(report)
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # filing dates are China dates
+    born = today.replace(year=today.year - 10)
+    case_rows = [Row(2, {"case_no": "RM-1", "filed_at": today.isoformat(), "units": "hosp-home",
+                         "victim_id_no": valid_id_number(born)})]
+    cases.import_rows(case_rows, office_id=1, actor=Actor.system(), now=dt.datetime.now(dt.UTC), vault=get_vault())
+    case = db.session.scalars(select(FiledCase)).one()
 
     north = create_office()
     north_police = PoliceUnit(code="pcs-far", name="北区派出所", office_id=north.id)
@@ -94,7 +103,7 @@ def world(app: Flask) -> World:
     values = {"report_id": str(report.id), "attachment_id": str(image.id), "transfer_id": str(record.id),
               "message_id": str(message.id), "shift_id": str(shift.id), "unit_id": str(member.id),
               "liaison_id": str(liaison.id), "username": target.username, "action": "acknowledge",
-              "token": "no-such-setup-link", "code": police_unit.code}
+              "token": "no-such-setup-link", "code": police_unit.code, "case_id": str(case.id)}
     return World(values, {r: _desk(app, r, u) for r, u in home_users.items()},
                  {r: _desk(app, r, u) for r, u in away_users.items()})
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import nu_problems
+from tests.browser.conftest import SCREENSHOTS, nu_problems
 from tests.browser.test_staff_login import account, code, desk, fill_password  # noqa: F401 - fixture
 from tests.factories import create_report
 
@@ -97,15 +97,48 @@ def _pages(page: Any, base: str) -> Any:
              "/review/stats", "/review/stats/meeting", "/review/overdue",
              "/review/?training=1", f"/review/reports/{practice.id}",
              "/review/reports/00000000-0000-0000-0000-000000000000", "/admin/users")  # 404 and 403, staff layout
+    case = _filed_case(reviewing)
+    paths += ("/review/unreported", "/review/cases", "/review/cases/import", f"/review/cases/{case}")
     db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
     for path in paths:
         page.goto(base + path)
         yield path
+    page.goto(f"{base}/review/cases/{case}")
+    page.check("input[name=decision][value=excused]")
+    page.click("form.entry-form button[type=submit]")  # excused without a reason: the form comes back
+    page.wait_for_load_state()
+    assert page.locator("[data-error-for=reason]").count() == 1
+    yield "case-finding-errors"
     page.click("text=退出登录")
     page.wait_for_load_state()
     liaison, _ = account(role="unit_liaison")
     fill_password(page, base, liaison)
     yield "/unit/"
+
+
+def _filed_case(report: Any) -> str:
+    """A filed case naming two units: one reported the child (the report ``report`` is re-pointed at it), one
+    did not; returns the case's id."""
+    from sqlalchemy import select
+
+    from app.cases import service as cases
+    from app.cases.models import FiledCase
+    from app.core.actor import Actor
+    from app.core.imports import Row
+    from app.crypto.vault import get_vault
+    from app.extensions import db
+    from tests.factories import create_unit, valid_id_number
+
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # filing dates are China dates
+    born = today.replace(year=today.year - 9)
+    child = valid_id_number(born, serial="777")
+    reported = create_unit("case-hosp", name="倒查医院", type="hospital")
+    create_unit("case-school", name="倒查小学", type="school")
+    report.unit_id, report.victim_id_bidx = reported.id, get_vault().blind_index("victim.id_number", child)
+    rows = [Row(2, {"case_no": "公(2026)倒查1号", "filed_at": today.isoformat(), "victim_id_no": child,
+                    "victim_name": "小明", "units": "case-hosp;case-school", "category": "abuse_injury"})]
+    cases.import_rows(rows, office_id=1, actor=Actor.system(), now=dt.datetime.now(dt.UTC), vault=get_vault())
+    return str(db.session.scalars(select(FiledCase.id)).one())
 
 
 def _unit_pages(page: Any, base: str) -> Any:
@@ -171,6 +204,10 @@ def test_every_staff_page_has_no_axe_violations_and_is_valid_html(desk, live_ser
         violations = axe.run(desk).response["violations"]
         if violations:
             found[name] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+        if name == "/review/unreported" or name.startswith("/review/cases/") and name.count("/") == 3:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shot = "review-unreported" if name == "/review/unreported" else "review-case"
+            desk.screenshot(path=str(SCREENSHOTS / f"{shot}-{desk.viewport_size['width']}.png"), full_page=True)
         path = tmp_path / (name.strip("/").replace("/", "-") + ".html")
         path.write_text(desk.content(), encoding="utf-8")
         files.append(str(path))

