@@ -30,7 +30,7 @@ NAV = (
 )
 
 # Pages that belong under another item's heading: a filed case is part of the 应报未报 ledger.
-NAV_ALSO: dict[str, tuple[str, ...]] = {"/review/unreported": ("/review/cases",)}
+NAV_ALSO: dict[str, tuple[str, ...]] = {"/review/unreported": ("/review/cases", "/review/supervision")}
 
 
 def landing(user: StaffUser) -> str:

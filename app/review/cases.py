@@ -18,6 +18,7 @@ from app.crypto.vault import get_vault
 from app.errors import NotFoundError, ValidationError
 from app.offices import queries as offices
 from app.reports.constants import CATEGORY_SHORT
+from app.review import queries as review_queries
 from app.review.routes import bp
 from app.units.models import UNIT_TYPES
 
@@ -140,3 +141,13 @@ def unreported() -> ResponseReturnValue:
         by_type=queries.by_unit_type(entries), total=sum(e.count for e in entries), short=CATEGORY_SHORT,
         decisions=DECISION_LABELS,
     ), 400 if errors else 200
+
+
+@bp.get("/supervision")
+@transactional(writes=True)
+@staff_required("review.cases")
+def supervision() -> ResponseReturnValue:
+    """立案监督 candidates: transfers the police declined, or left without a case past the feedback deadline."""
+    now = dt.datetime.now(dt.UTC)
+    return render_template("review/supervision.html", found=review_queries.supervision_candidates(
+        current_actor(), now=now), kinds=review_queries.SUPERVISION_KINDS, now=now)

@@ -391,3 +391,33 @@ def overdue(actor: Actor, *, now: dt.datetime, limit: int = 200) -> dict[str, li
         select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(people)))} if people else {}
     return {kind: [dataclasses.replace(item, assignee=names.get(item.report.assignee_id)) for item in items]
             for kind, items in found.items()}
+
+
+# 立案监督 candidates (issue 18 item 4), each kind with what it means for the prosecutor.
+SUPERVISION_KINDS = {
+    "not_filed": "公安机关不予立案，尚未立案监督",
+    "no_case": "已过反馈期限，公安机关尚未立案",
+}
+
+
+def supervision_candidates(actor: Actor, *, now: dt.datetime, limit: int = 200) -> dict[str, list[OverdueItem]]:
+    """Transfers of open reports that may call for 立案监督: the police declined to file a case (and no
+    supervision was asked yet), or the feedback deadline passed with no case filed (no feedback, or a case only
+    accepted for investigation). Oldest first, at most ``limit`` of each kind."""
+    ids = visible(actor).where(Report.status != Status.CLOSED.value, training_queue(False)).with_only_columns(
+        Report.id)
+    base = select(Transfer).where(Transfer.state == "open", Transfer.report_id.in_(ids),
+                                  Transfer.supervision_requested_at.is_(None))
+    kinds = {
+        "not_filed": (Transfer.feedback_at, base.where(Transfer.feedback_outcome == "not_filed")),
+        "no_case": (Transfer.feedback_due_at, base.where(
+            Transfer.feedback_due_at < now,
+            (Transfer.feedback_outcome.is_(None)) | (Transfer.feedback_outcome == "accepted"))),
+    }
+    found: dict[str, list[OverdueItem]] = {}
+    for kind, (column, stmt) in kinds.items():
+        rows = db.session.scalars(stmt.options(selectinload(Transfer.report), selectinload(Transfer.police_unit))
+                                  .order_by(column).limit(limit))
+        found[kind] = [OverdueItem(t.report, kind, getattr(t, column.key) or now, police_unit=t.police_unit.name)
+                       for t in rows]
+    return found

@@ -98,7 +98,8 @@ def _pages(page: Any, base: str) -> Any:
              "/review/?training=1", f"/review/reports/{practice.id}",
              "/review/reports/00000000-0000-0000-0000-000000000000", "/admin/users")  # 404 and 403, staff layout
     case = _filed_case(reviewing)
-    paths += ("/review/unreported", "/review/cases", "/review/cases/import", f"/review/cases/{case}")
+    paths += ("/review/unreported", "/review/cases", "/review/cases/import", f"/review/cases/{case}",
+              "/review/supervision")
     db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
     for path in paths:
         page.goto(base + path)
