@@ -200,6 +200,9 @@ class Settings:
     # training room of a few hundred trainees behind one Wi-Fi's NAT (the per-address limits above are sized for
     # a real hospital's NAT and would refuse most of the room).
     training_room_rate_limit: str = "3000 per hour;600 per minute"
+    # Reports per institution's system (a hospital information system, a hotline): each key's institution counts
+    # apart, under the per-address ceiling of its server.
+    institution_rate_limit: str = "120 per hour;20 per minute"
     token_ttl_hours: int = 24 * 7
     # Staff side: sessions and login throttling.
     staff_idle_minutes: int = 30
@@ -334,6 +337,8 @@ class Settings:
             login_rate_limit=_limit(get("LOGIN_RATE_LIMIT", cls.login_rate_limit) or "", "QZBG_LOGIN_RATE_LIMIT"),
             training_room_rate_limit=_limit(get("TRAINING_ROOM_RATE_LIMIT", cls.training_room_rate_limit) or "",
                                             "QZBG_TRAINING_ROOM_RATE_LIMIT"),
+            institution_rate_limit=_limit(get("INSTITUTION_RATE_LIMIT", cls.institution_rate_limit) or "",
+                                          "QZBG_INSTITUTION_RATE_LIMIT"),
             token_ttl_hours=_int(get("TOKEN_TTL_HOURS", "168") or "", "QZBG_TOKEN_TTL_HOURS", 1, 24 * 90),
             # Staff side.
             staff_idle_minutes=_int(get("STAFF_IDLE_MINUTES", "30") or "", "QZBG_STAFF_IDLE_MINUTES", 1, 24 * 60),

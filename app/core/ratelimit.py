@@ -140,7 +140,8 @@ def _never() -> bool:
     return False
 
 
-def intake_limited(subject: Callable[[], str | None], practice: Callable[[], bool] = _never) -> Callable[[F], F]:
+def intake_limited(subject: Callable[[], str | None], practice: Callable[[], bool] = _never, *,
+                   per_subject: str = "intake_rate_limit") -> Callable[[F], F]:
     """Limit report submissions per submitter (``QZBG_INTAKE_RATE_LIMIT``) under a per-address ceiling
     (``QZBG_INTAKE_IP_RATE_LIMIT``, sized for a hospital behind one address).
 
@@ -148,7 +149,8 @@ def intake_limited(subject: Callable[[], str | None], practice: Callable[[], boo
     ``practice`` says whether the posted report is a practice one: a practice report, and every report of a
     training deployment, reaches no real channel, so its ceiling is a training room's
     (``QZBG_TRAINING_ROOM_RATE_LIMIT``, counted apart, so a room's practice never spends a hospital's quota of
-    real reports); the per-submitter limit is the same for both.
+    real reports); the per-submitter limit is the same for both. ``per_subject`` names the setting of the
+    per-submitter limit (an institution's system has its own, ``institution_rate_limit``).
     Put it inside the authentication decorator, so a request without a valid token never reaches it. Only an
     accepted submission (an answer below 400) spends quota: a 401, a 415, a form with errors or a refused
     upload costs the submitter and their colleagues behind the same address nothing. The test and the hit
@@ -169,7 +171,7 @@ def intake_limited(subject: Callable[[], str | None], practice: Callable[[], boo
             checks = [(item, scope, client_address()) for item in parse_many(ceiling)]
             who = subject()
             if who:
-                checks += [(item, "intake", who) for item in parse_many(settings.intake_rate_limit)]
+                checks += [(item, "intake", who) for item in parse_many(getattr(settings, per_subject))]
             strategy = limiter.limiter
             try:
                 for scope, reset_at in _exhausted(strategy, checks):

@@ -18,6 +18,7 @@ from app.core.actor import Actor
 from app.core.db import transactional
 from app.core.dbtypes import utcnow
 from app.core.fields import Text
+from app.core.ratelimit import intake_limited
 from app.core.rest import ApiBlueprint
 from app.crypto.vault import get_vault
 from app.errors import ValidationError
@@ -59,10 +60,11 @@ def institution_required(view: F) -> F:
 @transactional
 @blp.doc(security=SIGNED)
 @institution_required
+@intake_limited(lambda: f"institution:{g.qzbg_institution.id}", per_subject="institution_rate_limit")
 @blp.arguments(InstitutionalReportIn)
 @blp.response(201, ReportCreatedOut)
 @blp.alt_response(200, schema=ReportCreatedOut, description="同一 source_record_id 的重复提交：返回原报告，不新建")
-@blp.errors(400, 401, 413, 415, 422, 503)
+@blp.errors(400, 401, 413, 415, 422, 429, 503)
 def create_institutional_report(data: dict[str, Any]) -> Any:
     """Submit a mandatory report from a hospital information system or a hotline's work orders."""
     institution: Institution = g.qzbg_institution
