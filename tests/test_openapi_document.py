@@ -31,7 +31,7 @@ OPERATIONS = {
     ("get", "/api/v1/units"): ("list_units", {422, 503}),
     ("get", "/api/v1/units/scene/{scene}"): ("resolve_scene", {404, 503}),
     ("post", "/api/v1/reports"): ("create_report", {400, 401, 413, 415, 422, 429, 503}),
-    ("post", "/api/v1/institutional/reports"): ("create_institutional_report", {400, 401, 413, 415, 422, 503}),
+    ("post", "/api/v1/institutional/reports"): ("create_institutional_report", {400, 401, 413, 415, 422, 429, 503}),
     ("get", "/api/v1/reports"): ("list_reports", {401, 422, 503}),
     ("get", "/api/v1/reports/{report_id}"): ("get_report", {401, 404, 503}),
     ("post", "/api/v1/reports/{report_id}/attachments"): ("upload_attachment", {401, 404, 409, 413, 415, 422, 503}),
