@@ -124,6 +124,7 @@ def register_extensions(app: Flask, *, require_keyring: bool) -> None:
 def register_blueprints(app: Flask) -> None:
     from app import health
     from app.admin import audit_log as _audit_pages  # noqa: F401 - the modules attach their views to admin.bp
+    from app.admin import institutions as _institution_pages  # noqa: F401
     from app.admin import notify as _notify_pages  # noqa: F401
     from app.admin import outbox as _outbox_pages  # noqa: F401
     from app.admin import routes as _admin_pages  # noqa: F401

@@ -12,6 +12,7 @@ from app.errors import ForbiddenError
 SENSITIVE = frozenset({
     "review.export", "review.transfer", "review.reveal_reporter", "admin.users.manage", "admin.police_units.manage",
     "admin.keys", "admin.audit", "admin.audit.export", "training.reset", "training.accounts", "review.cases.import",
+    "admin.institutions.manage",
 })
 
 _PROSECUTOR = frozenset({
@@ -22,6 +23,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "account", "admin.users", "admin.users.manage", "admin.units", "admin.police_units",
         "admin.police_units.manage", "admin.audit", "admin.audit.export", "admin.outbox", "admin.roster", "admin.keys",
+        "admin.institutions", "admin.institutions.manage",
     }),
     "prosecutor": _PROSECUTOR,
     "lead": _PROSECUTOR | {"review.assign", "admin.roster"},

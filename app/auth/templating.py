@@ -22,6 +22,7 @@ NAV = (
     ("/admin/users", "用户", "admin.users"),
     ("/admin/units", "成员单位", "admin.units"),
     ("/admin/police-units", "公安机关", "admin.police_units"),
+    ("/admin/institutions", "机构对接", "admin.institutions"),
     ("/admin/audit", "审计日志", "admin.audit"),
     ("/admin/outbox", "通知队列", "admin.outbox"),
     ("/admin/roster", "值班", "admin.roster"),

@@ -41,8 +41,10 @@ def _new_key(institution: Institution, vault: Vault, now: dt.datetime) -> tuple[
     return key_id, secret
 
 
-def add(code: str, name: str, *, unit_code: str | None, vault: Vault, now: dt.datetime) -> tuple[str, str]:
-    """A new institution with its first key: (key id, secret), the secret shown this once."""
+def add(code: str, name: str, *, unit_code: str | None, vault: Vault, now: dt.datetime,
+        actor: Actor | None = None, office_id: int | None = None) -> tuple[str, str]:
+    """A new institution with its first key: (key id, secret), the secret shown this once. ``office_id`` (an
+    administrator's office): the unit must be one of its units, and a hotline belongs to it."""
     code, name = (code or "").strip(), (name or "").strip()
     errors: dict[str, list[str]] = {}
     if not (1 <= len(code) <= 32 and set(code) <= CODE_CHARS):
@@ -52,42 +54,54 @@ def add(code: str, name: str, *, unit_code: str | None, vault: Vault, now: dt.da
     unit = None
     if unit_code:
         unit = db.session.scalars(select(Unit).where(Unit.code == unit_code.strip())).one_or_none()
-        if unit is None or not unit.active:
+        if unit is None or not unit.active or (office_id is not None and unit.office_id != office_id):
             errors["unit"] = ["找不到该成员单位或已停用"]
     if not errors and db.session.scalar(select(Institution.id).where(Institution.code == code)) is not None:
         errors["code"] = ["该代码已被使用"]
     if errors:
         raise ValidationError(fields=errors)
     institution = Institution(id=uuid.uuid4(), code=code, name=name, unit_id=unit.id if unit else None,
-                              office_id=unit.office_id if unit else default_office().id, active=True,
+                              office_id=unit.office_id if unit else (office_id or default_office().id), active=True,
                               data_key=vault.new_data_key(), created_at=now)
     db.session.add(institution)
     db.session.flush()
     made = _new_key(institution, vault, now)
-    audit.record(Actor.system(), "institution.add", now=now, target_type="institution", target_id=code,
+    audit.record(actor or Actor.system(), "institution.add", now=now, target_type="institution", target_id=code,
                  office_id=institution.office_id)
     return made
 
 
-def rotate(code: str, *, vault: Vault, now: dt.datetime) -> tuple[str, str]:
+def rotate(code: str, *, vault: Vault, now: dt.datetime, actor: Actor | None = None,
+           office_id: int | None = None) -> tuple[str, str]:
     """A second key beside the ones in use (both valid until one is revoked)."""
-    institution = db.session.scalars(select(Institution).where(Institution.code == code)).one_or_none()
-    if institution is None:
+    institution = db.session.scalars(select(Institution).where(Institution.code == code[:32])).one_or_none()
+    if institution is None or (office_id is not None and institution.office_id != office_id):
         raise NotFoundError("找不到该机构")
     made = _new_key(institution, vault, now)
-    audit.record(Actor.system(), "institution.rotate", now=now, target_type="institution", target_id=code,
+    audit.record(actor or Actor.system(), "institution.rotate", now=now, target_type="institution", target_id=code,
                  office_id=institution.office_id)
     return made
 
 
-def revoke(key_id: str, *, now: dt.datetime) -> InstitutionKey:
-    key = db.session.get(InstitutionKey, key_id)
-    if key is None:
+def revoke(key_id: str, *, now: dt.datetime, actor: Actor | None = None,
+           office_id: int | None = None) -> InstitutionKey:
+    key = db.session.get(InstitutionKey, key_id[:40])
+    if key is None or (office_id is not None and key.institution.office_id != office_id):
         raise NotFoundError("找不到该密钥")
     key.revoked_at = key.revoked_at or now
-    audit.record(Actor.system(), "institution.revoke", now=now, target_type="institution_key", target_id=key_id,
-                 office_id=key.institution.office_id)
+    audit.record(actor or Actor.system(), "institution.revoke", now=now, target_type="institution_key",
+                 target_id=key_id, office_id=key.institution.office_id)
     return key
+
+
+def of_office(office_id: int) -> list[Institution]:
+    return list(db.session.scalars(select(Institution).where(Institution.office_id == office_id)
+                                   .order_by(Institution.code)))
+
+
+def keys_of(institution: Institution) -> list[InstitutionKey]:
+    return list(db.session.scalars(select(InstitutionKey).where(InstitutionKey.institution_id == institution.id)
+                                   .order_by(InstitutionKey.created_at)))
 
 
 def _refuse(reason: str) -> UnauthorizedError:

@@ -148,3 +148,9 @@ def poster_units(office_id: int, filters: UnitFilters) -> list[Unit]:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(Unit.name.like(f"%{escaped}%", escape="\\") | (func.lower(Unit.code) == filters.q.lower()))
     return list(db.session.scalars(stmt.limit(2000)))
+
+
+def active_units_of(office_id: int) -> list[Unit]:
+    """The office's active member units by name, for a choice of one."""
+    return list(db.session.scalars(select(Unit).where(Unit.office_id == office_id, Unit.active.is_(True))
+                                   .order_by(Unit.name)))

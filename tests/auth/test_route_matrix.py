@@ -23,6 +23,7 @@ from app.core.actor import Actor
 from app.core.imports import Row
 from app.crypto.vault import get_vault
 from app.extensions import db
+from app.institutions import service as institutions
 from app.notify.models import DutyShift, OutboxMessage
 from app.offices.models import PoliceUnit
 from app.reports import attachments
@@ -38,7 +39,7 @@ from tests.test_no_plaintext import png_with
 
 # The path arguments that name an object of an office; ``action`` names no object.
 OBJECT_ARGUMENTS = {"report_id", "attachment_id", "transfer_id", "message_id", "shift_id", "unit_id", "liaison_id",
-                    "username", "code", "case_id"}
+                    "username", "code", "case_id", "institution", "key_id"}
 
 
 @dataclasses.dataclass
@@ -92,6 +93,8 @@ def world(app: Flask) -> World:
                          "victim_id_no": valid_id_number(born)})]
     cases.import_rows(case_rows, office_id=1, actor=Actor.system(), now=dt.datetime.now(dt.UTC), vault=get_vault())
     case = db.session.scalars(select(FiledCase)).one()
+    key_id, _ = institutions.add("inst-home", "本院医院HIS", unit_code="hosp-home", vault=get_vault(),
+                                 now=dt.datetime.now(dt.UTC), office_id=1)
 
     north = create_office()
     north_police = PoliceUnit(code="pcs-far", name="北区派出所", office_id=north.id)
@@ -103,7 +106,8 @@ def world(app: Flask) -> World:
     values = {"report_id": str(report.id), "attachment_id": str(image.id), "transfer_id": str(record.id),
               "message_id": str(message.id), "shift_id": str(shift.id), "unit_id": str(member.id),
               "liaison_id": str(liaison.id), "username": target.username, "action": "acknowledge",
-              "token": "no-such-setup-link", "code": police_unit.code, "case_id": str(case.id)}
+              "token": "no-such-setup-link", "code": police_unit.code, "case_id": str(case.id),
+              "institution": "inst-home", "key_id": key_id}
     return World(values, {r: _desk(app, r, u) for r, u in home_users.items()},
                  {r: _desk(app, r, u) for r, u in away_users.items()})
 

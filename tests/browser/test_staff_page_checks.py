@@ -57,7 +57,7 @@ def _pages(page: Any, base: str) -> Any:
     setup_token = _waiting_account()
     for path in ("/admin/users", "/admin/police-units", "/admin/audit", "/admin/outbox", "/account/sessions",
                  "/account/password", "/admin/users/new", f"/admin/users/{admin}", "/admin/users/waiting.user",
-                 "/admin/police-units/new", "/admin/districts",
+                 "/admin/police-units/new", "/admin/districts", "/admin/institutions",
                  f"/admin/users/{admin}/role", "/admin/roster", "/admin/sandbox", f"/setup/{setup_token}"):
         page.goto(base + path)
         yield path
