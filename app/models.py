@@ -2,7 +2,7 @@
 
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import RecoveryCode, StaffSession, StaffUser
-from app.cases.models import FiledCase, FiledCaseUnit
+from app.cases.models import FiledCase, FiledCaseUnit, Recommendation
 from app.clients.tokens import WeChatAccessToken
 from app.core.scheduler import JobRun
 from app.crypto.models import DataKey
@@ -23,5 +23,5 @@ __all__ = [
     "SubscriptionGrant", "TrackingCounter", "Unit", "UnitLiaison", "UnitQrCode", "WeChatAccessToken",
     "WorkerHeartbeat", "Question", "Referral",
     "Transfer", "DutyShift", "NotifyStep", "SandboxMessage", "Institution", "InstitutionKey", "InstitutionNonce",
-    "FiledCase", "FiledCaseUnit",
+    "FiledCase", "FiledCaseUnit", "Recommendation",
 ]

@@ -61,6 +61,9 @@ GROUPS: tuple[tuple[str, dict[str, str]], ...] = (
         "cases.import": "导入立案案件",
         "cases.finding.confirmed": "确认应报未报",
         "cases.finding.excused": "排除应报未报",
+        "cases.recommendation.sent": "登记检察建议已发出",
+        "cases.recommendation.answered": "登记检察建议已回复",
+        "cases.recommendation.names": "在检察建议中查看被害人姓名",
     }),
     ("成员单位与公安机关", {
         "unit.create": "新建成员单位",

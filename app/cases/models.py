@@ -60,3 +60,19 @@ class FiledCaseUnit(db.Model):  # type: ignore[name-defined,misc]
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[FiledCase] = relationship(back_populates="units")
+
+
+class Recommendation(db.Model):  # type: ignore[name-defined,misc]
+    """A 检察建议 to a member unit over its 应报未报 of a period: when it was sent, and when the unit answered."""
+
+    __tablename__ = "recommendations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    period_first: Mapped[dt.date] = mapped_column(Date)
+    period_last: Mapped[dt.date] = mapped_column(Date)
+    findings: Mapped[int] = mapped_column(Integer)  # the unit's 应报未报 cases when it was sent
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, not_, select
 
-from app.cases.models import FiledCase, FiledCaseUnit
+from app.cases.models import FiledCase, FiledCaseUnit, Recommendation
 from app.errors import NotFoundError
 from app.extensions import db
 from app.reports.models import Report
@@ -160,3 +160,30 @@ def other_reports(case: FiledCase) -> list[tuple[uuid.UUID, str, dt.datetime, st
 def recent_cases(office_id: int, limit: int = 100) -> list[FiledCase]:
     return list(db.session.scalars(select(FiledCase).where(FiledCase.office_id == office_id)
                                    .order_by(FiledCase.filed_on.desc(), FiledCase.case_no).limit(limit)))
+
+
+def recommendations_by_unit(office_id: int) -> dict[int, list[Recommendation]]:
+    """Each unit's 检察建议, newest first."""
+    found: dict[int, list[Recommendation]] = {}
+    for made in db.session.scalars(select(Recommendation).where(Recommendation.office_id == office_id)
+                                   .order_by(Recommendation.sent_at.desc())):
+        found.setdefault(made.unit_id, []).append(made)
+    return found
+
+
+def recommendation_of_office(recommendation_id: str, office_id: int) -> Recommendation:
+    try:
+        key = uuid.UUID(recommendation_id)
+    except ValueError:
+        raise NotFoundError("找不到该检察建议") from None
+    made = db.session.get(Recommendation, key)
+    if made is None or made.office_id != office_id:
+        raise NotFoundError("找不到该检察建议")
+    return made
+
+
+def unit_of_office(code: str, office_id: int) -> Unit:
+    unit = db.session.scalars(select(Unit).where(Unit.code == code[:64], Unit.office_id == office_id)).one_or_none()
+    if unit is None:
+        raise NotFoundError("找不到该成员单位")
+    return unit

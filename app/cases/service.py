@@ -15,7 +15,7 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.cases.models import DECISIONS, FiledCase, FiledCaseUnit
+from app.cases.models import DECISIONS, FiledCase, FiledCaseUnit, Recommendation
 from app.cases.schemas import COLUMNS, CST, LABELS, OPTIONAL, UNIT_SEPARATORS, FiledCaseRowIn
 from app.core import imports
 from app.core.actor import Actor, ActorKind
@@ -177,3 +177,21 @@ def read_path(path: Path) -> list[imports.Row]:
 def problem_text(problem: RowProblem) -> str:
     label = LABELS.get(problem.field or "", problem.field or "")
     return f"第{problem.row}行{f'「{label}」' if label else ''}：{problem.message}"
+
+
+def record_sent(office_id: int, unit: Unit, first: dt.date, last: dt.date, findings: int, *, actor: Actor,
+                now: dt.datetime) -> Recommendation:
+    """A 检察建议 to ``unit`` over its 应报未报 of [first, last], sent now."""
+    made = Recommendation(office_id=office_id, unit_id=unit.id, period_first=first, period_last=last,
+                          findings=findings, sent_at=now, sent_by=actor.id if actor.kind == ActorKind.STAFF else None)
+    db.session.add(made)
+    db.session.flush()
+    audit.record(actor, "cases.recommendation.sent", now=now, target_type="unit", target_id=unit.code,
+                 office_id=office_id)
+    return made
+
+
+def record_answered(made: Recommendation, *, actor: Actor, now: dt.datetime) -> None:
+    made.answered_at = made.answered_at or now
+    audit.record(actor, "cases.recommendation.answered", now=now, target_type="recommendation", target_id=made.id,
+                 office_id=made.office_id)

@@ -67,3 +67,10 @@ def police_unit_by_code(code: str) -> PoliceUnit:
     if unit is None:
         raise NotFoundError("找不到该公安机关")
     return unit
+
+
+def office_of(office_id: int) -> Office:
+    office = db.session.get(Office, office_id)
+    if office is None:
+        raise NotFoundError("找不到该检察院")
+    return office

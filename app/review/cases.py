@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app.audit import service as audit
 from app.auth.guard import current_actor, staff_required
 from app.cases import queries, service
-from app.cases.schemas import LABELS
+from app.cases.schemas import CST, LABELS
 from app.core.db import transactional
 from app.core.periods import parse_period
 from app.crypto.vault import get_vault
@@ -139,7 +142,7 @@ def unreported() -> ResponseReturnValue:
         "review/unreported.html", entries=entries, period=period, errors=errors, unit_types=UNIT_TYPES,
         districts=names, chosen={"unit_type": unit_type or "", "district": district or ""},
         by_type=queries.by_unit_type(entries), total=sum(e.count for e in entries), short=CATEGORY_SHORT,
-        decisions=DECISION_LABELS,
+        decisions=DECISION_LABELS, recommendations=queries.recommendations_by_unit(_office_id()),
     ), 400 if errors else 200
 
 
@@ -151,3 +154,64 @@ def supervision() -> ResponseReturnValue:
     now = dt.datetime.now(dt.UTC)
     return render_template("review/supervision.html", found=review_queries.supervision_candidates(
         current_actor(), now=now), kinds=review_queries.SUPERVISION_KINDS, now=now)
+
+
+def _unit_findings(unit_code: str, first: dt.date, last: dt.date) -> tuple[Any, list[queries.Finding], int]:
+    office_id = _office_id()
+    unit = queries.unit_of_office(unit_code, office_id)
+    entry = next((e for e in queries.ledger(office_id, first, last) if e.unit_id == unit.id), None)
+    return unit, (entry.findings if entry else []), (entry.confirmed if entry else 0)
+
+
+@bp.get("/unreported/<unit_code>/recommendation")
+@transactional(writes=True)  # showing the children's names is audited
+@staff_required("review.cases")
+def recommendation_draft(unit_code: str) -> ResponseReturnValue:
+    """A printable A4 draft of a 检察建议 to one unit over its 应报未报 of the period: counts and dates, no child's
+    name unless the prosecutor asks for them (``names=1``, audited)."""
+    period, _errors = parse_period(request.args)
+    unit, findings, confirmed = _unit_findings(unit_code, period.first, period.last)
+    names = request.args.get("names") == "1"
+    victim_names: dict[Any, str | None] = {}
+    if names:
+        for finding in findings:
+            case = queries.case_of_office(str(finding.case_id), _office_id())
+            victim_names[finding.case_id] = (case.unseal("victim_data") or {}).get("name")
+        audit.record(current_actor(), "cases.recommendation.names", now=dt.datetime.now(dt.UTC), target_type="unit",
+                     target_id=unit.code, office_id=_office_id())
+    office = offices.office_of(_office_id())
+    return render_template(
+        "review/recommendation.html", unit=unit, findings=findings, confirmed=confirmed, period=period,
+        names=names, victim_names=victim_names, short=CATEGORY_SHORT, decisions=DECISION_LABELS, office=office,
+        date=dt.datetime.now(CST).strftime("%Y年%m月%d日"),
+    )
+
+
+@bp.post("/unreported/<unit_code>/recommendations")
+@transactional
+@staff_required("review.cases")
+def recommendation_sent(unit_code: str) -> ResponseReturnValue:
+    """Record that the 检察建议 to this unit over the period was sent."""
+    period, errors = parse_period(request.form)
+    if errors:
+        raise ValidationError(fields=errors)
+    unit, findings, _confirmed = _unit_findings(unit_code, period.first, period.last)
+    service.record_sent(_office_id(), unit, period.first, period.last, len(findings), actor=current_actor(),
+                        now=dt.datetime.now(dt.UTC))
+    flash(f"已登记向{unit.name}发出检察建议", "done")
+    return redirect(_ledger_url(period.first, period.last) + f"#unit-{unit.code}", code=303)
+
+
+@bp.post("/recommendations/<recommendation_id>/answered")
+@transactional
+@staff_required("review.cases")
+def recommendation_answered(recommendation_id: str) -> ResponseReturnValue:
+    """Record that the unit answered a 检察建议."""
+    made = queries.recommendation_of_office(recommendation_id, _office_id())
+    service.record_answered(made, actor=current_actor(), now=dt.datetime.now(dt.UTC))
+    flash("已登记该单位的书面回复", "done")
+    return redirect(_ledger_url(made.period_first, made.period_last), code=303)
+
+
+def _ledger_url(first: dt.date, last: dt.date) -> str:
+    return f"{url_for('review.unreported')}?{urlencode({'from': first.isoformat(), 'to': last.isoformat()})}"

@@ -39,7 +39,7 @@ from tests.test_no_plaintext import png_with
 
 # The path arguments that name an object of an office; ``action`` names no object.
 OBJECT_ARGUMENTS = {"report_id", "attachment_id", "transfer_id", "message_id", "shift_id", "unit_id", "liaison_id",
-                    "username", "code", "case_id", "institution", "key_id"}
+                    "username", "code", "case_id", "institution", "key_id", "unit_code", "recommendation_id"}
 
 
 @dataclasses.dataclass
@@ -93,6 +93,8 @@ def world(app: Flask) -> World:
                          "victim_id_no": valid_id_number(born)})]
     cases.import_rows(case_rows, office_id=1, actor=Actor.system(), now=dt.datetime.now(dt.UTC), vault=get_vault())
     case = db.session.scalars(select(FiledCase)).one()
+    advice = cases.record_sent(1, member, today.replace(month=1, day=1), today, 1, actor=Actor.system(),
+                               now=dt.datetime.now(dt.UTC))
     key_id, _ = institutions.add("inst-home", "本院医院HIS", unit_code="hosp-home", vault=get_vault(),
                                  now=dt.datetime.now(dt.UTC), office_id=1)
 
@@ -107,7 +109,8 @@ def world(app: Flask) -> World:
               "message_id": str(message.id), "shift_id": str(shift.id), "unit_id": str(member.id),
               "liaison_id": str(liaison.id), "username": target.username, "action": "acknowledge",
               "token": "no-such-setup-link", "code": police_unit.code, "case_id": str(case.id),
-              "institution": "inst-home", "key_id": key_id}
+              "institution": "inst-home", "key_id": key_id, "unit_code": member.code,
+              "recommendation_id": str(advice.id)}
     return World(values, {r: _desk(app, r, u) for r, u in home_users.items()},
                  {r: _desk(app, r, u) for r, u in away_users.items()})
 

@@ -99,7 +99,7 @@ def _pages(page: Any, base: str) -> Any:
              "/review/reports/00000000-0000-0000-0000-000000000000", "/admin/users")  # 404 and 403, staff layout
     case = _filed_case(reviewing)
     paths += ("/review/unreported", "/review/cases", "/review/cases/import", f"/review/cases/{case}",
-              "/review/supervision")
+              "/review/supervision", "/review/unreported/case-school/recommendation")
     db.session.commit()  # reading the ids began a transaction: end it before the pages are asked for
     for path in paths:
         page.goto(base + path)

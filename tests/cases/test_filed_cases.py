@@ -224,3 +224,37 @@ def test_police_are_refused_and_another_offices_case_is_not_found(app, tmp_path,
     assert crew.other_office.client.get(f"/review/cases/{case.id}").status_code == 404
     assert counts_on_ledger(crew.other_office.client) == {}
     assert crew.prosecutor.client.get("/review/cases/not-a-uuid").status_code == 404
+
+
+def test_a_recommendation_is_drafted_without_names_unless_asked_and_tracked_as_sent_and_answered(app, tmp_path,
+                                                                                                  units, crew: Cast):
+    rows = [f"R-{n},{today()},abuse_injury,{child_id(f'8{n:02d}')},{NAME_MARKER}{n},,,hosp-a"
+            for n in range(1, 4)]
+    assert import_cli(app, tmp_path, csv_file(*rows)).exit_code == 0
+    client = crew.prosecutor.client
+    draft = client.get("/review/unreported/hosp-a/recommendation")
+    assert draft.status_code == 200
+    text_ = draft.get_data(as_text=True)
+    assert 'data-findings="3"' in text_
+    assert "未成年人保护法》第十一条" in text_
+    assert "2020年5月" in text_
+    assert NAME_MARKER not in text_
+    named = client.get("/review/unreported/hosp-a/recommendation?names=1").get_data(as_text=True)
+    assert f"{NAME_MARKER}1" in named
+    assert client.get("/review/unreported/no-such-unit/recommendation").status_code == 404
+
+    g.pop("csrf_token", None)
+    token = csrf_of(client, "/review/unreported")
+    sent = client.post("/review/unreported/hosp-a/recommendations",
+                       data={"csrf_token": token, "from": f"{today().year}-01-01", "to": f"{today().year}-12-31"})
+    assert sent.status_code == 303
+    ledger = client.get("/review/unreported").get_data(as_text=True)
+    made = re.search(r'data-recommendation="([^"]+)"', ledger).group(1)
+    assert "尚未回复" in ledger
+    answered = client.post(f"/review/recommendations/{made}/answered", data={"csrf_token": token})
+    assert answered.status_code == 303
+    assert "已书面回复" in client.get("/review/unreported").get_data(as_text=True)
+    assert crew.other_office.client.post(f"/review/recommendations/{made}/answered",
+                                         data={"csrf_token": token}).status_code in (400, 404)
+    actions = [a for (a,) in db.session.execute(select(AuditEntry.action))]
+    assert {"cases.recommendation.sent", "cases.recommendation.answered", "cases.recommendation.names"} <= set(actions)
