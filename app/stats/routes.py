@@ -11,12 +11,14 @@ from flask.typing import ResponseReturnValue
 
 from app.audit import service as audit
 from app.auth.guard import current_actor, staff_required
+from app.cases import queries as cases
 from app.core.db import transactional
 from app.crypto.vault import get_vault
 from app.extensions import db
 from app.offices import queries as offices
 from app.offices.models import Office
-from app.stats import presenters, queries, xlsx
+from app.stats import charts, presenters, queries, xlsx
+from app.units.models import UNIT_TYPES
 
 bp = Blueprint("stats", __name__, url_prefix="/review")
 
@@ -66,7 +68,12 @@ def meeting() -> ResponseReturnValue:
     """联席会议: the key figures and charts in large type for a projector; prints on A4 landscape."""
     context, status = _context(liaison=False, scale=1.6)
     office = db.session.get(Office, current_actor().office_id)
-    return render_template("stats/meeting.html", **context, office=office), status
+    period = context["period"]
+    unreported = [(UNIT_TYPES.get(kind, kind), n) for kind, n in cases.by_unit_type(
+        cases.ledger(current_actor().office_id or 0, period.first, period.last)).items()]
+    chart = charts.bar_chart("应报未报（按单位类型）", [(a, str(n), n) for a, n in unreported], scale=1.6)
+    return render_template("stats/meeting.html", **context, office=office, unreported=unreported,
+                           unreported_chart=chart), status
 
 
 @bp.get("/unit-stats")

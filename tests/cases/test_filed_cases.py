@@ -258,3 +258,13 @@ def test_a_recommendation_is_drafted_without_names_unless_asked_and_tracked_as_s
                                          data={"csrf_token": token}).status_code in (400, 404)
     actions = [a for (a,) in db.session.execute(select(AuditEntry.action))]
     assert {"cases.recommendation.sent", "cases.recommendation.answered", "cases.recommendation.names"} <= set(actions)
+
+
+def test_the_joint_meeting_view_shows_the_unreported_by_unit_type(app, tmp_path, units, crew: Cast):
+    assert import_cli(app, tmp_path, csv_file(f"J-1,{today()},,{child_id('901')},,,,hosp-a;hotel-c",
+                                              f"J-2,{today()},,{child_id('902')},,,,hotel-c")).exit_code == 0
+    page = crew.prosecutor.client.get("/review/stats/meeting").get_data(as_text=True)
+    section = page.split('data-breakdown="unreported_by_type"')[1].split("</section>")[0]
+    assert "医院" in section
+    assert "宾馆" in section or "酒店" in section
+    assert re.search(r'data-stat="unreported">3<', page)
