@@ -61,6 +61,8 @@ GROUPS: tuple[tuple[str, dict[str, str]], ...] = (
         "cases.import": "导入立案案件",
         "cases.finding.confirmed": "确认应报未报",
         "cases.finding.excused": "排除应报未报",
+        "cases.name_match.same": "认定同名报告为同一被害人",
+        "cases.name_match.different": "认定同名报告不是同一被害人",
         "cases.recommendation.sent": "登记检察建议已发出",
         "cases.recommendation.answered": "登记检察建议已回复",
         "cases.recommendation.names": "在检察建议中查看被害人姓名",

@@ -36,6 +36,7 @@ class FiledCase(Sealed, db.Model):  # type: ignore[name-defined,misc]
     victim_data: Mapped[bytes] = mapped_column(LargeBinary)  # {"id_number": ..., "name": ...}
     place_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     victim_id_bidx: Mapped[bytes] = mapped_column(LargeBinary(33), index=True)
+    victim_name_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33))  # name-only candidates
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -58,6 +59,10 @@ class FiledCaseUnit(db.Model):  # type: ignore[name-defined,misc]
     reason: Mapped[str | None] = mapped_column(String(200))
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A report of the unit with the victim's name but not the ID number, judged by a prosecutor: "same" (the unit
+    # reported the case: it counts as reported) or "different".
+    name_match: Mapped[str | None] = mapped_column(String(10))
+    name_match_report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
 
     case: Mapped[FiledCase] = relationship(back_populates="units")
 

@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, select
+from sqlalchemy import and_, exists, func, not_, or_, select
 
 from app.cases.models import FiledCase, FiledCaseUnit, Recommendation
 from app.errors import NotFoundError
@@ -23,12 +23,14 @@ from app.units.models import Unit
 
 
 def _reported_by_unit() -> Any:
-    """True where the case's unit has a report of the child within the case's window."""
-    return exists().where(
+    """True where the case's unit has a report of the child within the case's window, or a prosecutor judged a
+    report of the unit with the child's name (and no matching ID number) to be of the same child."""
+    # coalesce: a NULL judgement must read as false, or NOT (NULL OR false) would drop the row from the ledger.
+    return or_(func.coalesce(FiledCaseUnit.name_match, "") == "same", exists().where(
         Report.unit_id == FiledCaseUnit.unit_id, Report.victim_id_bidx == FiledCase.victim_id_bidx,
         Report.training.is_(False), Report.submitted_at >= FiledCase.window_start,
         Report.submitted_at < FiledCase.window_end,
-    )
+    ))
 
 
 def _unreported(office_id: int, first: dt.date, last: dt.date, unit_id: int | None = None) -> Any:
@@ -128,10 +130,12 @@ class UnitMatch:
     link: FiledCaseUnit
     unit: Unit
     reports: list[tuple[uuid.UUID, str, dt.datetime]]  # id, tracking number, submitted at
+    # Reports of the unit in the window with the child's name but not the ID number: for a prosecutor to judge.
+    candidates: list[tuple[uuid.UUID, str, dt.datetime]] = dataclasses.field(default_factory=list)
 
     @property
     def reported(self) -> bool:
-        return bool(self.reports)
+        return bool(self.reports) or self.link.name_match == "same"
 
 
 def matches(case: FiledCase) -> list[UnitMatch]:
@@ -143,8 +147,15 @@ def matches(case: FiledCase) -> list[UnitMatch]:
                 Report.unit_id == link.unit_id, Report.victim_id_bidx == case.victim_id_bidx,
                 Report.training.is_(False), Report.submitted_at >= case.window_start,
                 Report.submitted_at < case.window_end).order_by(Report.submitted_at))]
+        candidates = []
+        if not reports and case.victim_name_bidx is not None:
+            candidates = [(rid, number, at) for rid, number, at in db.session.execute(
+                select(Report.id, Report.tracking_no, Report.submitted_at).where(
+                    Report.unit_id == link.unit_id, Report.victim_name_bidx == case.victim_name_bidx,
+                    Report.training.is_(False), Report.submitted_at >= case.window_start,
+                    Report.submitted_at < case.window_end).order_by(Report.submitted_at))]
         if unit is not None:
-            found.append(UnitMatch(link, unit, reports))
+            found.append(UnitMatch(link, unit, reports, candidates))
     return found
 
 

@@ -19,6 +19,7 @@ from app.cases.models import DECISIONS, FiledCase, FiledCaseUnit, Recommendation
 from app.cases.schemas import COLUMNS, CST, LABELS, OPTIONAL, UNIT_SEPARATORS, FiledCaseRowIn
 from app.core import imports
 from app.core.actor import Actor, ActorKind
+from app.core.idcard import normalise_name
 from app.crypto.vault import Vault
 from app.errors import ValidationError, flatten_messages
 from app.extensions import db
@@ -29,6 +30,7 @@ WINDOW_DAYS = 30  # a report this many days before the filing date, up to its en
 SUFFIXES = (".xlsx", ".csv")
 MAX_BYTES = 5 * 1024 * 1024
 ID_INDEX = "victim.id_number"  # the reports' own blind index purpose: a case meets a report on it
+NAME_INDEX = "victim.name"  # the reports' name index: a report without the ID number is a candidate
 
 
 class CasesRejected(ValidationError):
@@ -152,6 +154,8 @@ def _fill(case: FiledCase, data: dict[str, Any], *, now: dt.datetime, vault: Vau
     if data["place"]:
         case.seal("place_data", data["place"])
     case.victim_id_bidx = vault.blind_index(ID_INDEX, data["victim_id_no"])
+    name = normalise_name(data["victim_name"] or "")
+    case.victim_name_bidx = vault.blind_index(NAME_INDEX, name) if name else None
     case.updated_at = now
     kept = {link.unit_id: link for link in case.units}  # a finding stays while the list still names its unit
     case.units = [kept.get(unit_id) or FiledCaseUnit(unit_id=unit_id) for unit_id in data["unit_ids"]]
@@ -195,3 +199,12 @@ def record_answered(made: Recommendation, *, actor: Actor, now: dt.datetime) -> 
     made.answered_at = made.answered_at or now
     audit.record(actor, "cases.recommendation.answered", now=now, target_type="recommendation", target_id=made.id,
                  office_id=made.office_id)
+
+
+def judge_name_match(case: FiledCase, link: FiledCaseUnit, report_id: uuid.UUID, same: bool, *, actor: Actor,
+                     now: dt.datetime) -> None:
+    """A prosecutor's judgement on a report of the unit that names the child but carries no matching ID number:
+    the same child (the unit reported the case) or not."""
+    link.name_match, link.name_match_report_id = ("same" if same else "different"), report_id
+    action = "cases.name_match.same" if same else "cases.name_match.different"
+    audit.record(actor, action, now=now, target_type="filed_case", target_id=case.id, office_id=case.office_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -37,3 +38,8 @@ def age_on(born: dt.date, day: dt.date) -> int:
 
 def is_phone(value: str) -> bool:
     return bool(MOBILE.match(value) or LANDLINE.match(value))
+
+
+def normalise_name(value: str) -> str:
+    """A person's name as a blind index compares it: full-width forms folded (NFKC), every space removed."""
+    return "".join(unicodedata.normalize("NFKC", value).split())

@@ -63,6 +63,8 @@ class Report(Sealed, db.Model):  # type: ignore[name-defined,misc]
     suspect_data: Mapped[bytes] = mapped_column(LargeBinary)
     police_data: Mapped[bytes] = mapped_column(LargeBinary)
     victim_id_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33), index=True)
+    # The victim's name (app.core.idcard.normalise_name), for 倒查's name-only candidates (app/cases).
+    victim_name_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33), index=True)
     reporter_phone_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(33), index=True)
     # argon2 hash of the one-time 查询码 given on the web receipt.
     status_code_hash: Mapped[str | None] = mapped_column(String(128))

@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.config import Settings
 from app.core.actor import Actor
-from app.core.idcard import age_on, birth_date
+from app.core.idcard import age_on, birth_date, normalise_name
 from app.core.logs import security_event
 from app.crypto.vault import Vault
 from app.errors import ConflictError, ValidationError
@@ -213,6 +213,8 @@ def _sealed_report(
         report.seal(f"{name}_data", _jsonable(data.get(name)))
     if victim.get("id_number"):
         report.victim_id_bidx = vault.blind_index("victim.id_number", victim["id_number"])
+    if victim.get("name") and normalise_name(victim["name"]):
+        report.victim_name_bidx = vault.blind_index("victim.name", normalise_name(victim["name"]))
     report.reporter_phone_bidx = vault.blind_index("phone", data["reporter"]["phone"])
     if status_code is not None:
         report.status_code_hash = _hasher.hash(status_code)  # only the hash of the 查询码 is kept

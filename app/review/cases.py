@@ -215,3 +215,23 @@ def recommendation_answered(recommendation_id: str) -> ResponseReturnValue:
 
 def _ledger_url(first: dt.date, last: dt.date) -> str:
     return f"{url_for('review.unreported')}?{urlencode({'from': first.isoformat(), 'to': last.isoformat()})}"
+
+
+@bp.post("/cases/<case_id>/units/<unit_id>/name-match")
+@transactional
+@staff_required("review.cases")
+def case_name_match(case_id: str, unit_id: str) -> ResponseReturnValue:
+    """Judge a report of the unit that names the child without the ID number: the same child, or not."""
+    case = queries.case_of_office(case_id, _office_id())
+    match = next((m for m in queries.matches(case) if str(m.unit.id) == unit_id), None)
+    report = next((c for c in (match.candidates if match else []) if str(c[0]) == request.form.get("report_id")),
+                  None)
+    if match is None or report is None:
+        raise NotFoundError("找不到该候选报告")
+    same = request.form.get("same")
+    if same not in ("yes", "no"):
+        raise ValidationError(fields={"same": ["请选择是否为同一名被害人"]})
+    service.judge_name_match(case, match.link, report[0], same == "yes", actor=current_actor(),
+                             now=dt.datetime.now(dt.UTC))
+    return redirect(url_for("review.case_detail", case_id=case.id, done="name_match") + f"#unit-{match.unit.id}",
+                    code=303)

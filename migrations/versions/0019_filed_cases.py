@@ -31,6 +31,7 @@ def upgrade():
     sa.Column('victim_data', sa.LargeBinary(), nullable=False),
     sa.Column('place_data', sa.LargeBinary(), nullable=True),
     sa.Column('victim_id_bidx', sa.LargeBinary(length=33), nullable=False),
+    sa.Column('victim_name_bidx', sa.LargeBinary(length=33), nullable=True),
     sa.Column('window_start', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('window_end', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('imported_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
@@ -53,17 +54,30 @@ def upgrade():
     sa.Column('reason', sa.String(length=200), nullable=True),
     sa.Column('decided_by', sa.Uuid(), nullable=True),
     sa.Column('decided_at', app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('name_match', sa.String(length=10), nullable=True),
+    sa.Column('name_match_report_id', sa.Uuid(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['filed_cases.id'], name=op.f('fk_filed_case_units_case_id_filed_cases'),
                             ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_filed_case_units_unit_id_units')),
     sa.ForeignKeyConstraint(['decided_by'], ['staff_users.id'],
                             name=op.f('fk_filed_case_units_decided_by_staff_users')),
+    sa.ForeignKeyConstraint(['name_match_report_id'], ['reports.id'],
+                            name=op.f('fk_filed_case_units_name_match_report_id_reports'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('case_id', 'unit_id', name=op.f('pk_filed_case_units'))
     )
     with op.batch_alter_table('filed_case_units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_filed_case_units_unit_id'), ['unit_id'], unique=False)
 
+    # Reports' victim names as a blind index, for name-only candidates; reports stored before this migration
+    # have none (their names are not decrypted here): they are matched by the ID number only.
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('victim_name_bidx', sa.LargeBinary(length=33), nullable=True))
+        batch_op.create_index(batch_op.f('ix_reports_victim_name_bidx'), ['victim_name_bidx'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reports_victim_name_bidx'))
+        batch_op.drop_column('victim_name_bidx')
     op.drop_table('filed_case_units')
     op.drop_table('filed_cases')

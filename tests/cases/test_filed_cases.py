@@ -268,3 +268,35 @@ def test_the_joint_meeting_view_shows_the_unreported_by_unit_type(app, tmp_path,
     assert "医院" in section
     assert "宾馆" in section or "酒店" in section
     assert re.search(r'data-stat="unreported">3<', page)
+
+
+def test_a_report_with_the_childs_name_but_no_id_number_is_a_candidate_a_prosecutor_judges(app, tmp_path, units,
+                                                                                            crew: Cast):
+    hospital, school, _ = units
+    create_report(unit=hospital, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2),
+                  victim={"name": " 张 小 明 ", "id_number": None})   # spaces and all: the same name
+    create_report(unit=school, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2),
+                  victim={"name": "张小明", "id_number": None})
+    assert import_cli(app, tmp_path, csv_file(
+        f"N-1,{today()},,{child_id('951')},张小明,,,hosp-a;school-b")).exit_code == 0
+    case = db.session.scalars(select(FiledCase)).one()
+    client = crew.prosecutor.client
+    assert counts_on_ledger(client) == {"hosp-a": 1, "school-b": 1}  # a candidate is not a match by itself
+    page = client.get(f"/review/cases/{case.id}").get_data(as_text=True)
+    assert page.count("data-candidate=") == 2
+
+    def judge(unit, same: str):
+        g.pop("csrf_token", None)
+        token = csrf_of(client, f"/review/cases/{case.id}")
+        form_page = client.get(f"/review/cases/{case.id}").get_data(as_text=True)
+        section = form_page.split(f'id="unit-{unit.id}"')[1].split("</article>")[0]
+        report_id = re.search(r'name="report_id" value="([^"]+)"', section).group(1)
+        return client.post(f"/review/cases/{case.id}/units/{unit.id}/name-match",
+                           data={"csrf_token": token, "report_id": report_id, "same": same})
+
+    assert judge(hospital, "yes").status_code == 303
+    assert judge(school, "no").status_code == 303
+    assert counts_on_ledger(client) == {"school-b": 1}
+    assert 'data-field="name_match"' in client.get(f"/review/cases/{case.id}").get_data(as_text=True)
+    actions = {a for (a,) in db.session.execute(select(AuditEntry.action))}
+    assert {"cases.name_match.same", "cases.name_match.different"} <= actions
