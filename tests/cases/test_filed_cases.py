@@ -300,3 +300,24 @@ def test_a_report_with_the_childs_name_but_no_id_number_is_a_candidate_a_prosecu
     assert 'data-field="name_match"' in client.get(f"/review/cases/{case.id}").get_data(as_text=True)
     actions = {a for (a,) in db.session.execute(select(AuditEntry.action))}
     assert {"cases.name_match.same", "cases.name_match.different"} <= actions
+
+
+def test_a_filed_case_imported_on_the_page_leaves_no_personal_marker_in_the_database_logs_or_urls(
+        app, units, crew: Cast, backend_name, caplog, capfd):
+    import logging
+
+    from tests.test_no_plaintext import find_leaks, storage_bytes
+
+    caplog.set_level(logging.DEBUG)
+    name, place, case_no = "标记被害人丙" + backend_name, "标记案发地丁" + backend_name, "标记案号" + backend_name
+    done = upload(crew.prosecutor, csv_file(f"{case_no},{today()},,{child_id('991')},{name},,{place},hosp-a"))
+    assert done.status_code == 303
+    case = db.session.scalars(select(FiledCase)).one()
+    assert name in crew.prosecutor.client.get(f"/review/cases/{case.id}").get_data(as_text=True)
+    db.session.remove()
+    db.engine.dispose()
+    out, err = capfd.readouterr()
+    logs = "\n".join(logging.Formatter("%(message)s %(args)s").format(r) + repr(r.__dict__) for r in caplog.records)
+    haystacks = {"database": storage_bytes(app, backend_name), "logs": (logs + out + err).encode("utf-8"),
+                 "urls": done.headers["Location"].encode()}
+    assert find_leaks(haystacks, [name, place, child_id("991")]) == []
