@@ -263,11 +263,13 @@ class AttachmentView:
     size: int | None
     content_type: str
     inline: bool  # an image the browser may show in the page
+    question_id: uuid.UUID | None = None  # the question whose answer it came with (None: with the report)
 
 
 def attachments(report: Report) -> list[AttachmentView]:
     return [AttachmentView(id=a.id, filename=a.unseal("filename_data"), size=a.size, content_type=a.content_type,
-                           inline=a.content_type in INLINE_TYPES) for a in report.attachments]
+                           inline=a.content_type in INLINE_TYPES, question_id=a.question_id)
+            for a in report.attachments]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,6 +280,7 @@ class QuestionView:
     text: str
     answered_at: dt.datetime | None
     answer: str | None
+    files: list[AttachmentView] = dataclasses.field(default_factory=list)  # sent with the answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,6 +369,7 @@ def detail(report: Report, actor: Actor, transfer: Transfer | None, *, reveal: b
     )) if internal else []
     assignee = db.session.get(StaffUser, report.assignee_id) if report.assignee_id else None
     merged = db.session.get(Report, report.merged_into_id) if report.merged_into_id else None
+    files = attachments(report)
     return {
         "report": report,
         "internal": internal,
@@ -378,11 +382,12 @@ def detail(report: Report, actor: Actor, transfer: Transfer | None, *, reveal: b
         "merged_into": merged,
         "sections": sections,
         "reporter_masked": masked,
-        "attachments": attachments(report),
+        "attachments": files,
         "timeline": timeline(report, internal=internal),
         "transfers": [transfer_view(t) for t in transfers],
         "questions": [QuestionView(asked_at=q.asked_at, text=q.unseal("text_data"), answered_at=q.answered_at,
-                                   answer=_open(q, "answer_data")) for q in db.session.scalars(
+                                   answer=_open(q, "answer_data"), files=[f for f in files if f.question_id == q.id])
+                      for q in db.session.scalars(
             select(Question).where(Question.report_id == report.id).order_by(Question.asked_at))] if internal else [],
         "referrals": [ReferralView(agency=AGENCIES.get(r.agency, r.agency), created_at=r.created_at,
                                    note=_open(r, "note_data")) for r in db.session.scalars(

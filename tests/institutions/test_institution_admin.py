@@ -58,3 +58,31 @@ def test_another_offices_admin_finds_nothing_and_a_prosecutor_is_refused(app, lo
                 form_page="/admin/institutions").status_code == 404
     prosecutor, _ = logged_in("prosecutor")
     assert prosecutor.get("/admin/institutions").status_code == 403
+
+
+def test_registration_rotation_and_revocation_are_held_through_step_up_and_carried_out_after_the_code(app):
+    from tests.review.detail_helpers import a_minute_passes, age_step_up, person, step_up
+
+    create_unit("held-unit", name="乡镇卫生院")
+    db.session.commit()
+    admin = person(app, role="admin")
+    age_step_up(admin)
+    held = post(admin.client, "/admin/institutions", {"code": "held-his", "name": "卫生院HIS", "unit": "held-unit",
+                                                      "next": "/admin/institutions"}, form_page="/admin/institutions")
+    assert held.headers["Location"].startswith("/account/step-up")
+    assert "held-his" not in admin.client.get("/admin/institutions").text
+    a_minute_passes(admin)
+    done = step_up(admin, "/admin/institutions")
+    assert done.status_code == 200
+    key = KEY.search(done.text).group(1)
+    assert SECRET.search(done.text)
+
+    for path in ("/admin/institutions/held-his/rotate", f"/admin/institutions/keys/{key}/revoke"):
+        age_step_up(admin)
+        asked = post(admin.client, path, {"next": "/admin/institutions"}, form_page="/admin/institutions")
+        assert asked.headers["Location"].startswith("/account/step-up"), path
+        a_minute_passes(admin)
+        assert step_up(admin, "/admin/institutions").status_code in (200, 303), path
+    listing = admin.client.get("/admin/institutions").text
+    assert listing.count("data-key-id=") == 2
+    assert "已注销" in listing

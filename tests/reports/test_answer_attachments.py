@@ -132,3 +132,22 @@ def test_a_refused_file_on_the_status_page_stores_nothing_and_says_why_beside_th
     db.session.expire_all()
     assert db.session.query(Attachment).filter_by(report_id=report.id).count() == 0
     assert stored_question(question).answered_at is None
+
+
+def test_the_staff_report_page_says_which_files_came_with_which_answer(app, client, reporter, own_report, prosecutor):
+    from tests.auth.conftest import login
+    from tests.factories import create_staff as staff
+
+    acknowledge(own_report, prosecutor)
+    question = ask(own_report, prosecutor, "请补充伤情照片")
+    photo = upload(client, reporter, own_report, "补充伤情.png")
+    assert answer(client, reporter, own_report, question, [photo]).status_code == 201
+    reader = staff(role="prosecutor", username="qian.b")
+    db.session.commit()
+    desk = app.test_client()
+    assert login(desk, reader).status_code == 303
+    page = desk.get(f"/review/reports/{own_report.id}").get_data(as_text=True)
+    answered = page.split("data-answer-files")[1].split("</p>")[0]
+    assert f'data-answer-file="{photo}"' in answered
+    assert "补充伤情.png" in answered
+    assert "随补充回答提交" in page
