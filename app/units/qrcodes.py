@@ -33,11 +33,12 @@ def web_form_url(unit: Unit, public_url: str) -> str:
     return f"{public_url}/report?unit={quote(unit.code, safe='')}"
 
 
-def web_qr_png(unit: Unit, public_url: str) -> bytes:
-    """A plain QR code of ``/report?unit=CODE`` (under ``public_url``) for phones without the mini-program."""
+def web_qr_png(unit: Unit, public_url: str, *, training: bool = False) -> bytes:
+    """A plain QR code of ``/report?unit=CODE`` (under ``public_url``) for phones without the mini-program;
+    ``training``: of the practice form (``&training=1``, the 培训演示环境 banner), for liaison trainings."""
     out = io.BytesIO()
-    qrcode.make(web_form_url(unit, public_url), error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10,
-                border=4).save(out)
+    url = web_form_url(unit, public_url) + ("&training=1" if training else "")
+    qrcode.make(url, error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4).save(out)
     return out.getvalue()
 
 

@@ -52,6 +52,15 @@ def unit_web_qrcode(code: str) -> ResponseReturnValue:
     return _png(qrcodes.web_qr_png(unit, current_app.config["QZBG"].public_url), "image/png", f"qrcode-{code}.png")
 
 
+@bp.get("/<string:code>/training-qrcode.png")
+def unit_training_qrcode(code: str) -> ResponseReturnValue:
+    """A QR code of the practice form with the unit preselected: what a trainer prints for a liaison training
+    (a practice report reaches no real channel and counts nowhere)."""
+    unit = units.by_code(code)
+    return _png(qrcodes.web_qr_png(unit, current_app.config["QZBG"].public_url, training=True), "image/png",
+                f"training-qrcode-{code}.png")
+
+
 @bp.get("/<string:code>/poster")
 def unit_poster(code: str) -> ResponseReturnValue:
     """A printable A4 poster: unit name, the codes, the 110 reminder.

@@ -236,3 +236,25 @@ def test_other_roles_get_403_on_every_unit_admin_page(app):
         for path in ("/admin/units", f"/admin/units/{unit.id}", "/admin/units/new", "/admin/units/import",
                      "/admin/units/template.xlsx", "/admin/units/posters", f"/admin/units/{unit.id}/edit"):
             assert client.get(path).status_code == 403, (user.role, path)
+
+
+def test_a_units_training_qr_code_opens_the_practice_form_with_the_unit(app, client):
+    """The unit page offers a training code: a QR code of /report?unit=CODE&training=1 (the form with the
+    practice notice), what a trainer prints for a liaison training."""
+    import io as _io
+
+    import qrcode
+
+    unit = create_unit("train-1", name="培训用医院")
+    db.session.commit()
+    settings = app.config["QZBG"]
+    url = f"{settings.public_url}/report?unit=train-1&training=1"
+    expected = _io.BytesIO()
+    qrcode.make(url, error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4).save(expected)
+    answer = client.get("/units/train-1/training-qrcode.png")
+    assert answer.status_code == 200
+    assert answer.mimetype == "image/png"
+    assert answer.data == expected.getvalue()
+    form = client.get("/report?unit=train-1&training=1").get_data(as_text=True)
+    assert 'data-field="training_notice"' in form
+    assert unit.name in form
