@@ -10,26 +10,20 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.admin.blueprint import bp
-from app.auth.guard import current_actor, staff_required
+from app.auth.guard import current_actor, current_office_id, staff_required
 from app.core.db import transactional
 from app.crypto.vault import get_vault
-from app.errors import NotFoundError, ValidationError
+from app.errors import ValidationError
 from app.institutions import service
 from app.units import queries as units
 
 LABELS = {"code": "代码", "name": "名称", "unit": "所属成员单位"}
 
 
-def _office_id() -> int:
-    office_id = current_actor().office_id
-    if office_id is None:
-        raise NotFoundError()
-    return office_id
-
 
 def _list_page(values: dict[str, str] | None = None, errors: dict[str, list[str]] | None = None,
                status: int = 200) -> ResponseReturnValue:
-    office_id = _office_id()
+    office_id = current_office_id()
     found = [(item, service.keys_of(item)) for item in service.of_office(office_id)]
     errors = errors or {}
     return render_template(
@@ -57,7 +51,7 @@ def institution_add() -> ResponseReturnValue:
     form = {name: (request.form.get(name) or "").strip()[:200] for name in LABELS}
     try:
         key_id, secret = service.add(form["code"], form["name"], unit_code=form["unit"] or None, vault=get_vault(),
-                                     now=dt.datetime.now(dt.UTC), actor=current_actor(), office_id=_office_id())
+                                     now=dt.datetime.now(dt.UTC), actor=current_actor(), office_id=current_office_id())
     except ValidationError as exc:
         return _list_page(form, dict(exc.fields or {"code": [exc.message]}), 422)
     return _secret_page(form["code"], key_id, secret, first=True)
@@ -68,7 +62,7 @@ def institution_add() -> ResponseReturnValue:
 @staff_required("admin.institutions.manage", held_label="为机构系统新增密钥")
 def institution_rotate(institution: str) -> ResponseReturnValue:
     key_id, secret = service.rotate(institution, vault=get_vault(), now=dt.datetime.now(dt.UTC),
-                                    actor=current_actor(), office_id=_office_id())
+                                    actor=current_actor(), office_id=current_office_id())
     return _secret_page(institution, key_id, secret, first=False)
 
 
@@ -76,6 +70,6 @@ def institution_rotate(institution: str) -> ResponseReturnValue:
 @transactional
 @staff_required("admin.institutions.manage", held_label="注销机构系统密钥")
 def institution_revoke(key_id: str) -> ResponseReturnValue:
-    key = service.revoke(key_id, now=dt.datetime.now(dt.UTC), actor=current_actor(), office_id=_office_id())
+    key = service.revoke(key_id, now=dt.datetime.now(dt.UTC), actor=current_actor(), office_id=current_office_id())
     flash(f"已注销密钥 {key.id}：使用它签名的请求将被拒绝", "done")
     return redirect(url_for("admin.institutions"), code=303)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.admin.blueprint import bp
 from app.auth import service as auth_service
-from app.auth.guard import current_actor, staff_required
+from app.auth.guard import current_actor, current_office_id, staff_required
 from app.auth.models import StaffUser, roles_for
 from app.core.db import transactional
 from app.errors import NotFoundError, ValidationError
@@ -107,11 +107,6 @@ def _set_police_unit_active(code: str, active: bool, done: str) -> ResponseRetur
     return redirect(url_for("admin.police_units"), code=303)
 
 
-def _office_id() -> int:
-    office_id = current_actor().office_id
-    assert office_id is not None
-    return office_id
-
 
 @bp.get("/districts")
 @transactional(writes=True)  # a staff request may write (session activity, audit)
@@ -123,7 +118,7 @@ def districts() -> ResponseReturnValue:
 
 def _districts_page(values: dict[str, str], errors: dict[str, list[str]], failed: str | None,
                     status: int = 200) -> ResponseReturnValue:
-    return render_template("admin/districts.html", districts=offices.office_districts(_office_id()),
+    return render_template("admin/districts.html", districts=offices.office_districts(current_office_id()),
                            values=values, errors=errors, failed=failed), status
 
 
@@ -133,7 +128,7 @@ def _districts_page(values: dict[str, str], errors: dict[str, list[str]], failed
 def district_add() -> ResponseReturnValue:
     form = {name: (request.form.get(name) or "")[:200] for name in ("code", "name")}
     try:
-        district = offices_service.add_district(_office_id(), form, actor=current_actor(),
+        district = offices_service.add_district(current_office_id(), form, actor=current_actor(),
                                                 now=dt.datetime.now(dt.UTC))
     except ValidationError as exc:
         db.session.rollback()
@@ -146,7 +141,7 @@ def district_add() -> ResponseReturnValue:
 @transactional
 @staff_required("admin.police_units.manage", held_label="修改区划名称")
 def district_rename(code: str) -> ResponseReturnValue:
-    district = next((d for d in offices.office_districts(_office_id()) if d.code == code[:12]), None)
+    district = next((d for d in offices.office_districts(current_office_id()) if d.code == code[:12]), None)
     if district is None:
         raise NotFoundError("找不到该区划")
     form = {"name": (request.form.get("name") or "")[:200]}

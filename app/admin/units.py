@@ -14,7 +14,7 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from app.admin.blueprint import bp
-from app.auth.guard import current_actor, staff_required
+from app.auth.guard import current_actor, current_office_id, staff_required
 from app.clients.wechat import configured
 from app.core.db import transactional
 from app.crypto.vault import get_vault
@@ -53,12 +53,6 @@ def _unit(unit_id: str) -> Unit:
     return queries.office_unit(office_id, int(unit_id))
 
 
-def _office_id() -> int:
-    office_id = current_actor().office_id
-    if office_id is None:
-        raise NotFoundError("找不到该单位")
-    return office_id
-
 
 def _form_data() -> dict[str, Any]:
     return {key: value for key, value in request.form.items() if key not in ("csrf_token",)}
@@ -86,7 +80,7 @@ def _form(template: str, names: tuple[str, ...], values: dict[str, Any], errors:
 def list_units() -> ResponseReturnValue:
     """The office's units: search by name, code or a liaison's phone number; filter by type and state."""
     filters = queries.parse_unit_filters(request.args)
-    found = queries.office_units(_office_id(), filters, report_counts=of_unit.report_counts,
+    found = queries.office_units(current_office_id(), filters, report_counts=of_unit.report_counts,
                                  phone_bidx=_phone_bidx(filters.q))
     imported = [queries.parse_page(request.args.get(k)) if request.args.get(k) else 0 for k in ("created", "updated")]
     return render_template("admin/units.html", found=found, filters=filters, types=UNIT_TYPES,
@@ -113,7 +107,7 @@ def create_unit() -> ResponseReturnValue:
         return _form("admin/unit_form.html", UNIT_FIELDS, {}, {}, unit=None)
     data = _form_data()
     try:
-        unit = service.create(_load(UnitRowIn(exclude=("active",)), data), office_id=_office_id(),
+        unit = service.create(_load(UnitRowIn(exclude=("active",)), data), office_id=current_office_id(),
                               actor=current_actor(), now=_now(), vault=get_vault())
     except ValidationError as exc:
         return _form("admin/unit_form.html", UNIT_FIELDS, data, exc.fields or {"_schema": [exc.message]}, 422,
@@ -239,7 +233,7 @@ def import_units() -> ResponseReturnValue:
         if len(data) > IMPORT_MAX_BYTES:
             raise ValidationError(fields={"file": [f"文件不能超过 {IMPORT_MAX_BYTES // 1024 // 1024} MB，请分批导入"]})
         rows = service.read_file(data, upload.filename)
-        result = service.import_rows(rows, office_id=_office_id(), actor=current_actor(), now=_now(),
+        result = service.import_rows(rows, office_id=current_office_id(), actor=current_actor(), now=_now(),
                                      vault=get_vault())
     except service.ImportRejected as exc:
         return render_template("admin/units_import.html", errors={}, problems=exc.problems,
@@ -269,7 +263,7 @@ def import_template() -> ResponseReturnValue:
 def posters() -> ResponseReturnValue:
     """Every active unit's poster, one per A4 page, to print at once (filtered like the list)."""
     filters = queries.parse_unit_filters(request.args)
-    units = queries.poster_units(_office_id(), filters)
+    units = queries.poster_units(current_office_id(), filters)
     settings = current_app.config["QZBG"]
     with_wxacode = qrcodes.units_with_wxacode([u.id for u in units], settings.wechat_report_page) \
         if configured(settings) else set()

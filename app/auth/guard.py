@@ -24,6 +24,7 @@ from app.auth.models import StaffSession, StaffUser
 from app.core.actor import Actor
 from app.core.ratelimit import client_address
 from app.crypto.vault import get_vault
+from app.errors import NotFoundError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,3 +130,12 @@ def staff_required(permission: str, *, held_label: str | None = None, holds: boo
 def current_actor() -> Actor:
     actor: Actor = g.actor
     return actor
+
+
+def current_office_id() -> int:
+    """The office of this request's staff user: every page of the office side is scoped to it (not found when a
+    user has none, which no office-side role lacks)."""
+    office_id = current_actor().office_id
+    if office_id is None:
+        raise NotFoundError("找不到该页面")
+    return office_id

@@ -12,7 +12,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.audit import service as audit
-from app.auth.guard import current_actor, staff_required
+from app.auth.guard import current_actor, current_office_id, staff_required
 from app.cases import queries, service
 from app.cases.schemas import CST, LABELS
 from app.core.db import transactional
@@ -27,12 +27,6 @@ from app.units.models import UNIT_TYPES
 
 DECISION_LABELS = {"confirmed": "已确认应报未报", "excused": "已排除"}
 
-
-def _office_id() -> int:
-    office_id = current_actor().office_id
-    if office_id is None:
-        raise NotFoundError()
-    return office_id
 
 
 def _import_page(*, errors: dict[str, list[str]] | None = None, problems: list[service.RowProblem] | None = None,
@@ -62,7 +56,7 @@ def cases_import() -> ResponseReturnValue:
         data = upload.stream.read(service.MAX_BYTES + 1)
         if len(data) > service.MAX_BYTES:
             raise ValidationError(fields={"file": [f"文件不能超过 {service.MAX_BYTES // 1024 // 1024} MB，请分批导入"]})
-        result = service.import_rows(service.read_file(data, upload.filename), office_id=_office_id(),
+        result = service.import_rows(service.read_file(data, upload.filename), office_id=current_office_id(),
                                      actor=current_actor(), now=dt.datetime.now(dt.UTC), vault=get_vault())
     except service.CasesRejected as exc:
         return _import_page(problems=exc.problems, message=exc.message, status=422)
@@ -77,7 +71,7 @@ def cases_import() -> ResponseReturnValue:
 def cases_list() -> ResponseReturnValue:
     """The office's filed cases, newest filing first; after an import, how many were new and updated."""
     done = {key: request.args.get(key, type=int) for key in ("created", "updated")}
-    return render_template("review/cases.html", cases=queries.recent_cases(_office_id()), done=done,
+    return render_template("review/cases.html", cases=queries.recent_cases(current_office_id()), done=done,
                            short=CATEGORY_SHORT)
 
 
@@ -87,7 +81,7 @@ def cases_list() -> ResponseReturnValue:
 def case_detail(case_id: str) -> ResponseReturnValue:
     """One case: its facts (the victim's name and ID number opened for the prosecutor), each unit it names with
     the unit's reports of the child in the window, or the finding form where there is none."""
-    case = queries.case_of_office(case_id, _office_id())
+    case = queries.case_of_office(case_id, current_office_id())
     return _case_page(case)
 
 
@@ -107,7 +101,7 @@ def _case_page(case: queries.FiledCase, *, errors: dict[str, list[str]] | None =
 @staff_required("review.cases")
 def case_finding(case_id: str, unit_id: str) -> ResponseReturnValue:
     """Confirm a unit's 应报未报 on this case, or excuse it with a reason."""
-    case = queries.case_of_office(case_id, _office_id())
+    case = queries.case_of_office(case_id, current_office_id())
     match = next((m for m in queries.matches(case) if str(m.unit.id) == unit_id), None)
     if match is None:
         raise NotFoundError("该案件未列出这个单位")
@@ -137,12 +131,12 @@ def unreported() -> ResponseReturnValue:
     names = {d.code: offices.district_label(d.code, known) for d in offices.districts()}
     if district is not None and district not in names:
         errors["district"], district = ["不是本院的行政区划"], None
-    entries = queries.ledger(_office_id(), period.first, period.last, unit_type=unit_type, district=district)
+    entries = queries.ledger(current_office_id(), period.first, period.last, unit_type=unit_type, district=district)
     return render_template(
         "review/unreported.html", entries=entries, period=period, errors=errors, unit_types=UNIT_TYPES,
         districts=names, chosen={"unit_type": unit_type or "", "district": district or ""},
         by_type=queries.by_unit_type(entries), total=sum(e.count for e in entries), short=CATEGORY_SHORT,
-        decisions=DECISION_LABELS, recommendations=queries.recommendations_by_unit(_office_id()),
+        decisions=DECISION_LABELS, recommendations=queries.recommendations_by_unit(current_office_id()),
     ), 400 if errors else 200
 
 
@@ -157,7 +151,7 @@ def supervision() -> ResponseReturnValue:
 
 
 def _unit_findings(unit_code: str, first: dt.date, last: dt.date) -> tuple[Any, list[queries.Finding], int]:
-    office_id = _office_id()
+    office_id = current_office_id()
     unit = queries.unit_of_office(unit_code, office_id)
     entry = next((e for e in queries.ledger(office_id, first, last) if e.unit_id == unit.id), None)
     return unit, (entry.findings if entry else []), (entry.confirmed if entry else 0)
@@ -175,11 +169,11 @@ def recommendation_draft(unit_code: str) -> ResponseReturnValue:
     victim_names: dict[Any, str | None] = {}
     if names:
         for finding in findings:
-            case = queries.case_of_office(str(finding.case_id), _office_id())
+            case = queries.case_of_office(str(finding.case_id), current_office_id())
             victim_names[finding.case_id] = (case.unseal("victim_data") or {}).get("name")
         audit.record(current_actor(), "cases.recommendation.names", now=dt.datetime.now(dt.UTC), target_type="unit",
-                     target_id=unit.code, office_id=_office_id())
-    office = offices.office_of(_office_id())
+                     target_id=unit.code, office_id=current_office_id())
+    office = offices.office_of(current_office_id())
     return render_template(
         "review/recommendation.html", unit=unit, findings=findings, confirmed=confirmed, period=period,
         names=names, victim_names=victim_names, short=CATEGORY_SHORT, decisions=DECISION_LABELS, office=office,
@@ -196,7 +190,7 @@ def recommendation_sent(unit_code: str) -> ResponseReturnValue:
     if errors:
         raise ValidationError(fields=errors)
     unit, findings, _confirmed = _unit_findings(unit_code, period.first, period.last)
-    service.record_sent(_office_id(), unit, period.first, period.last, len(findings), actor=current_actor(),
+    service.record_sent(current_office_id(), unit, period.first, period.last, len(findings), actor=current_actor(),
                         now=dt.datetime.now(dt.UTC))
     flash(f"已登记向{unit.name}发出检察建议", "done")
     return redirect(_ledger_url(period.first, period.last) + f"#unit-{unit.code}", code=303)
@@ -207,7 +201,7 @@ def recommendation_sent(unit_code: str) -> ResponseReturnValue:
 @staff_required("review.cases")
 def recommendation_answered(recommendation_id: str) -> ResponseReturnValue:
     """Record that the unit answered a 检察建议."""
-    made = queries.recommendation_of_office(recommendation_id, _office_id())
+    made = queries.recommendation_of_office(recommendation_id, current_office_id())
     service.record_answered(made, actor=current_actor(), now=dt.datetime.now(dt.UTC))
     flash("已登记该单位的书面回复", "done")
     return redirect(_ledger_url(made.period_first, made.period_last), code=303)
@@ -222,7 +216,7 @@ def _ledger_url(first: dt.date, last: dt.date) -> str:
 @staff_required("review.cases")
 def case_name_match(case_id: str, unit_id: str) -> ResponseReturnValue:
     """Judge a report of the unit that names the child without the ID number: the same child, or not."""
-    case = queries.case_of_office(case_id, _office_id())
+    case = queries.case_of_office(case_id, current_office_id())
     match = next((m for m in queries.matches(case) if str(m.unit.id) == unit_id), None)
     report = next((c for c in (match.candidates if match else []) if str(c[0]) == request.form.get("report_id")),
                   None)
