@@ -57,12 +57,13 @@ class FiledCaseUnit(db.Model):  # type: ignore[name-defined,misc]
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
     decision: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(200))
-    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A report of the unit with the victim's name but not the ID number, judged by a prosecutor: "same" (the unit
     # reported the case: it counts as reported) or "different".
     name_match: Mapped[str | None] = mapped_column(String(10))
-    name_match_report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    name_match_report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"),
+                                                                    index=True)
 
     case: Mapped[FiledCase] = relationship(back_populates="units")
 
@@ -79,5 +80,5 @@ class Recommendation(db.Model):  # type: ignore[name-defined,misc]
     period_last: Mapped[dt.date] = mapped_column(Date)
     findings: Mapped[int] = mapped_column(Integer)  # the unit's 应报未报 cases when it was sent
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    sent_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"))
+    sent_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

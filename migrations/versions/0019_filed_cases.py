@@ -67,17 +67,19 @@ def upgrade():
     )
     with op.batch_alter_table('filed_case_units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_filed_case_units_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_filed_case_units_decided_by'), ['decided_by'], unique=False)
+        batch_op.create_index(batch_op.f('ix_filed_case_units_name_match_report_id'), ['name_match_report_id'],
+                              unique=False)
 
     # Reports' victim names as a blind index, for name-only candidates; reports stored before this migration
     # have none (their names are not decrypted here): they are matched by the ID number only.
-    with op.batch_alter_table('reports', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('victim_name_bidx', sa.LargeBinary(length=33), nullable=True))
-        batch_op.create_index(batch_op.f('ix_reports_victim_name_bidx'), ['victim_name_bidx'], unique=False)
+    # Plain ALTER TABLE on both backends (no batch copy of reports, whose foreign keys older downgrades rely on).
+    op.add_column('reports', sa.Column('victim_name_bidx', sa.LargeBinary(length=33), nullable=True))
+    op.create_index(op.f('ix_reports_victim_name_bidx'), 'reports', ['victim_name_bidx'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('reports', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_reports_victim_name_bidx'))
-        batch_op.drop_column('victim_name_bidx')
+    op.drop_index(op.f('ix_reports_victim_name_bidx'), table_name='reports')
+    op.drop_column('reports', 'victim_name_bidx')
     op.drop_table('filed_case_units')
     op.drop_table('filed_cases')

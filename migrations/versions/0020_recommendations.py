@@ -37,6 +37,7 @@ def upgrade():
     with op.batch_alter_table('recommendations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recommendations_office_id'), ['office_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_recommendations_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_recommendations_sent_by'), ['sent_by'], unique=False)
 
 
 def downgrade():

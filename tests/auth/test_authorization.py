@@ -36,6 +36,7 @@ PUBLIC_ROUTES = {
     "/static/<path:filename>", "/healthz", "/readyz", "/setup/<token>",
     "/report", "/report/receipt/<key>", "/report/status",
     "/units/<string:code>/wxacode.png", "/units/<string:code>/qrcode.png", "/units/<string:code>/poster",
+    "/units/<string:code>/training-qrcode.png",
     "/login", "/login/otp", "/login/enrol", "/logout",
 }
 
