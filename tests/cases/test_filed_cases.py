@@ -152,6 +152,11 @@ def test_a_unit_that_reported_the_child_in_the_window_is_not_counted_and_one_tha
     assert ledger == {"hosp-a": 3, "school-b": 1, "hotel-c": 1}  # M-1 for the school; M-2, M-3, M-4 for the hospital
     stats = crew.prosecutor.client.get("/review/stats").get_data(as_text=True)
     assert re.search(r'data-stat="unreported">5<', stats)
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(crew.prosecutor.client.get("/review/stats.xlsx").data), read_only=True)
+    summary = {row[1]: row[2] for row in book["概况"].iter_rows(min_row=3, values_only=True) if row[1]}
+    assert str(summary["unreported"]) == "5"
     assert counts_on_ledger(crew.prosecutor.client, "?unit_type=hotel") == {"hotel-c": 1}
     last_year = f"?from={today().year - 1}-01-01&to={today().year - 1}-12-31"
     assert counts_on_ledger(crew.prosecutor.client, last_year) == {}
