@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, not_, or_, select
 
 from app.cases.models import FiledCase, FiledCaseUnit, Recommendation
+from app.core.db import by_text_id
 from app.errors import NotFoundError
 from app.extensions import db
 from app.reports.models import Report
@@ -112,13 +113,8 @@ def by_unit_type(entries: list[UnitLedger]) -> dict[str, int]:
 
 def case_of_office(case_id: str, office_id: int) -> FiledCase:
     """The office's case, or not found (another office's case is not found either)."""
-    try:
-        key = uuid.UUID(case_id)
-    except ValueError:
-        raise NotFoundError("找不到该案件") from None
-    case = db.session.scalars(select(FiledCase).where(FiledCase.id == key,
-                                                      FiledCase.office_id == office_id)).one_or_none()
-    if case is None:
+    case = by_text_id(FiledCase, case_id)
+    if case is None or case.office_id != office_id:
         raise NotFoundError("找不到该案件")
     return case
 
@@ -183,11 +179,7 @@ def recommendations_by_unit(office_id: int) -> dict[int, list[Recommendation]]:
 
 
 def recommendation_of_office(recommendation_id: str, office_id: int) -> Recommendation:
-    try:
-        key = uuid.UUID(recommendation_id)
-    except ValueError:
-        raise NotFoundError("找不到该检察建议") from None
-    made = db.session.get(Recommendation, key)
+    made = by_text_id(Recommendation, recommendation_id)
     if made is None or made.office_id != office_id:
         raise NotFoundError("找不到该检察建议")
     return made

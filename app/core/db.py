@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
 
@@ -42,6 +43,8 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+
+_M = TypeVar("_M")
 
 F = TypeVar("F", bound=Callable[..., Any])
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -136,3 +139,13 @@ def each_its_own() -> Iterator[None]:
 def keep_on_error() -> None:
     """Commit this request's work although its answer is an error (a failed login is counted and audited)."""
     g.qzbg_keep_on_error = True
+
+
+def by_text_id(model: type[_M], value: str) -> _M | None:
+    """The row of ``model`` whose UUID primary key a URL names, or None when the text is no UUID or no row has it
+    (a page answers both as not found)."""
+    try:
+        key = uuid.UUID(value)
+    except ValueError:
+        return None
+    return db.session.get(model, key)

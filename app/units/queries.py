@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
 
+from app.core.db import by_text_id
 from app.core.fields import clean_text
 from app.errors import NotFoundError
 from app.extensions import db
@@ -129,11 +129,7 @@ def liaisons(unit: Unit) -> list[UnitLiaison]:
 
 
 def liaison_of(unit: Unit, liaison_id: str) -> UnitLiaison:
-    try:
-        key = uuid.UUID(liaison_id)
-    except ValueError:
-        raise NotFoundError("找不到该联络人") from None
-    liaison = db.session.get(UnitLiaison, key)
+    liaison = by_text_id(UnitLiaison, liaison_id)
     if liaison is None or liaison.unit_id != unit.id:
         raise NotFoundError("找不到该联络人")
     return liaison
