@@ -104,6 +104,7 @@ def postgres_database() -> Iterator[str]:
     with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(PG_URL or "").set(drivername="postgresql+psycopg", database=name)
+    SHARED_ENGINES.databases.add(name)
     yield url.render_as_string(hide_password=False)
     with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -190,9 +191,47 @@ def _shared_url_builders() -> None:
     Rule._compile_builder = compile_builder  # type: ignore[method-assign]
 
 
+class SharedEngines:
+    """The run's PostgreSQL engines, one per database URL and options, shared by the apps the tests build.
+
+    An app built per test opened its own pool: a new PostgreSQL backend process per test (a fork, the
+    authentication, the dialect's start-up queries, then a cold catalog cache for every table the test touched),
+    and a second one for the tracking numbers' counter engine. Shared, a test checks out a warm connection.
+    Only engines on the run's own databases are kept (an outage test's unreachable URL gets its own engine,
+    disposed as before); a test that disposes the engine closes its idle connections and the next use opens
+    new ones, as in production."""
+
+    def __init__(self) -> None:
+        self._engines: dict[str, Any] = {}
+        self.databases: set[str] = set()
+
+    def install(self) -> None:
+        original = db._make_engine
+
+        def make_engine(bind_key: str | None, options: dict[str, Any], app: Flask) -> Any:
+            url = make_url(options["url"])
+            if url.get_backend_name() != "postgresql" or url.database not in self.databases:
+                return original(bind_key, options, app)
+            key = repr(sorted(
+                (name, value.render_as_string(hide_password=False) if name == "url" else repr(value))
+                for name, value in {**options, "url": url}.items()
+            ))
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = self._engines[key] = original(bind_key, options, app)
+            return engine
+
+        db._make_engine = make_engine  # type: ignore[method-assign]
+
+    def holds(self, engine: Any) -> bool:
+        return any(engine is shared for shared in self._engines.values())
+
+
 _shared_url_builders()
 TEMPLATE_BYTECODE = SharedTemplateBytecode()
 STATEMENT_CACHE = SharedStatementCache()
+SHARED_ENGINES = SharedEngines()
+SHARED_ENGINES.install()
 
 
 def build_app(settings: Settings, **flask_config: Any) -> Flask:
@@ -221,13 +260,27 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 def _empty_tables() -> None:
-    """Every table emptied, then the rows the migrations seed put back (the default office)."""
+    """Every table emptied, then the rows the migrations seed put back (the default office).
+
+    On PostgreSQL the deletes go in one round trip; a shared engine keeps its connections for the next test."""
     db.session.remove()
     with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
+        if conn.dialect.name == "postgresql":
+            with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(";".join(
+                    f'DELETE FROM "{table.name}"' for table in reversed(db.metadata.sorted_tables)  # noqa: S608 - our own table names
+                ))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
         _seed_default_office(conn)
-    db.engine.dispose()
+    _release_engine()
+
+
+def _release_engine() -> None:
+    """Close the app's connections, unless its engine is one the run shares."""
+    if not SHARED_ENGINES.holds(db.engine):
+        db.engine.dispose()
 
 
 def _seed_default_office(conn: Any) -> None:
@@ -267,7 +320,7 @@ def make_app(backend: tuple[str, str, Path]) -> Iterator[Any]:
         else:
             with application.app_context():
                 db.session.remove()
-                db.engine.dispose()
+                _release_engine()
     with contextlib.suppress(Exception):  # a test may point the limiter at an unreachable Redis
         limiter.reset()
     shutil.rmtree(root / "attachments", ignore_errors=True)

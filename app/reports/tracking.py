@@ -26,9 +26,10 @@ is taken in the submitting transaction and a rolled-back submission leaves no ga
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import weakref
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
@@ -37,7 +38,9 @@ from app.extensions import db
 from app.reports.models import TrackingCounter
 
 CST = dt.timezone(dt.timedelta(hours=8))
-ENGINE_KEY = "qzbg.tracking_engine"
+# The counter engine of each main engine (one per process in production; the suite's apps share theirs).
+_COUNTER_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_COUNTER_ENGINES_LOCK = threading.Lock()
 
 
 def tracking_year(now: dt.datetime) -> int:
@@ -53,25 +56,34 @@ def _advance(year: int, dialect: str) -> Any:
 
 
 def counter_engine() -> Engine:
-    """The PostgreSQL engine numbers are taken on (autocommit, its own pool), made once per app."""
-    engine: Engine | None = current_app.extensions.get(ENGINE_KEY)
-    if engine is None:
-        main = db.engine
-        engine = create_engine(
-            main.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8, pool_timeout=10,
-            hide_parameters=True,
-        )
+    """The PostgreSQL engine numbers are taken on (autocommit, its own pool), made once per main engine."""
+    main = db.engine
+    engine = _COUNTER_ENGINES.get(main)
+    if engine is not None:
+        return engine
+    with _COUNTER_ENGINES_LOCK:  # two first submissions at once make one engine, not two
+        engine = _COUNTER_ENGINES.get(main)
+        if engine is None:
+            engine = _make_counter_engine(main)
+            _COUNTER_ENGINES[main] = engine
+    return engine
 
-        @event.listens_for(engine, "connect")
-        def asynchronous_commit(dbapi_connection: Any, record: Any) -> None:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET synchronous_commit TO off")
 
-        @event.listens_for(main, "engine_disposed")
-        def dispose_with_main(disposed: Engine) -> None:
-            engine.dispose()  # type: ignore[union-attr]
+def _make_counter_engine(main: Engine) -> Engine:
+    engine = create_engine(
+        main.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8, pool_timeout=10,
+        hide_parameters=True,
+    )
 
-        current_app.extensions[ENGINE_KEY] = engine
+    @event.listens_for(engine, "connect")
+    def asynchronous_commit(dbapi_connection: Any, record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")
+
+    @event.listens_for(main, "engine_disposed")
+    def dispose_with_main(disposed: Engine) -> None:
+        engine.dispose()
+
     return engine
 
 
