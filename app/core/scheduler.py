@@ -8,6 +8,12 @@ when the job runs (``values``: the settings the job names in ``Job.settings``, p
 (``last_status`` ``missing``) and the others still run. A job runs inside one
 transaction (``unit_of_work``): it flushes, the runner commits.
 
+Bounded batches: a job whose function is a generator works in batches, one per ``yield``, and the runner commits
+after each, so no job holds a transaction (or SQLite's write lock) for the length of a long history. Between
+batches the runner stops when the worker is stopping, or when half the job's lease has passed: what is left is
+the next run's (every job's items are claimed idempotently, so none is done twice or skipped). A batch that fails
+is rolled back; the batches before it stay committed.
+
 Several workers: each job has a row in ``job_runs``; a worker runs a due job only
 after taking its lease with one atomic ``UPDATE ... WHERE next_run <= now AND
 lease_until < now`` (the same statement on SQLite and PostgreSQL), so one worker
@@ -20,10 +26,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib
+import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from sqlalchemy import String, select, update
@@ -158,23 +165,53 @@ def _finish(job: Job, now: dt.datetime, finished: dt.datetime, owner: str, outco
         )
 
 
-def run_job(job: Job, now: dt.datetime, settings: Settings, providers: Providers | None = None) -> Outcome:
-    """Run one job's function in one transaction, with the settings it names; what happened, never raised."""
+def _next_batch(batches: Generator[Any, Any, Any]) -> bool:
+    """One batch of a batched job, in the caller's transaction; False once the job has no more."""
+    try:
+        next(batches)
+    except StopIteration:
+        return False
+    return True
+
+
+def run_job(
+    job: Job, now: dt.datetime, settings: Settings, providers: Providers | None = None,
+    stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Run one job's function with the settings it names, in one transaction, or a batched job's batches in one
+    transaction each until it is done, ``stop`` is set or half its lease has passed (``clock``: seconds);
+    what happened, never raised."""
     try:
         function = job.function()
         arguments = job.arguments(settings, providers or {})
     except (ImportError, AttributeError, TypeError) as exc:
         log.error("job_missing", extra={"job": job.name, "target": job.target, "exception": type(exc).__name__})
         return Outcome(job.name, "missing", type(exc).__name__)
+    began, budget = clock(), job.lease.total_seconds() / 2
+    batches: Generator[Any, Any, Any] | None = None
+    done = 0
     try:
         # Write intent, not serial: on SQLite a job reads without the write lock and takes it only for its writes,
         # so deliveries (their own thread, app.notify.worker) are not held up while a job reads a long history.
         with unit_of_work(), intent(WRITE):
-            function(now, **arguments)
+            result = function(now, **arguments)
+            if inspect.isgenerator(result):
+                batches = result
+                more = _next_batch(batches)
+        while batches is not None and more:
+            done += 1
+            if (stop is not None and stop.is_set()) or clock() - began >= budget:
+                log.info("job_paused", extra={"job": job.name, "batches": done})
+                break
+            with unit_of_work(), intent(WRITE):
+                more = _next_batch(batches)
     except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others or the worker
-        log.error("job_failed", extra={"job": job.name, "exception": type(exc).__name__})
+        log.error("job_failed", extra={"job": job.name, "exception": type(exc).__name__, "batches": done})
         db.session.remove()
         return Outcome(job.name, "error", type(exc).__name__[:80])
+    finally:
+        if batches is not None:
+            batches.close()
     log.info("job_done", extra={"job": job.name})
     return Outcome(job.name, "ok")
 
@@ -196,7 +233,7 @@ def run_due(
         if row.next_run > now or row.lease_until >= now or not _take(job, now, owner):
             continue
         began = time.monotonic()
-        outcome = run_job(job, now, settings, providers)
+        outcome = run_job(job, now, settings, providers, stop)
         _finish(job, now, now + dt.timedelta(seconds=time.monotonic() - began), owner, outcome)
         outcomes.append(outcome)
     return outcomes

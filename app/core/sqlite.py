@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 
 def configure_sqlite(engine: Any) -> None:
@@ -101,8 +101,26 @@ def configure_sqlite(engine: Any) -> None:
 
 _SQLITE_DEFERRED = "qzbg.sqlite_deferred"
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock (the queue, then SQLite's busy handler)
-# A savepoint opens a nested write: the lock comes before it, never inside it.
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
+# A savepoint opens a nested write: the lock comes before it, never inside it. ANALYZE writes its statistics.
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "ANALYZE")
+# Rows ANALYZE samples per index: the statistics stay approximate and the job's write lock short however long the
+# history (SQLite's own advice for long-running applications).
+ANALYSIS_LIMIT = 1000
+
+
+def refresh_statistics(now: Any) -> bool:
+    """The planner's statistics refreshed (a scheduled job; SQLite only, PostgreSQL's autovacuum keeps its own).
+
+    Without statistics SQLite takes any index on ``office_id`` alike and never prefers a partial one: the inbox's
+    open reports and the training queue were read along an index of the office's whole history. With them it reads
+    the partial indexes (tests/review/test_partial_index_plans.py). Returns whether it ran."""
+    from app.extensions import db
+
+    if db.session.get_bind().dialect.name != "sqlite":
+        return False
+    db.session.execute(text(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}"))
+    db.session.execute(text("ANALYZE"))
+    return True
 
 
 def _writes_or_locks(statement: str, context: Any) -> bool:

@@ -1,8 +1,10 @@
 """Scheduled notifications: escalation of urgent reports, reminders of police deadlines, the daily digest.
 
-Each is a plain function of ``now`` that only flushes: the job scheduler (``flask notify worker`` / ``run-once``)
-calls each inside a ``unit_of_work()``. Each is idempotent: what it sent is kept in ``notify_steps`` under a
-key, so running it again (a second worker, a retry, a run every minute) never sends the same step twice.
+Each is a plain function of ``now`` that only flushes, in the caller's transaction. The scheduled jobs
+(``flask notify worker`` / ``run-once``) run the batched forms (``*_batches``: generators of at most ``BATCH``
+items per step, which the scheduler commits one by one; app/core/scheduler.py), so a long backlog never holds one
+transaction. Each is idempotent: what it sent is kept in ``notify_steps`` under a key, so running it again (a
+second worker, a retry, a run every minute, a run that stopped between batches) never sends the same step twice.
 
 - ``run_escalation``: an urgent report still unacknowledged ``QZBG_URGENT_ESCALATION_MINUTES`` (30) after it
   was submitted goes to the office's leads on every channel, and again each time that much more time passes
@@ -17,6 +19,9 @@ key, so running it again (a second worker, a retry, a run every minute) never se
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
@@ -30,6 +35,14 @@ from app.reports.records import Transfer
 from app.reports.states import Status
 
 CST = dt.timezone(dt.timedelta(hours=8))
+BATCH = 200  # reports or transfers a scheduled job handles per transaction
+
+
+def _page(stmt: Any, created: Any, row_id: Any, cursor: tuple[dt.datetime, uuid.UUID] | None) -> Any:
+    """Keyset paging: ``stmt``'s rows after ``cursor`` in (time, id) order (from the first without one)."""
+    if cursor is None:
+        return stmt
+    return stmt.where(or_(created > cursor[0], and_(created == cursor[0], row_id > cursor[1])))
 
 
 def _not_training() -> list[object]:
@@ -46,29 +59,43 @@ def _first_time(key: str, report_id: object, now: dt.datetime) -> bool:
     return True
 
 
-def run_escalation(now: dt.datetime, *, urgent_escalation_minutes: int, outbound: Outbound) -> int:
+def escalation_batches(
+    now: dt.datetime, *, urgent_escalation_minutes: int, outbound: Outbound, batch: int = BATCH
+) -> Iterator[int]:
     """Escalate every urgent report nobody acknowledged in ``urgent_escalation_minutes`` (and again each time as
-    long); returns how many steps were sent."""
+    long), ``batch`` reports at a time, oldest first; yields how many steps each batch sent."""
     interval = dt.timedelta(minutes=urgent_escalation_minutes)
     due = select(Report).where(
         Report.urgent.is_(True), Report.status == Status.NEW.value, Report.acknowledged_at.is_(None),
         Report.submitted_at <= now - interval,
-    ).order_by(Report.submitted_at)
-    sent = 0
-    for report in db.session.scalars(due).unique().all():
-        waited = now - report.submitted_at
-        step = int(waited / interval)
-        if _first_time(f"escalation:{report.id}:{step}", report.id, now):
-            enqueue(Kind.URGENT_ESCALATION, outbound=outbound, report=report, now=now, step=step,
-                    minutes=int(waited.total_seconds() // 60))
-            sent += 1
-    return sent
+    ).order_by(Report.submitted_at, Report.id).limit(batch)
+    cursor = None
+    while True:
+        reports = db.session.scalars(_page(due, Report.submitted_at, Report.id, cursor)).unique().all()
+        sent = 0
+        for report in reports:
+            waited = now - report.submitted_at
+            step = int(waited / interval)
+            if _first_time(f"escalation:{report.id}:{step}", report.id, now):
+                enqueue(Kind.URGENT_ESCALATION, outbound=outbound, report=report, now=now, step=step,
+                        minutes=int(waited.total_seconds() // 60))
+                sent += 1
+        if len(reports) < batch:
+            yield sent
+            return
+        cursor = (reports[-1].submitted_at, reports[-1].id)
+        yield sent
 
 
-def run_overdue_reminders(now: dt.datetime, *, outbound: Outbound) -> int:
-    """Remind the assigned prosecutor of each police deadline passed; returns how many reminders were sent. A
-    practice report's deadlines remind nobody unless this is a training deployment (``outbound.training``)."""
-    sent = 0
+def run_escalation(now: dt.datetime, *, urgent_escalation_minutes: int, outbound: Outbound) -> int:
+    """Every escalation due at ``now`` in the caller's transaction; returns how many steps were sent."""
+    return sum(escalation_batches(now, urgent_escalation_minutes=urgent_escalation_minutes, outbound=outbound))
+
+
+def overdue_reminder_batches(now: dt.datetime, *, outbound: Outbound, batch: int = BATCH) -> Iterator[int]:
+    """Remind the assigned prosecutor of each police deadline passed, ``batch`` transfers at a time; yields how
+    many reminders each batch sent. A practice report's deadlines remind nobody unless this is a training
+    deployment (``outbound.training``)."""
     kinds = (
         ("police_receipt", Kind.POLICE_RECEIPT_OVERDUE,
          and_(Transfer.acknowledged_at.is_(None), Transfer.receipt_due_at <= now)),
@@ -76,15 +103,29 @@ def run_overdue_reminders(now: dt.datetime, *, outbound: Outbound) -> int:
          and_(Transfer.feedback_at.is_(None), Transfer.feedback_due_at <= now)),
     )
     for name, kind, condition in kinds:
-        stmt = select(Transfer).where(Transfer.state == "open", condition).order_by(Transfer.created_at)
-        for transfer in db.session.scalars(stmt).all():
-            report = db.session.get(Report, transfer.report_id)
-            if report is None or getattr(report, "training", False) and not outbound.training:
-                continue
-            if _first_time(f"overdue:{name}:{transfer.id}", report.id, now):
-                enqueue(kind, outbound=outbound, report=report, now=now, transfer=transfer)
-                sent += 1
-    return sent
+        due = select(Transfer).where(Transfer.state == "open", condition) \
+            .order_by(Transfer.created_at, Transfer.id).limit(batch)
+        cursor = None
+        while True:
+            transfers = db.session.scalars(_page(due, Transfer.created_at, Transfer.id, cursor)).all()
+            sent = 0
+            for transfer in transfers:
+                report = db.session.get(Report, transfer.report_id)
+                if report is None or getattr(report, "training", False) and not outbound.training:
+                    continue
+                if _first_time(f"overdue:{name}:{transfer.id}", report.id, now):
+                    enqueue(kind, outbound=outbound, report=report, now=now, transfer=transfer)
+                    sent += 1
+            if len(transfers) < batch:
+                yield sent
+                break
+            cursor = (transfers[-1].created_at, transfers[-1].id)
+            yield sent
+
+
+def run_overdue_reminders(now: dt.datetime, *, outbound: Outbound) -> int:
+    """Every police-deadline reminder due at ``now`` in the caller's transaction; returns how many were sent."""
+    return sum(overdue_reminder_batches(now, outbound=outbound))
 
 
 def _count(*where: object) -> int:

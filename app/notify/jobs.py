@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Iterator
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from app.config import Settings
 from app.core import scheduler
@@ -24,14 +25,29 @@ KEEP_SENT = dt.timedelta(days=30)
 CST = scheduler.CST
 
 
+PURGE_BATCH = 1000
+
+
+def purge_sent_batches(now: dt.datetime, *, batch: int = PURGE_BATCH) -> Iterator[int]:
+    """Delete messages sent more than 30 days ago (dead letters stay until retried or handled), ``batch`` at a
+    time; yields how many each batch deleted."""
+    while True:
+        old = select(OutboxMessage.id).where(
+            OutboxMessage.state == "sent", OutboxMessage.sent_at < now - KEEP_SENT
+        ).limit(batch).scalar_subquery()
+        done = db.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.id.in_(old)).execution_options(synchronize_session=False)
+        )
+        count = int(done.rowcount or 0)  # type: ignore[attr-defined]
+        log.info("outbox_purged", extra={"deleted": count})
+        yield count
+        if count < batch:
+            return
+
+
 def purge_sent(now: dt.datetime) -> int:
-    """Delete messages sent more than 30 days ago (dead letters stay until retried or handled)."""
-    done = db.session.execute(
-        delete(OutboxMessage).where(OutboxMessage.state == "sent", OutboxMessage.sent_at < now - KEEP_SENT)
-    )
-    count = int(done.rowcount or 0)  # type: ignore[attr-defined]
-    log.info("outbox_purged", extra={"deleted": count})
-    return count
+    """Every sent message past its 30 days deleted in the caller's transaction; how many."""
+    return sum(purge_sent_batches(now))
 
 
 def prune_heartbeats(now: dt.datetime) -> int:
@@ -43,15 +59,17 @@ def prune_heartbeats(now: dt.datetime) -> int:
 MINUTE = dt.timedelta(minutes=1)
 # The one list of scheduled jobs. Functions of other packages are named by path, resolved when they run.
 REGISTRY: list[Job] = [
-    Job("escalation", "app.notify.events.run_escalation", every=MINUTE,
+    Job("escalation", "app.notify.events.escalation_batches", every=MINUTE,
         settings=("urgent_escalation_minutes", "outbound")),
-    Job("overdue_reminders", "app.notify.events.run_overdue_reminders", every=15 * MINUTE, settings=("outbound",)),
+    Job("overdue_reminders", "app.notify.events.overdue_reminder_batches", every=15 * MINUTE,
+        settings=("outbound",)),
     Job("daily_digest", "app.notify.events.run_daily_digest", daily_at=dt.time(8, 30), settings=("outbound",)),
     Job("audit_chain_head", "app.audit.service.log_chain_head_job", every=60 * MINUTE),
-    Job("purge_sent_messages", "app.notify.jobs.purge_sent", daily_at=dt.time(3, 10)),
-    Job("purge_training_reports", "app.reports.training.purge_expired_training", daily_at=dt.time(3, 20),
+    Job("purge_sent_messages", "app.notify.jobs.purge_sent_batches", daily_at=dt.time(3, 10)),
+    Job("purge_training_reports", "app.reports.training.purge_training_batches", daily_at=dt.time(3, 20),
         settings=("attachments_dir",)),
     Job("prune_heartbeats", "app.notify.jobs.prune_heartbeats", every=60 * MINUTE),
+    Job("planner_statistics", "app.core.sqlite.refresh_statistics", every=60 * MINUTE),
 ]
 # ``outbound``: what queueing a message needs of the settings (training mode, channels, the status template).
 PROVIDERS: scheduler.Providers = {"outbound": Outbound.of}
@@ -64,8 +82,8 @@ def run_due(now: dt.datetime, *, owner: str, settings: Settings, registry: list[
                              providers=PROVIDERS, stop=stop)
 
 
-def run_job(job: Job, now: dt.datetime, settings: Settings) -> Outcome:
-    return scheduler.run_job(job, now, settings, PROVIDERS)
+def run_job(job: Job, now: dt.datetime, settings: Settings, stop: threading.Event | None = None) -> Outcome:
+    return scheduler.run_job(job, now, settings, PROVIDERS, stop)
 
 
 def status(registry: list[Job] | None = None) -> list[tuple[Job, JobRun | None]]:

@@ -1,11 +1,11 @@
 """Practice reports (CONTRACT.md's ``training``): kept 7 days, then deleted with everything they carry.
 
-``purge_expired_training(now, attachments_dir=...)`` is called by a scheduled job (in a ``unit_of_work()``, like every
-CLI command):
-it deletes the practice reports submitted more than ``TRAINING_RETENTION`` ago, their rows (categories, timeline,
-attachments, transfers, questions, referrals, outbox messages: every one goes with its report through
-``ON DELETE CASCADE``), and their data keys, which crypto-shreds whatever copy of a sealed field or blob is left
-anywhere (a backup taken meanwhile cannot be opened once the key row is gone). The attachment blobs are removed
+``purge_training_batches(now, attachments_dir=...)`` is run by a scheduled job (one transaction per batch;
+``purge_expired_training`` runs them all in the caller's, like every CLI command): it deletes the practice
+reports submitted more than ``TRAINING_RETENTION`` ago, their rows (categories, timeline, attachments, transfers,
+questions, referrals, outbox messages: every one goes with its report through ``ON DELETE CASCADE``), and their
+data keys, which crypto-shreds whatever copy of a sealed field or blob is left anywhere (a backup taken meanwhile
+cannot be opened once the key row is gone). The attachment blobs are removed
 from ``QZBG_ATTACHMENTS_DIR`` once the deletion has committed, so a rollback never leaves rows without their files.
 """
 
@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.core.actor import Actor
+from app.core.dbtypes import Holds
 from app.crypto.models import DataKey
 from app.extensions import db
 from app.reports.models import Attachment, Report
@@ -53,22 +55,26 @@ def _forget_purged_blobs(session: Session, previous_transaction: Any) -> None:
 
 def expired_training(now: dt.datetime) -> Any:
     """The practice reports old enough to go (along ``ix_reports_training_submitted_at``)."""
-    return select(Report.id).where(Report.training.is_(True), Report.submitted_at < now - TRAINING_RETENTION)
+    return select(Report.id).where(Holds(Report.training), Report.submitted_at < now - TRAINING_RETENTION)
+
+
+def purge_training_batches(now: dt.datetime, *, attachments_dir: Path, batch: int = BATCH) -> Iterator[int]:
+    """Delete the practice reports submitted before ``now`` - 7 days (and their blobs in ``attachments_dir``),
+    ``batch`` at a time (the scheduled job commits each); yields how many each batch deleted. Real reports are
+    never touched: the condition is on ``training`` first."""
+    while True:
+        ids = list(db.session.scalars(expired_training(now).order_by(Report.submitted_at).limit(batch)))
+        purged = _purge(ids, attachments_dir, now) if ids else 0
+        if purged:
+            log.info("training_purged", extra={"reports": purged})
+        yield purged
+        if len(ids) < batch:
+            return
 
 
 def purge_expired_training(now: dt.datetime, *, attachments_dir: Path, batch: int = BATCH) -> int:
-    """Delete every practice report submitted before ``now`` - 7 days (and its blobs in ``attachments_dir``), in
-    the caller's transaction; returns how many went. Real reports are never touched: the condition is on
-    ``training`` first."""
-    purged = 0
-    while True:
-        ids = list(db.session.scalars(expired_training(now).order_by(Report.submitted_at).limit(batch)))
-        if not ids:
-            break
-        purged += _purge(ids, attachments_dir, now)
-    if purged:
-        log.info("training_purged", extra={"reports": purged})
-    return purged
+    """Every practice report past its 7 days deleted in the caller's transaction; returns how many went."""
+    return sum(purge_training_batches(now, attachments_dir=attachments_dir, batch=batch))
 
 
 def _purge(ids: list[uuid.UUID], attachments_dir: Path, now: dt.datetime) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from app.auth.models import StaffUser
 from app.core.actor import Actor
+from app.core.dbtypes import Holds
 from app.core.idcard import is_phone, normalise_id_number
 from app.crypto.vault import Vault
 from app.extensions import db
@@ -211,9 +212,11 @@ def _search(q: str, vault: Vault) -> ColumnElement[bool]:
 
 
 def training_queue(training: bool) -> ColumnElement[bool]:
-    """The real reports (``False``) or the practice ones of the training queue (``True``)."""
-    # ``=``, not ``IS``: PostgreSQL reads ``training = false`` as ``NOT training``, the open index's predicate.
-    return Report.training == (true() if training else false())
+    """The real reports (``False``) or the practice ones of the training queue (``True``), each spelled as the
+    partial index it reads on both backends: ``training = false`` (SQLite ``training = 0``: the open index's
+    predicate there; PostgreSQL reads it as ``NOT training``, the predicate there), and ``training`` alone (the
+    practice index's predicate on both)."""
+    return Holds(Report.training) if training else Report.training == false()
 
 
 def tab_condition(tab: str, actor: Actor) -> ColumnElement[bool]:

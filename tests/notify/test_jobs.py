@@ -122,11 +122,11 @@ def test_the_registry_names_each_job_once_with_the_schedules_of_the_issue():
     by_name = {job.name: job for job in jobs.REGISTRY}
     assert len(by_name) == len(jobs.REGISTRY)
     assert by_name["escalation"].every == dt.timedelta(minutes=1)
-    assert by_name["escalation"].target == "app.notify.events.run_escalation"
+    assert by_name["escalation"].target == "app.notify.events.escalation_batches"
     assert by_name["overdue_reminders"].every == dt.timedelta(minutes=15)
     assert by_name["daily_digest"].daily_at == dt.time(8, 30)
     assert by_name["audit_chain_head"].every == dt.timedelta(hours=1)
-    assert by_name["purge_training_reports"].target == "app.reports.training.purge_expired_training"
+    assert by_name["purge_training_reports"].target == "app.reports.training.purge_training_batches"
     assert {"purge_sent_messages", "prune_heartbeats"} <= set(by_name)
 
 
