@@ -135,6 +135,8 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import setup_pages as _setup_pages  # noqa: F401 - attaches /setup/<token> to auth_routes.bp
     from app.auth import templating
     from app.core.rest import api
+    from app.exports import routes as export_routes
+    from app.exports import runner as export_runner
     from app.extensions import csrf
     from app.institutions import api as institutions_api
     from app.notify import wiring as notify_wiring
@@ -157,13 +159,15 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # bearer tokens and signatures, not cookies: CSRF does not apply
     app.register_blueprint(reports_routes.bp)
     app.register_blueprint(units_routes.bp)
-    for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_bp, liaison_routes.bp):
+    for staff_blueprint in (auth_routes.bp, review_routes.bp, stats_routes.bp, admin_bp, liaison_routes.bp,
+                            export_routes.bp):
         app.register_blueprint(staff_blueprint)
     if app.config["QZBG"].training:  # the trainer's pages exist in a training deployment only
         from app.demo import routes as training_routes
 
         app.register_blueprint(training_routes.bp)
     notify_wiring.register(app)
+    export_runner.init_app(app)  # the notify worker writes the exports, in a thread of their own
     templating.register(app)
     init_wechat(app)
 

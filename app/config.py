@@ -163,6 +163,8 @@ class Settings:
     audit_hash: str = "sha256"  # the audit chain's HMAC (app/audit/service.py): sha256 or sm3
     attachments_dir: Path = Path("instance/attachments")
     max_attachment_mb: int = 20
+    exports_dir: Path = Path("instance/exports")
+    export_keep_minutes: int = 60  # a finished export's sealed file waits this long to be fetched
     wechat_appid: str | None = None
     wechat_secret: str | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
@@ -304,6 +306,8 @@ class Settings:
             audit_hash=audit_hash,
             attachments_dir=Path(get("ATTACHMENTS_DIR", str(instance / "attachments")) or ""),
             max_attachment_mb=_int(get("MAX_ATTACHMENT_MB", "20") or "", "QZBG_MAX_ATTACHMENT_MB", 1, 500),
+            exports_dir=Path(get("EXPORTS_DIR", str(instance / "exports")) or ""),
+            export_keep_minutes=_int(get("EXPORT_KEEP_MINUTES", "60") or "", "QZBG_EXPORT_KEEP_MINUTES", 1, 24 * 60),
             wechat_appid=get("WECHAT_APPID"),
             wechat_secret=get("WECHAT_SECRET"),
             wechat_api_base=(get("WECHAT_API_BASE", "https://api.weixin.qq.com") or "").rstrip("/"),

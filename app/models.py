@@ -6,6 +6,7 @@ from app.cases.models import FiledCase, FiledCaseUnit, Recommendation
 from app.clients.tokens import WeChatAccessToken
 from app.core.scheduler import JobRun
 from app.crypto.models import DataKey
+from app.exports.models import Export
 from app.institutions.models import Institution, InstitutionKey, InstitutionNonce
 from app.notify.models import DutyShift, NotifyStep, OutboxMessage, SandboxMessage, WorkerHeartbeat
 from app.offices.models import Office, OfficeDistrict, PoliceUnit
@@ -23,5 +24,5 @@ __all__ = [
     "SubscriptionGrant", "TrackingCounter", "Unit", "UnitLiaison", "UnitQrCode", "WeChatAccessToken",
     "WorkerHeartbeat", "Question", "Referral",
     "Transfer", "DutyShift", "NotifyStep", "SandboxMessage", "Institution", "InstitutionKey", "InstitutionNonce",
-    "FiledCase", "FiledCaseUnit", "Recommendation",
+    "FiledCase", "FiledCaseUnit", "Recommendation", "Export",
 ]

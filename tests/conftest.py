@@ -122,6 +122,7 @@ def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
         secret_key=TEST_SECRET,
         keyring_path=keyring_path,
         attachments_dir=root / "attachments",
+        exports_dir=root / "exports",
         intake_rate_limit=RELAXED_LIMIT,
         intake_ip_rate_limit=RELAXED_LIMIT,
         lookup_rate_limit=RELAXED_LIMIT,
@@ -324,6 +325,7 @@ def make_app(backend: tuple[str, str, Path]) -> Iterator[Any]:
     with contextlib.suppress(Exception):  # a test may point the limiter at an unreachable Redis
         limiter.reset()
     shutil.rmtree(root / "attachments", ignore_errors=True)
+    shutil.rmtree(root / "exports", ignore_errors=True)
     for leftover in root.glob("wechat-token-*"):
         leftover.unlink()
 

@@ -157,3 +157,29 @@ def create_office(code: str = "north", name: str = "北区人民检察院", dist
     from app.offices import service
 
     return service.add_office(code, name, list(districts))
+
+
+def exported(client: Any, path: str, **kwargs: Any) -> Any:
+    """Ask for a workbook as a browser does and fetch it: the request answers 303 to its export page, the export
+    runner writes it (here, in the test's thread), and the page's download link answers the workbook. The
+    download's response (200 and the bytes) is returned."""
+    import html
+    import re
+
+    from app.crypto.vault import get_vault
+    from app.exports import service as export_service
+
+    asked = client.get(path, **kwargs)
+    assert asked.status_code == 303, (path, asked.status_code)
+    page_url = asked.headers["Location"]
+    assert re.fullmatch(r"/exports/[0-9a-f-]{36}", page_url), page_url
+    while export_service.run_next(owner="test-runner", settings=current_app.config["QZBG"], vault=get_vault(),
+                                  clock=lambda: dt.datetime.now(dt.UTC)):
+        pass
+    page = client.get(page_url)
+    assert page.status_code == 200, page.status_code
+    link = re.search(r'data-field="download" href="([^"]+)"', page.get_data(as_text=True))
+    assert link, page.get_data(as_text=True)
+    download = client.get(html.unescape(link.group(1)))
+    assert download.status_code == 200, download.status_code
+    return download

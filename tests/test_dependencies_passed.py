@@ -33,6 +33,7 @@ SETTINGS_EDGES = {
     **EDGES,
     "core/ratelimit.py": "the intake views' rate-limit decorator: its limits are settings",
     "notify/worker.py": "the notify worker's entry: builds its channels and runs its jobs with the settings",
+    "exports/runner.py": "the export runner's entry (a thread of the notify worker): runs exports with the settings",
     "clients/*.py": "the outside services' builders (get_wechat, get_mailer...), built once from the settings",
 }
 # The vault only.
@@ -40,6 +41,7 @@ VAULT_EDGES = {
     **EDGES,
     "crypto/vault.py": "defines get_vault",
     "crypto/sealed.py": "the models' seal/unseal mixin: passing a vault would ripple through every model",
+    "exports/runner.py": "the export runner's entry (a thread of the notify worker): runs exports with the vault",
 }
 CLOCK_FREE = ("*/service.py", "*/queries.py")
 

@@ -19,7 +19,8 @@ EXPECTED = {
 SAMPLES = {"filename": "site.css", "report_id": str(uuid.uuid4()), "scene": "hosp-001", "key": "B" * 24,
            "code": "hosp-001", "username": "nobody", "attachment_id": str(uuid.uuid4()),
            "transfer_id": str(uuid.uuid4()), "unit_id": "1", "liaison_id": str(uuid.uuid4()),
-           "token": "no-such-setup-link", "case_id": str(uuid.uuid4()), "unit_code": "hosp-001"}
+           "token": "no-such-setup-link", "case_id": str(uuid.uuid4()), "unit_code": "hosp-001",
+           "export_id": str(uuid.uuid4())}
 TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
 
 

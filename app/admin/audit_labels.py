@@ -57,6 +57,7 @@ GROUPS: tuple[tuple[str, dict[str, str]], ...] = (
         **{f"report.{action.value}": label for action, label in _REPORT_STEPS.items()},
         "report.register_export": "导出线索台账",
         "report.list_export": "导出线索列表",
+        "export.fetch": "下载导出的文件",
         "report.purge_training": "清除过期的练习报告",
         "cases.import": "导入立案案件",
         "cases.finding.confirmed": "确认应报未报",

@@ -1,5 +1,5 @@
 """``/admin/audit``: the office's audit log as its readers read it, filtered by person, action, report number and
-date, and ``/admin/audit.xlsx``: the same filtered log as a workbook.
+date, and ``/admin/audit.xlsx``: the same filtered log as a workbook (an export, written by the export runner).
 
 Both need a recent second factor (step-up, like every administration page); the export is itself an audit entry
 (``audit.export``, with the filters it was made with). A bad filter answers 400 with the page, its zh-CN message
@@ -9,11 +9,12 @@ next to the field and the values as typed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
 
-from flask import render_template, request, stream_with_context
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError as SchemaError
-from werkzeug.wrappers import Response
 
 from app.admin import audit_entries, audit_export
 from app.admin.audit_labels import GROUPS
@@ -22,8 +23,10 @@ from app.admin.schemas import AuditFiltersIn
 from app.audit import service as audit
 from app.auth.guard import current_actor, staff_required
 from app.core.db import transactional
-from app.core.sheets import XLSX
+from app.crypto.vault import get_vault
 from app.errors import ValidationError
+from app.exports import kinds
+from app.exports import service as exports
 from app.extensions import db
 from app.offices.models import Office
 
@@ -35,8 +38,10 @@ def _typed() -> dict[str, str]:
     return {name: (request.args.get(name) or "").strip()[:64] for name in FILTERS}
 
 
-def _filters(office_id: int, *, paged: bool) -> tuple[audit_entries.Filters | None, dict[str, list[str]]]:
-    args = {name: request.args.get(name) for name in (*FILTERS, "before") if paged or name != "before"}
+def _filters(office_id: int, *, paged: bool, given: Any = None
+             ) -> tuple[audit_entries.Filters | None, dict[str, list[str]]]:
+    source = request.args if given is None else given
+    args = {name: source.get(name) for name in (*FILTERS, "before") if paged or name != "before"}
     try:
         return audit_entries.resolve(office_id, AuditFiltersIn().load(args)), {}
     except SchemaError as exc:
@@ -73,8 +78,8 @@ def audit_log() -> ResponseReturnValue:
 @transactional(writes=True)
 @staff_required("admin.audit.export")  # sensitive: step-up
 def audit_log_export() -> ResponseReturnValue:
-    """Every entry the filters pick (not just one page) as .xlsx; audited as ``audit.export`` in this request's
-    transaction, which commits before the workbook is sent."""
+    """Every entry the filters pick (not just one page) as .xlsx: an export (303 to its page), audited as
+    ``audit.export`` when asked for."""
     actor = current_actor()
     office_id = actor.office_id
     assert office_id is not None
@@ -84,11 +89,25 @@ def audit_log_export() -> ResponseReturnValue:
     now = dt.datetime.now(dt.UTC)
     audit.record(actor, "audit.export", now=now, target_type="audit_log", target_id=filters.summary(),
                  office_id=office_id)
-    office = db.session.get(Office, office_id)
-    title = (f"{office.name if office else ''} · 审计日志 · {audit_entries.describe_filters(filters.summary())} · "
-             f"导出于 {now.astimezone(audit_entries.CST):%Y-%m-%d %H:%M}（北京时间）")
-    body = stream_with_context(audit_export.workbook_stream(office_id, filters, title=title))
-    response = Response(body, mimetype=XLSX, direct_passthrough=True)
-    response.headers["Content-Disposition"] = f'attachment; filename="qzbg-audit-{now:%Y%m%d-%H%M%S}.xlsx"'
-    return response
+    params = {name: request.args.get(name) for name in FILTERS if request.args.get(name)}
+    asked = exports.ask(actor, "audit", params, title=f"审计日志 · {audit_entries.describe_filters(filters.summary())}",
+                        filename=f"qzbg-audit-{now:%Y%m%d-%H%M%S}.xlsx", now=now, vault=get_vault())
+    return redirect(url_for("exports.page", export_id=asked.export.id), code=303)
 
+
+def _write_audit(work: kinds.Work) -> Iterator[bytes]:
+    """The export runner's writer of the audit log workbook, with the filters as they were given."""
+    office_id = work.actor.office_id
+    assert office_id is not None
+    filters, errors = _filters(office_id, paged=False, given=work.params)
+    if filters is None:
+        raise ValueError(f"audit export filters no longer valid: {sorted(errors)}")
+    office = db.session.get(Office, office_id)
+    at = work.requested_at
+    title = (f"{office.name if office else ''} · 审计日志 · {audit_entries.describe_filters(filters.summary())} · "
+             f"导出于 {at.astimezone(audit_entries.CST):%Y-%m-%d %H:%M}（北京时间）")
+    work.progress(0, None)
+    yield from audit_export.workbook_stream(office_id, filters, title=title)
+
+
+kinds.register("audit", permission="admin.audit.export", write=_write_audit)

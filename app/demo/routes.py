@@ -2,7 +2,7 @@
 ``QZBG_TRAINING=1``).
 
 The page resets the training data (``reset.py``: a job on a thread, whose progress page refreshes itself, or is
-updated by ``training.js``, until it is done) and links to the printable sheet of the trainees' accounts
+updated by ``progress.js``, until it is done) and links to the printable sheet of the trainees' accounts
 (``sheet.py``). Both the reset and the sheet need a recent second factor, like the other actions that reach every
 account (the sheet shows every account's second factor; the reset ends everyone's session and replaces all the
 data), and both are audited: the reset by its job, the sheet when it is shown.
@@ -66,7 +66,7 @@ def start_reset() -> ResponseReturnValue:
 @transactional(writes=True)  # a staff request may write (session activity)
 @staff_required("training")
 def reset_progress(job_id: str) -> ResponseReturnValue:
-    """The job's progress bar; while it runs the page refreshes itself (``training.js`` updates it in place)."""
+    """The job's progress bar; while it runs the page refreshes itself (``progress.js`` updates it in place)."""
     return render_template("training/progress.html", job=_status_of(job_id))
 
 
@@ -74,7 +74,7 @@ def reset_progress(job_id: str) -> ResponseReturnValue:
 @transactional(writes=True)  # a staff request may write (session activity)
 @staff_required("training")
 def reset_status(job_id: str) -> ResponseReturnValue:
-    """The job's progress for ``training.js``: state, percent and what it is doing."""
+    """The job's progress for ``progress.js``: state, percent and what it is doing."""
     current = _status_of(job_id)
     return jsonify({"state": current.state, "percent": current.percent, "label": current.label})
 

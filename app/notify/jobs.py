@@ -70,6 +70,7 @@ REGISTRY: list[Job] = [
         settings=("attachments_dir",)),
     Job("prune_heartbeats", "app.notify.jobs.prune_heartbeats", every=60 * MINUTE),
     Job("planner_statistics", "app.core.sqlite.refresh_statistics", every=60 * MINUTE),
+    Job("sweep_exports", "app.exports.service.sweep", every=5 * MINUTE, settings=("exports_dir",)),
 ]
 # ``outbound``: what queueing a message needs of the settings (training mode, channels, the status template).
 PROVIDERS: scheduler.Providers = {"outbound": Outbound.of}

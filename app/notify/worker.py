@@ -33,6 +33,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -329,6 +330,13 @@ class Waker:
 
 
 JOBS_JOIN = 60.0  # seconds a stopping worker waits for the job in flight before it leaves it to its lease
+# More loops the worker runs beside delivery and the scheduled jobs, each in a thread of its own: functions
+# ``loop(app, stop, owner)`` other packages add with ``add_loop`` (the export runner: app/exports/runner.py).
+LOOPS = "qzbg.worker_loops"
+
+
+def add_loop(app: Any, loop: Callable[[Any, threading.Event, str], None]) -> None:
+    app.extensions.setdefault(LOOPS, []).append(loop)
 
 
 def _run_jobs(app: Any, stop: threading.Event, owner: str, registry: list[Any] | None) -> None:
@@ -368,9 +376,13 @@ def run(
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduled = threading.Thread(target=_run_jobs, args=(app, stop, identity.id, jobs), name="scheduled-jobs",
                                  daemon=True)
+    others = [threading.Thread(target=loop, args=(app, stop, identity.id), name=getattr(loop, "__name__", "loop"),
+                               daemon=True) for loop in app.extensions.get(LOOPS, ())]
     log.info("worker_started", extra={"worker": identity.id, "channels": sorted(known),
                                       "wake": "listen" if waker.dsn else "poll", "interval": interval})
     scheduled.start()
+    for thread in others:
+        thread.start()
     try:
         while not stop.is_set():
             try:
@@ -394,4 +406,6 @@ def run(
     finally:
         waker.close()
         scheduled.join(JOBS_JOIN)
+        for thread in others:
+            thread.join(JOBS_JOIN)
         log.info("worker_stopped", extra={"worker": identity.id, "job_in_flight": scheduled.is_alive()})

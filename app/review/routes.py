@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,8 @@ from app.auth.guard import current_actor, current_session, staff_required, step_
 from app.core.db import transactional
 from app.crypto.vault import get_vault
 from app.errors import NotFoundError, ValidationError
+from app.exports import kinds
+from app.exports import service as exports
 from app.extensions import db
 from app.reports import service as reports_service
 from app.reports.attachments import open_blob
@@ -73,22 +76,34 @@ def inbox_bulk() -> ResponseReturnValue:
     return bulk.take(current_actor(), settings=current_app.config["QZBG"])
 
 
+def _write_inbox(work: kinds.Work) -> Iterator[bytes]:
+    """The export runner's writer of the inbox workbook: the list as the asker's filters pick it when asked."""
+    filters = dataclasses.replace(queries.parse_filters(MultiDict(work.params)), after=None)
+    at = work.requested_at
+    work.progress(0, None)
+    yield workbook.list_workbook(
+        listing.export_lines(work.actor, filters, now=at, vault=work.vault),
+        title=f"线索列表 · 导出于 {at.astimezone(workbook.CST):%Y-%m-%d %H:%M}（北京时间）",
+        conditions=workbook.conditions_text(filters, STATUS_LABELS))
+
+
+kinds.register("inbox", permission="review.export", write=_write_inbox)
+
+
 @bp.get("/inbox.xlsx")
 @transactional(writes=True)
 @staff_required("review.export")  # sensitive: a TOTP code from the last 10 minutes (step-up)
 def inbox_xlsx() -> ResponseReturnValue:
-    """The filtered list, every page of it in its order, as a workbook; audited (the conditions, never ``q``)."""
+    """The filtered list, every page of it in its order, as a workbook (an export: 303 to its page); audited (the
+    conditions, never ``q``)."""
     actor, now, vault = current_actor(), _now(), get_vault()
     filters = dataclasses.replace(queries.parse_filters(request.args), after=None)
     conditions = filters.query_args(q="*" if filters.q else None)
     audit.record(actor, "report.list_export", now=now, target_type="inbox",
                  target_id="&".join(f"{k}={v}" for k, v in conditions.items()) or "all", office_id=actor.office_id)
-    data = workbook.list_workbook(
-        listing.export_lines(actor, filters, now=now, vault=vault),
-        title=f"线索列表 · 导出于 {now.astimezone(workbook.CST):%Y-%m-%d %H:%M}（北京时间）",
-        conditions=workbook.conditions_text(filters, STATUS_LABELS))
-    return Response(data, mimetype=workbook.XLSX, headers={
-        "Content-Disposition": f'attachment; filename="qzbg-inbox-{now.astimezone(workbook.CST):%Y%m%d-%H%M}.xlsx"'})
+    asked = exports.ask(actor, "inbox", filters.query_args(), title="线索列表（按当前筛选条件）",
+                        filename=f"qzbg-inbox-{now.astimezone(workbook.CST):%Y%m%d-%H%M}.xlsx", now=now, vault=vault)
+    return redirect(url_for("exports.page", export_id=asked.export.id), code=303)
 
 
 # --- The report detail, its action forms, attachments, the transfer letter and phone entry (issue 8). ---

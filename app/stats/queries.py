@@ -353,7 +353,10 @@ def register_rows(scope: Scope, period: Period) -> Any:
     streamed (``yield_per``) so that memory stays flat however many there are."""
     from app.offices.models import PoliceUnit
 
+    # The latest transfer of each report of the period: the transfers carry their report's office and submission
+    # time, so this reads the period's transfers only, not every transfer ever made.
     latest = (select(Transfer.report_id, func.max(Transfer.created_at).label("at"))
+              .where(Transfer.office_id == scope.office_id, _within(Transfer.report_submitted_at, period))
               .group_by(Transfer.report_id).subquery())
     stmt = (
         select(Report, Unit.name, Transfer.created_at, PoliceUnit.name, Transfer.feedback_outcome,
@@ -367,6 +370,12 @@ def register_rows(scope: Scope, period: Period) -> Any:
         .execution_options(yield_per=REGISTER_CHUNK)
     )
     return db.session.execute(stmt)
+
+
+def register_count(scope: Scope, period: Period) -> int:
+    """How many rows the period's register has (its progress bar's end)."""
+    return int(db.session.scalar(select(func.count()).select_from(Report)
+                                 .where(counted_reports(scope), _within(Report.submitted_at, period))) or 0)
 
 
 def category_codes(report_ids: list[Any]) -> dict[Any, list[str]]:

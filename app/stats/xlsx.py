@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from openpyxl import Workbook
@@ -110,8 +110,10 @@ def _case_no(vault: Vault, report: Any, transfer_id: Any, blob: bytes | None) ->
 
 
 def register_stream(scope: queries.Scope, period: queries.Period, *, office_name: str, vault: Vault,
-                    district_names: dict[str, str] | None = None) -> Iterator[bytes]:
-    """The case register of the period as .xlsx bytes, in chunks (see the module docstring)."""
+                    district_names: dict[str, str] | None = None,
+                    progress: Callable[[int, int | None], None] | None = None) -> Iterator[bytes]:
+    """The case register of the period as .xlsx bytes, in chunks (see the module docstring); ``progress`` hears
+    how many rows are written after each chunk of rows."""
     wb = Workbook(write_only=True)
     ws = sealed_sheet(wb, "台账")
     ws.oddHeader.center.text = CONFIDENTIAL
@@ -124,6 +126,8 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
     ws.append(row(ws, [f"{office_name} · 强制报告线索台账 · {period.first.isoformat()} 至 {period.last.isoformat()}"
                        "（北京时间）· 含个人信息，严禁外传"]))
     ws.append(header(ws, REGISTER_HEAD))
+    total = queries.register_count(scope, period) if progress is not None else None
+    written = 0
     result = queries.register_rows(scope, period)
     for partition in result.partitions():
         categories = queries.category_codes([row[0].id for row in partition])
@@ -144,6 +148,9 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
             ]))
             db.session.expunge(report.data_key)
             db.session.expunge(report)
+        written += len(partition)
+        if progress is not None:
+            progress(written, total)
         yield b""  # let the server notice a client that went away between chunks
     db.session.rollback()  # the reading transaction ends before the workbook is assembled
     yield from sealed_workbook_chunks(wb)

@@ -25,6 +25,7 @@ from app.offices.models import PoliceUnit
 from app.reports.states import Action
 from app.units import service as units
 from tests.factories import create_office, create_report, create_staff, create_unit
+from tests.factories import exported as export_of
 from tests.review.detail_helpers import Person, age_step_up
 
 ROW = re.compile(r'data-audit-seq="(\d+)" data-action="([^"]+)"')
@@ -194,8 +195,7 @@ def test_other_roles_may_not_read_or_export_the_log(app, logged_in):
 def test_the_export_is_the_filtered_log_as_text_cells_and_is_itself_audited(app, office_log):
     client, admin, report, *_ = office_log
     number, admin_id = report.tracking_no, admin.id
-    answer = client.get("/admin/audit.xlsx", query_string={"from": "2026-03-01", "to": "2026-06-30"})
-    assert answer.status_code == 200
+    answer = export_of(client, "/admin/audit.xlsx", query_string={"from": "2026-03-01", "to": "2026-06-30"})
     assert answer.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert answer.headers["Cache-Control"] == "no-store"
     sheet = load_workbook(io.BytesIO(answer.data)).active
@@ -226,8 +226,8 @@ def test_the_export_is_the_filtered_log_as_text_cells_and_is_itself_audited(app,
 
 def test_the_export_takes_every_filter_but_the_page_position(app, office_log):
     client, *_ = office_log
-    answer = client.get("/admin/audit.xlsx", query_string={"actor": "wang.jc", "action": "report.view",
-                                                           "before": "1"})
+    answer = export_of(client, "/admin/audit.xlsx", query_string={"actor": "wang.jc", "action": "report.view",
+                                                                  "before": "1"})
     sheet = load_workbook(io.BytesIO(answer.data)).active
     body = [[cell.value for cell in line] for line in sheet.iter_rows(min_row=3)]
     assert [line[6] for line in body] == ["report.view"]

@@ -47,20 +47,29 @@ def nu_problems(files: list[str] | list[Path]) -> list[tuple[str, Any]]:
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
-    """The test app on 127.0.0.1 at a free port, served from a background thread; yields its base URL.
+    """The test app on 127.0.0.1 at a free port, served from a background thread, with the export runner the
+    notify worker would run beside it; yields its base URL.
 
     Stopped before ``app`` empties the tables. Requests run in the server's threads,
     each with its own app context and database session.
     """
+    from app.exports import runner
+
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    stop = threading.Event()
+    exports = threading.Thread(target=runner.loop, args=(app, stop, "live-server-exports"), name="exports",
+                               daemon=True)
     thread.start()
+    exports.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
+        stop.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+        exports.join(timeout=30)
 
 
 @pytest.fixture(scope="session")

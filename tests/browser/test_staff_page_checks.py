@@ -104,6 +104,11 @@ def _pages(page: Any, base: str) -> Any:
     for path in paths:
         page.goto(base + path)
         yield path
+    page.goto(f"{base}/review/stats.xlsx")  # an export: its page while it is written (or already), then ready
+    page.wait_for_url("**/exports/*")
+    yield "export-page"
+    page.locator('[data-field="download"]').wait_for(timeout=60_000)
+    yield "export-ready"
     page.goto(f"{base}/review/cases/{case}")
     page.check("input[name=decision][value=excused]")
     page.click("form.entry-form button[type=submit]")  # excused without a reason: the form comes back

@@ -86,7 +86,7 @@ def test_the_trainer_prints_the_accounts_resets_the_data_and_logs_in_again(brows
         page.emulate_media(media="screen")
         page.goto(f"{live_server}/training/")
         page.click("form[data-action=reset] button[type=submit]")
-        # training.js follows the job; once every session has ended it lands on the login page.
+        # progress.js follows the job; once every session has ended it lands on the login page.
         page.wait_for_url(re.compile(r".*/login\?next=.*"), timeout=120_000)
         ended = page.locator("[data-field=session_ended]")
         assert "培训数据已重置" in ended.inner_text()

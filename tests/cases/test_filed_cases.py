@@ -17,7 +17,7 @@ from app.audit.models import AuditEntry
 from app.cases.models import FiledCase, FiledCaseUnit
 from app.extensions import db
 from tests.auth.conftest import csrf_of
-from tests.factories import create_report, create_unit, valid_id_number
+from tests.factories import create_report, create_unit, exported, valid_id_number
 from tests.review.detail_helpers import Cast, a_minute_passes, age_step_up, make_cast, step_up
 
 crew = pytest.fixture(make_cast)
@@ -154,7 +154,7 @@ def test_a_unit_that_reported_the_child_in_the_window_is_not_counted_and_one_tha
     assert re.search(r'data-stat="unreported">5<', stats)
     from openpyxl import load_workbook
 
-    book = load_workbook(io.BytesIO(crew.prosecutor.client.get("/review/stats.xlsx").data), read_only=True)
+    book = load_workbook(io.BytesIO(exported(crew.prosecutor.client, "/review/stats.xlsx").data), read_only=True)
     summary = {row[1]: row[2] for row in book["概况"].iter_rows(min_row=3, values_only=True) if row[1]}
     assert str(summary["unreported"]) == "5"
     assert counts_on_ledger(crew.prosecutor.client, "?unit_type=hotel") == {"hotel-c": 1}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry
 from app.extensions import db
 from app.review import listing
-from tests.factories import create_report, create_unit
+from tests.factories import create_report, create_unit, exported
 from tests.review.detail_helpers import age_step_up, make_cast, step_up
 from tests.review.test_case_list import walk
 
@@ -42,12 +42,11 @@ def test_the_export_holds_every_page_of_the_filtered_list_in_its_order(crew, mon
     client = crew.prosecutor.client
     for query in ("", "?sort=unit&dir=desc", "?status=reviewing&sort=deadline", "?status=closed"):
         shown, _ = walk(client, query)
-        answer = client.get("/review/inbox.xlsx" + query)
-        assert answer.status_code == 200
+        answer = exported(client, "/review/inbox.xlsx" + query)
         assert answer.mimetype == XLSX
         assert answer.headers["Cache-Control"] == "no-store"
         assert numbers(answer.data) == shown, query
-    sheet = load_workbook(io.BytesIO(client.get("/review/inbox.xlsx?status=reviewing").data))["线索列表"]
+    sheet = load_workbook(io.BytesIO(exported(client, "/review/inbox.xlsx?status=reviewing").data))["线索列表"]
     assert [c.value for c in sheet[3]][:4] == ["编号", "提交时间", "紧急", "类别"]
     assert "状态：初核中" in sheet["A2"].value
 
@@ -60,8 +59,7 @@ def test_the_export_asks_for_a_recent_second_factor_then_is_audited_without_the_
     assert answer.headers["Location"].startswith("/account/step-up?next=")
     assert exports() == []
     assert step_up(crew.prosecutor, "/review/inbox.xlsx?q=13800000000").status_code == 303
-    answer = crew.prosecutor.client.get("/review/inbox.xlsx?q=13800000000")
-    assert answer.status_code == 200
+    answer = exported(crew.prosecutor.client, "/review/inbox.xlsx?q=13800000000")
     assert numbers(answer.data) == [report.tracking_no]
     (entry,) = exports()
     assert entry.target_type == "inbox"
@@ -73,7 +71,7 @@ def test_the_export_asks_for_a_recent_second_factor_then_is_audited_without_the_
 def test_a_typed_text_that_looks_like_a_formula_is_a_text_cell(crew):
     unit = create_unit(name='=HYPERLINK("http://x.example/","点击")')
     create_report(unit=unit)
-    data = crew.prosecutor.client.get("/review/inbox.xlsx").data
+    data = exported(crew.prosecutor.client, "/review/inbox.xlsx").data
     sheet = load_workbook(io.BytesIO(data))["线索列表"]
     cell = sheet.cell(row=4, column=5)
     assert cell.value == '=HYPERLINK("http://x.example/","点击")'
@@ -83,7 +81,7 @@ def test_a_typed_text_that_looks_like_a_formula_is_a_text_cell(crew):
 
 def test_nothing_sealed_goes_into_the_export(crew):
     create_report(victim={"name": "欧阳娜娜"})  # the factory's reporter: 王医生, 13800000000
-    data = crew.prosecutor.client.get("/review/inbox.xlsx").data
+    data = exported(crew.prosecutor.client, "/review/inbox.xlsx").data
     with zipfile.ZipFile(io.BytesIO(data)) as package:
         text = "".join(package.read(name).decode("utf-8", "replace") for name in package.namelist())
     for personal in ("欧阳", "王医生", "13800000000"):

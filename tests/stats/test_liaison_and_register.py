@@ -3,6 +3,7 @@ register: step-up, an audit entry, a confidentiality header, personal columns de
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -11,12 +12,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.core.actor import Actor
+from app.crypto.vault import get_vault
 from app.extensions import db
 from app.reports.records import Transfer
 from app.stats import presenters
 from app.stats.xlsx import CONFIDENTIAL
 from tests.auth.conftest import login
-from tests.factories import create_report, create_staff
+from tests.factories import create_report, create_staff, exported
 from tests.review.detail_helpers import Person, age_step_up, step_up
 from tests.stats.seed import PERIOD, add_practice_reports, category_counts, cst, db_counts, seed
 from tests.stats.test_stats_page import STAT, logged_in, stats_of
@@ -52,7 +55,7 @@ def test_the_small_cell_rule_hides_counts_of_one_and_two_by_category(app, seeded
     assert ">1<" not in section
     assert ">2<" not in section
     assert 'data-field="small_cell_rule"' in page
-    book = load_workbook(io.BytesIO(client.get(f"/review/unit-stats.xlsx?{PERIOD}").data), read_only=True)
+    book = load_workbook(io.BytesIO(exported(client, f"/review/unit-stats.xlsx?{PERIOD}").data), read_only=True)
     cells = {row[0]: row[1] for row in book["按类别"].iter_rows(min_row=3, values_only=True) if row[0]}
     assert cells["多处损伤/虐待"] == "<3"
     assert cells["遗弃/无人照料"] == "<3"
@@ -84,7 +87,7 @@ def test_training_reports_count_in_no_figure(app, seeded):
     assert all(counted_anyway[name] != int(before[name])
                for name in ("received", "acknowledged", "transferred", "not_filed", "silent_units"))
     assert dict(STAT.findall(client.get(f"/review/stats/meeting?{PERIOD}").get_data(as_text=True))) == before
-    book = load_workbook(io.BytesIO(client.get(f"/review/stats.xlsx?{PERIOD}").data), read_only=True)
+    book = load_workbook(io.BytesIO(exported(client, f"/review/stats.xlsx?{PERIOD}").data), read_only=True)
     summary = {row[1]: str(row[2]) for row in book["概况"].iter_rows(min_row=3, values_only=True) if row[1]}
     assert {name: summary[name] for name in before} == before
     liaison = create_staff(role="unit_liaison", unit=seeded.units["C"])
@@ -93,7 +96,8 @@ def test_training_reports_count_in_no_figure(app, seeded):
     assert (own["received"], own["transferred"], own["silent_units"]) == ("0", "0", "1")
     who = Person(client, seeded.prosecutor)
     assert step_up(who, f"/review/register.xlsx?{PERIOD}").status_code == 303
-    register = load_workbook(io.BytesIO(register_of(who).data), read_only=True)["台账"]
+    register = load_workbook(io.BytesIO(exported(who.client, f"/review/register.xlsx?{PERIOD}").data),
+                             read_only=True)["台账"]
     listed = {row[0] for row in register.iter_rows(min_row=4, values_only=True)}
     assert listed.isdisjoint({r.tracking_no for r in practice})
     assert len(listed) == int(before["received"])
@@ -120,8 +124,7 @@ def test_the_register_needs_a_recent_second_factor_then_is_audited_and_confident
     db.session.add(OfficeDistrict(code=seeded.reports["R3"].district_code, name="西湖区", office_id=1))
     db.session.commit()
     assert step_up(who, f"/review/register.xlsx?{PERIOD}").status_code == 303
-    answer = register_of(who)
-    assert answer.status_code == 200
+    answer = exported(who.client, f"/review/register.xlsx?{PERIOD}")
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.is_streamed
     book = load_workbook(io.BytesIO(answer.data))
@@ -151,15 +154,19 @@ def test_the_register_needs_a_recent_second_factor_then_is_audited_and_confident
     assert entries[0].target_id == "2025-01-01..2025-12-31"
 
 
-def test_the_register_streams_many_rows_in_chunks(app, seeded):
+def test_the_register_is_written_in_chunks_of_rows_with_its_progress(app, seeded, monkeypatch):
+    from app.exports import kinds
     from app.stats import queries
 
-    client = logged_in(app, seeded.prosecutor)
-    who = Person(client, seeded.prosecutor)
-    answer = register_of(who, "from=2025-01-01&to=2025-12-31")
-    chunks = list(answer.response)
-    assert len(chunks) > 1  # one per chunk of rows read, then the workbook in pieces
-    assert queries.REGISTER_CHUNK <= 1000
+    monkeypatch.setattr(queries, "REGISTER_CHUNK", 3)
+    reported: list[tuple[int, int | None]] = []
+    actor = Actor.staff(seeded.prosecutor)
+    work = kinds.Work(actor=actor, params={"from": "2025-01-01", "to": "2025-12-31"},
+                      requested_at=dt.datetime.now(dt.UTC), vault=get_vault(),
+                      progress=lambda done, total: reported.append((done, total)))
+    chunks = list(kinds.of("register").write(work))
+    assert reported == [(3, 8), (6, 8), (8, 8)]  # after each chunk of rows read, of the period's eight
+    assert len(chunks) > 3  # one per chunk of rows read, then the workbook in pieces
     assert len(list(load_workbook(io.BytesIO(b"".join(chunks)), read_only=True)["台账"].iter_rows())) == 3 + 8
 
 

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from app.extensions import db
 from app.reports.models import Report
-from tests.factories import CST, create_staff, create_unit, report_body
+from tests.factories import CST, create_staff, create_unit, exported, report_body
 from tests.review.detail_helpers import Person, step_up
 from tests.stats.test_stats_page import logged_in
 
@@ -59,8 +59,7 @@ def test_the_register_writes_every_typed_value_as_text_and_no_formula(app, hosti
     who = Person(client, user)
     query = period_around(hostile_report)
     step_up(who, f"/review/register.xlsx?{query}")
-    answer = client.get(f"/review/register.xlsx?{query}")
-    assert answer.status_code == 200
+    answer = exported(client, f"/review/register.xlsx?{query}")
     book = load_workbook(io.BytesIO(answer.data))
     assert _formulas(book) == []
     assert {HOSTILE["reporter"], HOSTILE["victim"], HOSTILE["unit"]} <= _texts(book)
@@ -73,8 +72,7 @@ def test_the_statistics_workbook_writes_names_as_text_and_counts_as_numbers(app,
     user = create_staff(role="prosecutor")
     db.session.commit()
     client = logged_in(app, user)
-    answer = client.get(f"/review/stats.xlsx?{period_around(hostile_report)}")
-    assert answer.status_code == 200
+    answer = exported(client, f"/review/stats.xlsx?{period_around(hostile_report)}")
     book = load_workbook(io.BytesIO(answer.data))
     assert _formulas(book) == []
     assert HOSTILE["unit"] in _texts(book)
