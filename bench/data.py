@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import exports as exports_bench
 from bench import notify_worker, reporter_list, review_inbox, rotation
 from bench import stats as stats_bench
 from bench.common import PG_ENV, BenchError
@@ -34,6 +35,7 @@ class DataResult:
     inbox: list[review_inbox.InboxFigure] = field(default_factory=list)
     stats: list[stats_bench.StatsFigure] = field(default_factory=list)
     stats_plans: list[str] = field(default_factory=list)
+    exports: list[exports_bench.ExportFigure] = field(default_factory=list)
     worker: notify_worker.WorkerFigure | None = None
     rotation: list[rotation.RotationFigure] = field(default_factory=list)
     raw_rewrap_per_s: float | None = None
@@ -47,6 +49,7 @@ class DataResult:
                              "fake_per_s": self.worker.direct_rate, "pickup_p50_ms": self.worker.pickup(0.5),
                              "pickup_p99_ms": self.worker.pickup(0.99)}
         out["rotation"] = [{**asdict(r), "keys_per_s": r.rate} for r in self.rotation]
+        out["exports"] = exports_bench.to_json(self.exports)
         return out
 
 
@@ -116,6 +119,14 @@ def run_data(name: str, root: Path, args: argparse.Namespace) -> DataResult:
                     bench_app, env, port, directory, args.stats_sizes, args.stats_requests, result.problems
                 )
             _section(result, "statistics page", stats)
+        if getattr(args, "export_sizes", None):
+            def export() -> None:
+                # A database of its own: the register opens every row's sealed sections, sealed for each copy.
+                own = _instance(stack, name, root / f"{name}-exports", args)
+                apps.append(own.bench_app)
+                result.exports = exports_bench.run(own.bench_app, args.export_sizes, result.problems)
+
+            _section(result, "register export", export)
         if args.worker_messages:
             def worker() -> None:
                 result.worker = notify_worker.run(env, directory, args.worker_messages, result.problems)
@@ -155,6 +166,7 @@ def print_data(result: DataResult, args: argparse.Namespace) -> None:
             print(f"    p50 at {big.size:,} / at {small.size:,}: {_ratio(big.p50_ms, small.p50_ms)} (target <= 1.3x)")
     review_inbox.print_figures(result.inbox)
     stats_bench.print_figures(result.stats, result.stats_plans)
+    exports_bench.print_figures(result.exports)
     if result.worker is not None:
         w = result.worker
         print(f"  notify worker (deliver_due, wechat_subscribe) to the fake WeChat on loopback: {w.sent} of "

@@ -81,6 +81,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--stats-requests", type=int, default=20, help="statistics page requests per size (default 20)")
     parser.add_argument(
+        "--export-sizes", type=_sizes, default=[1000, 100_000],
+        help="reports (all of the year) for the register export run, on an instance of its own "
+             "(default 1000,100000; 0 to skip)",
+    )
+    parser.add_argument(
         "--worker-messages", type=int, default=500, help="messages for the notify worker run (default 500; 0 skips)"
     )
     parser.add_argument(

@@ -146,7 +146,8 @@ def register_stream(scope: queries.Scope, period: queries.Period, *, office_name
                 FEEDBACK_OUTCOMES.get(outcome or "", ""), case_no, _cst(feedback_at), _cst(report.closed_at),
                 CLOSE_REASONS.get(report.close_reason or "", ""), victim, reporter, phone,
             ]))
-            db.session.expunge(report.data_key)
+            if report.data_key in db.session:  # reports may share a key (copies made by the bench)
+                db.session.expunge(report.data_key)
             db.session.expunge(report)
         written += len(partition)
         if progress is not None:
