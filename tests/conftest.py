@@ -82,14 +82,16 @@ def cheap_password_hashing() -> Iterator[None]:
 
 
 def redis_test_url() -> str | None:
-    """``QZBG_TEST_REDIS_URL`` with a database of this pytest-xdist worker's own (gw0: 15, gw1: 14, ...), so
-    one worker's ``limiter.reset()`` never wipes the counts another worker's test is reading."""
+    """``QZBG_TEST_REDIS_URL`` with a database of this pytest-xdist worker's own, counting down from the URL's
+    (``/15``: gw0 15, gw1 14, ...), so one worker's ``limiter.reset()`` never wipes the counts another worker's
+    test is reading; two runs on one machine keep apart by naming databases far enough apart (``/15``, ``/7``)."""
     base = os.environ.get("QZBG_TEST_REDIS_URL")
     if not base:
         return None
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    number = 15 - int(worker.removeprefix("gw") or 0) % 16
-    return make_url(base).set(database=str(number)).render_as_string(hide_password=False)
+    url = make_url(base)
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    number = (int(url.database or 15) - worker) % 16
+    return url.set(database=str(number)).render_as_string(hide_password=False)
 
 
 def _pg_admin_url() -> str:
