@@ -106,7 +106,6 @@ def _write_audit(work: kinds.Work) -> Iterator[bytes]:
     at = work.requested_at
     title = (f"{office.name if office else ''} · 审计日志 · {audit_entries.describe_filters(filters.summary())} · "
              f"导出于 {at.astimezone(audit_entries.CST):%Y-%m-%d %H:%M}（北京时间）")
-    work.progress(0, None)
     yield from audit_export.workbook_stream(office_id, filters, title=title)
 
 

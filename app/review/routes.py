@@ -76,13 +76,22 @@ def inbox_bulk() -> ResponseReturnValue:
     return bulk.take(current_actor(), settings=current_app.config["QZBG"])
 
 
+EXPORT_PROGRESS_EVERY = 500  # rows between two progress reports of the inbox export
+
+
 def _write_inbox(work: kinds.Work) -> Iterator[bytes]:
     """The export runner's writer of the inbox workbook: the list as the asker's filters pick it when asked."""
     filters = dataclasses.replace(queries.parse_filters(MultiDict(work.params)), after=None)
     at = work.requested_at
-    work.progress(0, None)
+
+    def counted(lines: Iterator[listing.Line]) -> Iterator[listing.Line]:
+        for number, line in enumerate(lines, start=1):
+            if number % EXPORT_PROGRESS_EVERY == 0:
+                work.progress(number, None)  # rows so far: the list's length is known only at its end
+            yield line
+
     yield workbook.list_workbook(
-        listing.export_lines(work.actor, filters, now=at, vault=work.vault),
+        counted(listing.export_lines(work.actor, filters, now=at, vault=work.vault)),
         title=f"线索列表 · 导出于 {at.astimezone(workbook.CST):%Y-%m-%d %H:%M}（北京时间）",
         conditions=workbook.conditions_text(filters, STATUS_LABELS))
 

@@ -227,3 +227,16 @@ def test_the_worker_loop_writes_an_export_while_the_request_has_long_returned(cr
 def test_the_exports_directory_is_a_setting(make_app, tmp_path: Path):
     make_app(exports_dir=tmp_path / "elsewhere")
     assert current_app.config["QZBG"].exports_dir == tmp_path / "elsewhere"
+
+
+def test_the_inbox_export_reports_the_rows_written_so_far(crew, monkeypatch):
+    from app.review import routes as review_routes
+
+    monkeypatch.setattr(review_routes, "EXPORT_PROGRESS_EVERY", 2)
+    for _ in range(5):
+        create_report()
+    assert step_up(crew.prosecutor, "/review/inbox.xlsx").status_code == 303
+    crew.prosecutor.client.get("/review/inbox.xlsx")
+    run_all()
+    (export,) = exports()
+    assert (export.state, export.done, export.total) == (READY, 4, None)  # reported after rows 2 and 4
