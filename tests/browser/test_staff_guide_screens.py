@@ -140,6 +140,12 @@ def test_the_staff_guide_pictures_show_a_report_from_login_to_the_police(
     snap(page, shots, "09-overdue", "[data-overdue]")
     page.goto(f"{base}/review/stats")
     snap(page, shots, "10-stats", "[data-stat=received]")
+    page.click("text=导出统计 Excel")  # the export page: its bar, then the download link
+    page.wait_for_url("**/exports/*")
+    page.locator("[data-field=download]").wait_for(timeout=60_000)
+    worker_alive()  # the export waited on the runner: the heartbeat stays fresh for the picture
+    page.reload()
+    snap(page, shots, "17-export", "[data-field=download]")
 
     officer, o_secret = account(role="police", police_unit=db.session.get(PoliceUnit, unit.id),
                                 display_name="李警官")
