@@ -4,6 +4,7 @@ for the page's script, and the download. Only the person who asked sees an expor
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -14,13 +15,15 @@ from app.audit import service as audit
 from app.auth import permissions
 from app.auth.guard import current_actor, current_user, staff_required
 from app.core.db import transactional, unit_of_work
-from app.core.sheets import XLSX
-from app.crypto.vault import get_vault
+from app.core.sheets import CHUNK_BYTES, XLSX
+from app.core.spool import EphemeralSpool
+from app.crypto.vault import DecryptionError, get_vault
 from app.errors import NotFoundError
 from app.exports import kinds, service
 from app.exports.models import FAILED, GONE, QUEUED, READY, RUNNING, Export
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
+log = logging.getLogger("qzbg.exports")
 NOT_FOUND = "找不到该导出，或已被删除"
 STATES = {QUEUED: "排队等待中", RUNNING: "正在生成", READY: "已生成，可以下载", FAILED: "生成失败", GONE: "已删除"}
 
@@ -70,20 +73,33 @@ def status(export_id: str) -> ResponseReturnValue:
 @transactional(writes=True)  # audited
 @staff_required("account")
 def download(export_id: str) -> ResponseReturnValue:
-    """The workbook, decrypted as it is sent; deleted once all of it went out."""
+    """The workbook, authenticated whole before it is sent; deleted once all of it went out."""
     export = _mine(export_id)
     now = dt.datetime.now(dt.UTC)
     if not service.fetchable(export, now):
         raise NotFoundError("该导出文件已下载或已过期，请重新导出")
-    audit.record(current_actor(), "export.fetch", now=now, target_type="export", target_id=export.id)
     directory = current_app.config["QZBG"].exports_dir
-    chunks = service.open_file(export, directory=directory, vault=get_vault())
-    first = next(chunks, b"")  # the file is there and its first chunk authentic before the answer starts
+    # The whole file is opened and authenticated before the answer starts (into a spool encrypted under a key of
+    # its own, so it never waits in clear on disk): a file swept meanwhile or changed on disk is a clear 404,
+    # never half a workbook.
+    spool = EphemeralSpool()
+    try:
+        for chunk in service.open_file(export, directory=directory, vault=get_vault()):
+            spool.write(chunk)
+    except (OSError, DecryptionError) as exc:
+        spool.close()
+        log.error("export_unreadable", extra={"export_id": str(export.id), "exception": type(exc).__name__})
+        raise NotFoundError("该导出文件已无法读取，请重新导出") from None
+    spool.seek(0)
+    audit.record(current_actor(), "export.fetch", now=now, target_type="export", target_id=export.id)
     export_id_value = export.id
 
     def body() -> Iterator[bytes]:
-        yield first
-        yield from chunks
+        try:
+            while chunk := spool.read(CHUNK_BYTES):
+                yield chunk
+        finally:
+            spool.close()
         with unit_of_work():
             service.fetched(export_id_value, now=dt.datetime.now(dt.UTC), directory=directory)
 

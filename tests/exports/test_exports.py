@@ -240,3 +240,21 @@ def test_the_inbox_export_reports_the_rows_written_so_far(crew, monkeypatch):
     run_all()
     (export,) = exports()
     assert (export.state, export.done, export.total) == (READY, 4, None)  # reported after rows 2 and 4
+
+
+def test_a_file_gone_or_tampered_with_is_a_clear_404_never_a_500(crew):
+    create_report()
+    client = crew.prosecutor.client
+    first = client.get("/review/stats.xlsx?from=2026-01-01&to=2026-06-30").headers["Location"]
+    second = client.get("/review/stats.xlsx?from=2026-07-01&to=2026-12-31").headers["Location"]
+    run_all()
+    gone, changed = exports()
+    (settings().exports_dir / gone.storage_name).unlink()
+    path = settings().exports_dir / changed.storage_name
+    sealed = bytearray(path.read_bytes())
+    sealed[-1] ^= 1
+    path.write_bytes(bytes(sealed))
+    for location in (first, second):
+        answer = client.get(location + "/download")
+        assert answer.status_code == 404, location
+        assert "请重新导出" in answer.get_data(as_text=True)
