@@ -159,12 +159,17 @@ def run_notify(
                                f"{'; '.join(measured.error_samples[:2])}")
     result.notes.append(f"enqueue run: {notify_latency.mark_outbox_sent(bench_app)} WeCom messages queued "
                         "(marked sent before the urgent run, never delivered)")
+    backlog = args.backlog_reports if name_of(database) == "postgresql" else min(args.backlog_reports, 100_000)
+    if backlog:
+        result.notes.append(notify_latency.load_backlog(bench_app, backlog, min(args.backlog_due, backlog // 2)))
     urgent = notify_latency.urgent_latency(port, fake_port, tokens, env, directory, args.urgent_rate, args.seconds,
                                            args.on_duty, result.problems,
                                            lambda tracking: notify_latency.outbox_of(bench_app, tracking),
                                            result.notes)
     unanswered += urgent.unanswered
     result.urgent = urgent
+    if backlog:
+        result.notes.append(f"urgent run beside the backlog's jobs: {notify_latency.jobs_during(bench_app)}")
     count, samples = server_log_problems(directory / "notify-worker-urgent.log")
     if count:
         result.problems.append(f"{count} error lines in the urgent run's notify worker log")
@@ -182,6 +187,10 @@ def run_notify(
         "urgent_submitted": urgent.submitted,
     })
     return measured.created + urgent.created
+
+
+def name_of(database: Database) -> str:
+    return "postgresql" if database.url.startswith("postgresql") else "sqlite"
 
 
 def run_ceiling(

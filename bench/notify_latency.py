@@ -251,3 +251,97 @@ def print_figures(name: str, base: Any, staffed: Any, urgent: UrgentFigure | Non
               f"prosecutor p50/p99 {urgent.q(urgent.all_ms, 0.5):.0f}/{urgent.q(urgent.all_ms, 0.99):.0f} ms "
               f"(target p99 < {TARGET_P99_MS:.0f} ms); the first of them p50/p99 "
               f"{urgent.q(urgent.first_ms, 0.5):.0f}/{urgent.q(urgent.first_ms, 0.99):.0f} ms")
+
+
+BACKLOG_PREFIX = "backlog:"  # the client_key of the backlog's rows (left out of the stored-data check)
+
+
+def load_backlog(bench_app: BenchApp, total: int, due: int) -> str:
+    """A long history with a backlog of overdue deadlines, for the urgent run to go on beside the jobs: ``total``
+    reports copied from one of the intake run's (core inserts, ``BACKLOG_PREFIX`` client keys), of which ``due``
+    are urgent, unacknowledged and past the escalation period, ``due`` more were transferred and are past the
+    police's receipt and feedback deadlines, and the rest are closed, spread over ten years. The jobs' rows are
+    deleted, so the worker runs escalation and the overdue reminders over the backlog as it starts. Returns a
+    note of what was loaded."""
+    import datetime as dt
+    import random
+    import uuid
+
+    from sqlalchemy import delete, func, insert, select, text
+
+    from app.core.scheduler import JobRun
+    from app.offices.models import PoliceUnit
+    from app.offices.queries import default_office
+    from bench.reporter_list import CHUNK, _generated_columns, _unique_value
+
+    started = time.perf_counter()
+    rng = random.Random(23)  # noqa: S311 - spreads rows, not secrets
+    with bench_app.context() as db:
+        table, transfers = db.metadata.tables["reports"], db.metadata.tables["transfers"]
+        template = dict(db.session.execute(select(table).limit(1)).mappings().one())
+        police = PoliceUnit(code="bench-backlog", name="积压派出所", office_id=default_office().id)
+        db.session.add(police)
+        db.session.flush()
+        generated = _generated_columns(table)
+        now = dt.datetime.now(dt.UTC)
+        have = 0
+        while have < total:
+            rows, moved = [], []
+            for n in range(have, min(total, have + CHUNK)):
+                if n < due:
+                    at = now - dt.timedelta(minutes=rng.uniform(31, 30 * 24 * 60))
+                    state = {"status": "new", "urgent": True, "acknowledged_at": None}
+                elif n < 2 * due:
+                    at = now - dt.timedelta(days=rng.uniform(5, 60))
+                    state = {"status": "transferred", "urgent": False, "acknowledged_at": at}
+                else:
+                    at = now - dt.timedelta(days=rng.uniform(1, 3650))
+                    state = {"status": "closed", "urgent": False, "acknowledged_at": at, "closed_at": at,
+                             "close_reason": "other"}
+                row = {**template, "id": uuid.uuid4(), "submitted_at": at,
+                       "updated_at": at, "acknowledge_due_at": at + dt.timedelta(hours=1), "training": False,
+                       "assignee_id": None, "closed_at": None, "close_reason": None, **state}
+                for column in generated:
+                    row[column.name] = _unique_value(column, 2_000_000_000 + n)
+                row["client_key"] = f"{BACKLOG_PREFIX}{n}"  # unique too, and how the stored-data check skips it
+                rows.append(row)
+                if due <= n < 2 * due:
+                    sent = at + dt.timedelta(hours=2)
+                    moved.append({"id": uuid.uuid4(), "report_id": row["id"], "police_unit_id": police.id,
+                                  "office_id": row["office_id"], "report_submitted_at": at, "training": False,
+                                  "state": "open", "share_reporter": False, "created_at": sent,
+                                  "receipt_due_at": sent + dt.timedelta(hours=24),
+                                  "feedback_due_at": sent + dt.timedelta(hours=72)})
+            db.session.execute(insert(table), rows)
+            if moved:
+                db.session.execute(insert(transfers), moved)
+            db.session.commit()
+            have += len(rows)
+        db.session.execute(delete(JobRun))
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        count = db.session.scalar(select(func.count()).select_from(table)) or 0
+    return (f"backlog: {total:,} reports loaded in {time.perf_counter() - started:.0f} s ({count:,} in the table), "
+            f"{due:,} urgent ones unacknowledged past the escalation period and {due:,} open transfers past their "
+            "deadlines; the jobs' rows cleared, so escalation and the reminders run over them as the worker starts")
+
+
+def jobs_during(bench_app: BenchApp, names: tuple[str, ...] = ("escalation", "overdue_reminders")) -> str:
+    """When the backlog's jobs last started and finished (the worker's clock), for the urgent run's note."""
+    from sqlalchemy import select
+
+    from app.core.scheduler import JobRun
+
+    with bench_app.context() as db:
+        rows = {r.name: r for r in db.session.scalars(select(JobRun).where(JobRun.name.in_(names)))}
+    parts = []
+    for name in names:
+        row = rows.get(name)
+        if row is None or row.last_started is None:
+            parts.append(f"{name} never started")
+            continue
+        took = (f"{(row.last_finished - row.last_started).total_seconds():.1f} s"
+                if row.last_finished else "still running")
+        parts.append(f"{name} started {row.last_started:%H:%M:%S} UTC, {took} ({row.last_status or 'running'})")
+    return "; ".join(parts)

@@ -59,6 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--urgent-rate", type=float, default=3.0,
                         help="urgent submissions per second for the urgent-latency run (default 3)")
+    parser.add_argument(
+        "--backlog-reports", type=int, default=1_000_000,
+        help="reports loaded before the urgent-latency run, so that it goes on while the jobs work through a long "
+             "history (default 1000000 on PostgreSQL; at most 100000 on SQLite; 0 skips)",
+    )
+    parser.add_argument("--backlog-due", type=int, default=2000,
+                        help="of those, urgent ones past escalation and transfers past their deadlines (default 2000)")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn runs")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary instances (server logs, SQLite files) for inspection"

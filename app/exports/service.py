@@ -105,10 +105,14 @@ def _claim(owner: str, now: dt.datetime) -> uuid.UUID | None:
     """The oldest export waiting (or left by a runner whose lease ran out), now this runner's; None when none."""
     db = _db()
     waiting = or_(Export.state == QUEUED, and_(Export.state == RUNNING, Export.lease_until < now))
+    with intent(READ):  # a look that finds nothing (most of them) takes no write lock on SQLite
+        try:
+            export_id = db.session.scalar(select(Export.id).where(waiting).order_by(Export.created_at).limit(1))
+        finally:
+            db.session.rollback()
+    if export_id is None:
+        return None
     with unit_of_work():
-        export_id = db.session.scalar(select(Export.id).where(waiting).order_by(Export.created_at).limit(1))
-        if export_id is None:
-            return None
         taken = db.session.execute(
             update(Export).where(Export.id == export_id, waiting)
             .values(state=RUNNING, lease_owner=owner[:80], lease_until=now + LEASE, started_at=now, done=0,

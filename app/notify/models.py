@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dbtypes import UTCDateTime, utcnow
@@ -34,6 +34,15 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     dead_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(80))  # the worker holding the lease (diagnostics)
+    # Delivered in this order, then by time (app.notify.service.PRIORITIES): an urgent report's first word goes
+    # out before a backlog of reminders that a scheduled job queued a moment earlier.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+
+    __table_args__ = (
+        # The worker's pick: the pending messages, most pressing first (partial: sent ones pile up for 30 days).
+        Index("ix_outbox_pending_priority", "priority", "next_attempt_at",
+              postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+    )
 
 
 class WorkerHeartbeat(db.Model):  # type: ignore[name-defined,misc]

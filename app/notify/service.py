@@ -91,6 +91,7 @@ def enqueue(
     sandbox = sandboxed(report, outbound.training)
     live = set(STAFF_CHANNELS) if sandbox else set(outbound.channels)
     every = kind is Kind.URGENT_ESCALATION or (kind is Kind.NEW_REPORT and bool(report and report.urgent))
+    rank = priority_of(kind, urgent=bool(report and report.urgent))
     targets = recipients if recipients is not None else _recipients(kind, report, transfer, now)
     report_id = report.id if report is not None else None
     office = office_id if office_id is not None else (report.office_id if report is not None else None)
@@ -109,7 +110,7 @@ def enqueue(
                 messages.append(queue(SANDBOX, kind, now=now, payload={**payload, "would_be": channel},
                                       report_id=report_id))
             else:
-                messages.append(queue(channel, kind, now=now, payload=payload, report_id=report_id))
+                messages.append(queue(channel, kind, now=now, payload=payload, report_id=report_id, priority=rank))
     return messages
 
 
@@ -152,14 +153,29 @@ def _unreachable(kind: str, now: dt.datetime, payload: dict[str, Any], report_id
     return message
 
 
+# The order the worker delivers in (``OutboxMessage.priority``, lowest first; then oldest first): an urgent report's
+# first word to the prosecutors on duty before anything else; then what a person is waiting on now (a new
+# report, a transfer, an answer, the police's response, an escalation of an urgent report, the reporter's status);
+# last what a scheduled job queues in bulk (police deadlines passed, the daily digest), however many there are.
+URGENT, NORMAL, BULK = 0, 1, 2
+BULK_KINDS = frozenset({"police_receipt_overdue", "police_feedback_overdue", "daily_digest"})
+
+
+def priority_of(kind: str, *, urgent: bool = False) -> int:
+    if kind == "new_report" and urgent:
+        return URGENT
+    return BULK if kind in BULK_KINDS else NORMAL
+
+
 def queue(
     channel: str, kind: str, *, now: dt.datetime, payload: dict[str, Any],
-    report_id: uuid.UUID | None = None, reporter_id: uuid.UUID | None = None,
+    report_id: uuid.UUID | None = None, reporter_id: uuid.UUID | None = None, priority: int | None = None,
 ) -> OutboxMessage:
-    """Add one message for one channel to the caller's transaction."""
+    """Add one message for one channel to the caller's transaction (``priority``: ``priority_of(kind)``)."""
     message = OutboxMessage(
         id=uuid.uuid4(), channel=channel, kind=str(kind), payload=payload, report_id=report_id,
         reporter_id=reporter_id, next_attempt_at=now, created_at=now,
+        priority=priority_of(str(kind)) if priority is None else priority,
     )
     db.session.add(message)
     return message

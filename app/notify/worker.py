@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from app.core.db import READ, intent, unit_of_work
 from app.extensions import db
@@ -85,6 +85,11 @@ def backoff(attempts: int, first: float = 30.0) -> dt.timedelta:
     return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not a secret
 
 
+# Spelled as the partial index ix_outbox_pending_priority is (a literal: SQLite matches a partial index's WHERE
+# only to the same term, not to a bound parameter).
+PENDING = OutboxMessage.state == literal_column("'pending'")
+
+
 def _claim_batch(now: dt.datetime, known: dict[str, Channel], batch: int, owner: str | None = None) -> list[_Claim]:
     """Lease up to ``batch`` due messages and prepare them, in one transaction."""
     claims: list[_Claim] = []
@@ -92,9 +97,8 @@ def _claim_batch(now: dt.datetime, known: dict[str, Channel], batch: int, owner:
     with unit_of_work():
         stmt = (
             select(OutboxMessage)
-            .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now,
-                   OutboxMessage.channel.in_(list(known)))
-            .order_by(OutboxMessage.next_attempt_at)
+            .where(PENDING, OutboxMessage.next_attempt_at <= now, OutboxMessage.channel.in_(list(known)))
+            .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at)
             .limit(batch)
         )
         if db.session.get_bind().dialect.name == "postgresql":

@@ -273,3 +273,34 @@ def test_an_urgent_message_goes_out_while_a_scheduled_job_is_mid_run(app, queue)
     assert not thread.is_alive()
     db.session.expire_all()
     assert db.session.scalars(select(OutboxMessage)).one().state == "sent"
+
+
+def test_an_urgent_report_s_message_goes_before_a_backlog_of_reminders_queued_earlier(app):
+    sent: list[str] = []
+    channel = FakeChannel(on_send=lambda prepared: sent.append(prepared["what"]))
+    earlier = now() - dt.timedelta(minutes=5)
+    for _ in range(30):  # what an overdue-reminder job queued a moment before
+        service.queue("test", "police_feedback_overdue", now=earlier, payload={"what": "reminder"})
+    service.queue("test", "transfer", now=earlier, payload={"what": "transfer"})
+    service.queue("test", "new_report", now=now(), payload={"what": "urgent"}, priority=service.URGENT)
+    db.session.commit()
+    deliver(channel, limit=1, batch=1)
+    deliver(channel, limit=1, batch=1)
+    assert sent == ["urgent", "transfer"]  # newest of all, yet first; then what a person waits on; reminders last
+    assert service.priority_of("new_report", urgent=True) == service.URGENT
+    assert service.priority_of("new_report") == service.priority_of("urgent_escalation") == service.NORMAL
+    assert service.priority_of("police_receipt_overdue") == service.priority_of("daily_digest") == service.BULK
+
+
+def test_enqueue_gives_an_urgent_report_s_messages_the_first_place(make_app, wecom):
+    from tests.factories import create_report
+    from tests.notify.conftest import channel_settings, staff_member
+
+    make_app(**channel_settings(wecom=wecom))
+    staff_member("duty-a", wecom="DutyA")
+    db.session.commit()
+    urgent, routine = create_report(urgent=True), create_report()
+    db.session.expire_all()
+    ranks = {(m.report_id, m.priority) for m in db.session.scalars(select(OutboxMessage))
+             if m.kind == "new_report" and m.channel == "wecom"}
+    assert ranks == {(urgent.id, service.URGENT), (routine.id, service.NORMAL)}
