@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import String, select
 from sqlalchemy.dialects import postgresql
@@ -136,11 +136,15 @@ class DatabaseTokenCache(_LockedCache):
         super().__init__()
         self._engine = engine
         self._appid = appid
-        self._conn: Any = None
+        # The connection holding the row lock, for the thread holding it only: another thread's read (a send
+        # thread asking for the current token) takes a connection of its own. Shared, it ran on the lock holder's
+        # connection, even after that was back in the pool, which then handed out a connection in a transaction.
+        self._held = threading.local()
 
     def _read(self) -> Cached | None:
-        if self._conn is not None:
-            row = self._conn.execute(
+        conn = getattr(self._held, "conn", None)
+        if conn is not None:
+            row = conn.execute(
                 select(WeChatAccessToken.token, WeChatAccessToken.expires_at).where(
                     WeChatAccessToken.appid == self._appid
                 ).with_for_update()
@@ -157,7 +161,7 @@ class DatabaseTokenCache(_LockedCache):
         return Cached(row[0], float(row[1]))
 
     def _write(self, cached: Cached) -> None:
-        self._conn.execute(
+        self._held.conn.execute(
             WeChatAccessToken.__table__.update()
             .where(WeChatAccessToken.appid == self._appid)
             .values(token=cached.token, expires_at=cached.expires_at)
@@ -171,12 +175,12 @@ class DatabaseTokenCache(_LockedCache):
                 .values(appid=self._appid, token=None, expires_at=0.0)
                 .on_conflict_do_nothing()
             )
-            self._conn = conn
+            self._held.conn = conn
             try:
                 self._read()  # takes the row lock until this transaction ends
                 yield
             finally:
-                self._conn = None
+                self._held.conn = None
 
 
 class FileTokenCache(_LockedCache):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -168,3 +169,47 @@ def test_an_unreachable_token_store_is_unavailable_not_a_crash(make_app, fake):
     make_app(**wechat_settings(fake, redis_url="redis://127.0.0.1:1/0"))  # nothing listens there
     with pytest.raises(WeChatUnavailable):
         get_gateway().phone_number("phone-13900000005")
+
+
+def test_a_reader_never_borrows_the_connection_of_the_thread_refreshing_the_token(app, backend_name):
+    """PostgreSQL's token cache holds its row lock on a connection of its own while one thread fetches a new
+    token; a send thread asking for the current token meanwhile reads on a connection of its own (it used to read
+    on the lock holder's, even after that one was back in the pool, leaving a pooled connection in a transaction)."""
+    import threading
+
+    from app.clients.tokens import DatabaseTokenCache
+    from app.extensions import db
+
+    if backend_name != "postgresql":
+        pytest.skip("the row-locked token cache is PostgreSQL's")
+    engine = db.engine
+    cache = DatabaseTokenCache(engine, f"wx-race-{secrets.token_hex(4)}")
+    fetching, release = threading.Event(), threading.Event()
+
+    def slow_fetch(force: bool) -> tuple[str, int]:
+        fetching.set()
+        assert release.wait(60), "the test never released the fetch"
+        return "TOKEN-NEW", 7200
+
+    holder = threading.Thread(target=cache.refresh, args=(None, slow_fetch))
+    holder.start()
+    try:
+        assert fetching.wait(60), "the refresh never reached its fetch"
+        connections: list[object] = []
+        real_connect = engine.connect
+
+        def counted_connect(*args, **kwargs):
+            connections.append(threading.get_ident())
+            return real_connect(*args, **kwargs)
+
+        cache._engine = type("Spy", (), {"connect": staticmethod(counted_connect)})()
+        assert cache.current() is None  # no token yet, and not the lock holder's transaction either
+        assert connections == [threading.get_ident()]  # it read on a connection of its own
+        cache._engine = engine
+    finally:
+        release.set()
+        holder.join(60)
+    assert not holder.is_alive()
+    assert cache.current() == "TOKEN-NEW"
+    with engine.connect() as conn:  # every pooled connection is idle: the pre-ping of each checkout passes
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
