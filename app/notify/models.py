@@ -34,7 +34,7 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     dead_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(80))  # the worker holding the lease (diagnostics)
-    # Delivered in this order, then by time (app.notify.service.PRIORITIES): an urgent report's first word goes
+    # Delivered in this order, then by time (app.notify.service.priority_of): an urgent report's first word goes
     # out before a backlog of reminders that a scheduled job queued a moment earlier.
     priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
