@@ -102,8 +102,13 @@ def test_an_admin_reads_filters_and_exports_the_audit_log(browser, live_server, 
         assert page.locator("tr[data-audit-seq]").count() == 0
         check("errors")
         page.goto(f"{live_server}/admin/audit?action=report.transfer")
+        page.click("[data-link=export]")  # an export: its page, then the download link once the runner wrote it
+        page.wait_for_url("**/exports/*")
+        link = page.locator("[data-field=download]")
+        link.wait_for(timeout=60_000)
+        check("export")
         with page.expect_download() as download:
-            page.click("[data-link=export]")
+            link.click()
         sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
         lines = [[c.value for c in line] for line in sheet.iter_rows(min_row=3)]
         assert [line[5] for line in lines] == ["移送公安"]

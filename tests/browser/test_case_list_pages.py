@@ -115,8 +115,12 @@ def test_a_leads_case_list_sorts_acknowledges_in_bulk_exports_and_never_wraps_at
     found["lead-bulk"] = _axe(desk)
     html["inbox-lead-bulk"] = desk.content()
 
+    desk.click("[data-field=export]")  # an export: its page, then the download link once the runner wrote it
+    desk.wait_for_url("**/exports/*")
+    link = desk.locator("[data-field=download]")
+    link.wait_for(timeout=60_000)
     with desk.expect_download() as download:
-        desk.click("[data-field=export]")
+        link.click()
     saved = tmp_path / "list.xlsx"
     download.value.save_as(saved)
     sheet = load_workbook(io.BytesIO(saved.read_bytes()), read_only=True)["线索列表"]

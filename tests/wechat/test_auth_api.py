@@ -65,7 +65,8 @@ def test_wechat_frequency_limit_is_429_with_retry_after(client, fake):
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_wechat_down_during_login_is_503_with_retry_after(client, fake):
+def test_wechat_down_during_login_is_503_with_retry_after(make_app, fake):
+    client = make_app(**wechat_settings(fake, wechat_timeout=2.0)).test_client()
     fake.hang_seconds = 60.0  # "hang": WeChat would answer long after our timeout; released at the end
     try:
         for mode in ("error_5xx", "busy", "hang"):

@@ -94,7 +94,8 @@ def test_a_token_rejected_again_after_refresh_ends_the_call_without_a_storm(app,
         fake._check_token = original  # type: ignore[method-assign]
 
 
-def test_a_hanging_wechat_times_out_within_the_configured_timeout(app, fake):
+def test_a_hanging_wechat_times_out_within_the_configured_timeout(make_app, fake):
+    make_app(**wechat_settings(fake, wechat_timeout=2.0))
     get_gateway().phone_number("phone-13900000003")
     fake.mode, fake.hang_seconds = "hang", 120.0  # WeChat never answers within the test
     before = len(fake.calls)
