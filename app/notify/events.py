@@ -38,11 +38,20 @@ CST = dt.timezone(dt.timedelta(hours=8))
 BATCH = 200  # reports or transfers a scheduled job handles per transaction
 
 
-def _page(stmt: Any, created: Any, row_id: Any, cursor: tuple[dt.datetime, uuid.UUID] | None) -> Any:
-    """Keyset paging: ``stmt``'s rows after ``cursor`` in (time, id) order (from the first without one)."""
-    if cursor is None:
-        return stmt
-    return stmt.where(or_(created > cursor[0], and_(created == cursor[0], row_id > cursor[1])))
+def _pages(stmt: Any, created: Any, row_id: Any, batch: int) -> Iterator[list[Any]]:
+    """``stmt``'s rows in (time, id) order, ``batch`` at a time (keyset paging; the last page is short, maybe
+    empty). The next page's start is read before a page is handed out: the caller's commit expires its rows."""
+    ordered = stmt.order_by(created, row_id).limit(batch)
+    cursor: tuple[dt.datetime, uuid.UUID] | None = None
+    while True:
+        page = ordered if cursor is None else ordered.where(
+            or_(created > cursor[0], and_(created == cursor[0], row_id > cursor[1])))
+        rows = list(db.session.scalars(page).unique().all())
+        if rows:
+            cursor = (getattr(rows[-1], created.key), getattr(rows[-1], row_id.key))
+        yield rows
+        if len(rows) < batch:
+            return
 
 
 def _not_training() -> list[object]:
@@ -68,10 +77,8 @@ def escalation_batches(
     due = select(Report).where(
         Report.urgent.is_(True), Report.status == Status.NEW.value, Report.acknowledged_at.is_(None),
         Report.submitted_at <= now - interval,
-    ).order_by(Report.submitted_at, Report.id).limit(batch)
-    cursor = None
-    while True:
-        reports = db.session.scalars(_page(due, Report.submitted_at, Report.id, cursor)).unique().all()
+    )
+    for reports in _pages(due, Report.submitted_at, Report.id, batch):
         sent = 0
         for report in reports:
             waited = now - report.submitted_at
@@ -80,10 +87,6 @@ def escalation_batches(
                 enqueue(Kind.URGENT_ESCALATION, outbound=outbound, report=report, now=now, step=step,
                         minutes=int(waited.total_seconds() // 60))
                 sent += 1
-        if len(reports) < batch:
-            yield sent
-            return
-        cursor = (reports[-1].submitted_at, reports[-1].id)
         yield sent
 
 
@@ -103,11 +106,8 @@ def overdue_reminder_batches(now: dt.datetime, *, outbound: Outbound, batch: int
          and_(Transfer.feedback_at.is_(None), Transfer.feedback_due_at <= now)),
     )
     for name, kind, condition in kinds:
-        due = select(Transfer).where(Transfer.state == "open", condition) \
-            .order_by(Transfer.created_at, Transfer.id).limit(batch)
-        cursor = None
-        while True:
-            transfers = db.session.scalars(_page(due, Transfer.created_at, Transfer.id, cursor)).all()
+        due = select(Transfer).where(Transfer.state == "open", condition)
+        for transfers in _pages(due, Transfer.created_at, Transfer.id, batch):
             sent = 0
             for transfer in transfers:
                 report = db.session.get(Report, transfer.report_id)
@@ -116,10 +116,6 @@ def overdue_reminder_batches(now: dt.datetime, *, outbound: Outbound, batch: int
                 if _first_time(f"overdue:{name}:{transfer.id}", report.id, now):
                     enqueue(kind, outbound=outbound, report=report, now=now, transfer=transfer)
                     sent += 1
-            if len(transfers) < batch:
-                yield sent
-                break
-            cursor = (transfers[-1].created_at, transfers[-1].id)
             yield sent
 
 
